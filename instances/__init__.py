@@ -1,0 +1,1 @@
+"""Instances: the instance format, named sets, extraction from real models, synthetic generators."""

@@ -1,0 +1,47 @@
+"""``solve_layer``: the library's one entry point."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .objective import DEFAULT_DAMPING, check_mask, layer_error, relative_error
+from .problem import make_problem
+from .registry import METHODS
+from .result import STATUSES, SolveResult
+
+
+def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", method: str = "wanda",
+                objective: str = "mask", time_limit: float | None = None, seed: int = 0,
+                damping: float = DEFAULT_DAMPING, **method_options) -> SolveResult:
+    """Choose a mask for W (d_out x d_in) given H = X X^T (d_in x d_in), with ``method``.
+
+    ``sparsity`` is the pruned fraction (ignored for N:M patterns); ``pattern`` is "per-row",
+    "per-layer" or "N:M"; ``objective`` is "mask" or "reconstruct" (see ``solvers.objective``).
+    The returned objective is recomputed here from the mask, never taken from the method.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
+    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds or None; got {time_limit!r}")
+    problem = make_problem(W, H, sparsity=sparsity, pattern=pattern, objective=objective, damping=damping)
+    start = time.perf_counter()
+    try:
+        answer = METHODS[method](problem, time_limit=time_limit, seed=seed, **method_options)
+    except TypeError as err:
+        if "unexpected keyword argument" in str(err):
+            raise ValueError(f"method {method!r}: {err}") from None
+        raise
+    elapsed = time.perf_counter() - start
+    mask = np.asarray(answer.mask)
+    status, info = answer.status, dict(answer.info)
+    if status not in STATUSES:
+        status, info["error"] = "error", f"method returned unknown status {answer.status!r}"
+    try:
+        check_mask(mask, problem.pattern)
+    except ValueError as err:
+        status, info["error"] = "error", f"infeasible answer: {err}"
+    value = layer_error(problem.W, problem.H, mask.astype(bool), objective, damping) if mask.shape == problem.shape else float("nan")
+    return SolveResult(mask=mask, objective=value, lower_bound=float(answer.lower_bound), status=status,
+                       time_s=elapsed, info=info, relative_error=relative_error(value, problem.W, problem.H),
+                       method=method, pattern=problem.pattern.name)

@@ -1,0 +1,45 @@
+"""Bad input is a ValueError naming the problem, never a silent wrong answer."""
+import numpy as np
+import pytest
+
+from instances.synthetic import synthetic_layer
+from solvers import solve_layer
+
+W, H = synthetic_layer(4, 8, seed=0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(W=np.full((4, 8), np.nan)), "W contains non-finite"),
+    (dict(H=np.full((8, 8), np.inf)), "H contains non-finite"),
+    (dict(W=np.ones(8)), "W must be a non-empty 2-D"),
+    (dict(H=np.eye(7)), r"H must have shape \(8, 8\)"),
+    (dict(H=np.triu(np.ones((8, 8)))), "not symmetric"),
+    (dict(H=-np.eye(8)), "not positive semidefinite"),
+    (dict(sparsity=1.5), "sparsity"),
+    (dict(sparsity=0.0), "sparsity"),
+    (dict(pattern="3:5"), "divisible"),
+    (dict(pattern="rows"), "unknown pattern"),
+    (dict(method="oracle"), "unknown method"),
+    (dict(objective="l1"), "unknown objective"),
+    (dict(time_limit=-1), "time_limit"),
+    (dict(W="abc"), "W is not a numeric array"),
+    (dict(method="wanda", bogus_option=1), "bogus_option"),
+])
+def test_bad_input_raises_value_error(kwargs, message):
+    args = dict(W=W, H=H, sparsity=0.5, pattern="per-row", method="wanda") | kwargs
+    with pytest.raises(ValueError, match=message):
+        solve_layer(**args)
+
+
+def test_semidefinite_rank_deficient_gram_is_accepted():
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    r = solve_layer(W, X @ X.T, 0.5, "per-row", "sparseswaps")
+    assert r.status == "heuristic"
+
+
+def test_solvers_import_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, solvers; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

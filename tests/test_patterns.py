@@ -1,0 +1,33 @@
+"""Patterns as groups: counts, shapes and bad input."""
+import numpy as np
+import pytest
+
+from solvers.patterns import group_violations, make_pattern, select_top
+
+
+@pytest.mark.parametrize("name, sparsity, keep, n_groups, size", [
+    ("per-row", 0.5, 6, 4, 12), ("per-row", 0.6, 5, 4, 12), ("per-layer", 0.5, 24, 1, 48),
+    ("2:4", None, 2, 12, 4), ("3:6", 0.9, 3, 8, 6),
+])
+def test_group_structure(name, sparsity, keep, n_groups, size):
+    pattern = make_pattern(name, (4, 12), sparsity)
+    assert (pattern.keep, pattern.groups.shape) == (keep, (n_groups, size))
+    assert np.array_equal(np.sort(pattern.groups.ravel()), np.arange(48))
+    mask = select_top(np.random.default_rng(0).random((4, 12)), pattern)
+    assert group_violations(mask, pattern).size == 0
+
+
+def test_nm_groups_are_consecutive_inputs_of_one_row():
+    pattern = make_pattern("2:4", (2, 8), None)
+    assert pattern.groups[1].tolist() == [4, 5, 6, 7] and pattern.groups[2].tolist() == [8, 9, 10, 11]
+    assert pattern.row_groups().tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+@pytest.mark.parametrize("name, sparsity, message", [
+    ("per-row", 0.0, "sparsity"), ("per-row", 1.0, "sparsity"), ("per-row", float("nan"), "sparsity"),
+    ("per-row", 0.01, "nothing"), ("2:3", None, "divisible"), ("3:2", None, "0 < N < M"),
+    ("a:b", None, "malformed"), ("per-column", 0.5, "unknown pattern"),
+])
+def test_bad_patterns(name, sparsity, message):
+    with pytest.raises(ValueError, match=message):
+        make_pattern(name, (4, 8), sparsity)
