@@ -54,6 +54,8 @@ class References:
         entry = self.entries.setdefault((instance, setting, objective), ReferenceEntry())
         entry.best = min(entry.best, primal)
         entry.bound = max(entry.bound, bound)
+        if entry.opt is not None and primal < entry.opt - 1e-9 * abs(entry.opt):
+            entry.opt = None  # a feasible value below a claimed optimum refutes the claim
         if proven and math.isfinite(primal) and (entry.opt is None or primal < entry.opt):
             entry.opt = primal
         return entry

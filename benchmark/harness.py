@@ -1,0 +1,90 @@
+"""``bench run``: validate the request, build jobs, skip finished ones, execute, summarise."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+from tqdm.auto import tqdm
+
+from instances import load_set
+from solvers import EXACT_METHODS, METHODS
+from solvers.patterns import parse_nm
+
+from .jobs import make_jobs, parse_settings
+from .records import RecordWriter, read_records
+from .runner import ReferenceBook, execute
+
+DEFAULT_EXCLUDED = {"brute-force"}  # enumeration: only for tiny sets, ask for it by name
+
+
+def default_solvers() -> list[str]:
+    return [m for m in METHODS if m not in DEFAULT_EXCLUDED]
+
+
+def validate_request(solvers: list[str], patterns: list[str], sparsities: list[float], objective: str,
+                     time_limit: float | None, n_jobs: int) -> None:
+    unknown = [s for s in solvers if s not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown solver(s) {', '.join(unknown)}; known: {', '.join(sorted(METHODS))}")
+    for pattern in patterns:
+        if pattern not in ("per-row", "per-layer") and parse_nm(pattern) is None:
+            raise ValueError(f"unknown pattern {pattern!r}; known: per-row, per-layer, N:M such as 2:4")
+    bad = [s for s in sparsities if not (isinstance(s, float) and 0.0 < s < 1.0)]
+    if bad:
+        raise ValueError(f"sparsity must be a fraction in (0, 1); got {bad}")
+    if objective not in ("mask", "reconstruct"):
+        raise ValueError(f"unknown objective {objective!r}; known: mask, reconstruct")
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"--time-limit must be a positive number of seconds; got {time_limit}")
+    if n_jobs < 1:
+        raise ValueError(f"--jobs must be at least 1; got {n_jobs}")
+
+
+def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None, sparsities=(0.5,),
+                  patterns=("per-row",), objective: str = "mask", time_limit: float | None = None,
+                  n_jobs: int = 1, results: Path = Path("results"), rerun: bool = False,
+                  scheduler: str | None = None, seed: int = 0, progress: bool = True) -> list[dict]:
+    """Run every job of the request; returns the records written by this call."""
+    solvers = list(solvers or default_solvers())
+    sparsities = [float(s) for s in sparsities]
+    validate_request(solvers, list(patterns), sparsities, objective, time_limit, n_jobs)
+    writer = RecordWriter(Path(results))  # fails early on an unwritable results directory
+    try:
+        names = {name: [p.name for p in load_set(name, progress=progress)] for name in instance_sets}
+        jobs = make_jobs(names, solvers, parse_settings(list(patterns), sparsities), objective, time_limit, seed)
+        done = {r["job_key"] for r in read_records(Path(results))}
+        todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]
+        if len(todo) < len(jobs):
+            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)")
+        book = ReferenceBook(instance_sets)
+        records = execute(todo, writer, book, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                          on_record=_report_flags)
+    finally:
+        writer.close()
+    if records:
+        print(summary_table(records))
+    print(f"records: {writer.path}")
+    return records
+
+
+def _report_flags(record: dict) -> None:
+    if record.get("flags"):
+        tqdm.write(f"FLAGGED [{record['flags']}] {record['solver']} on {record['instance_set']}/{record['instance']} "
+                   f"{record['setting']}: objective {record['objective']:.6g}, lower bound {record['lower_bound']:.6g}, "
+                   f"status {record['status']} {record.get('error', '')}", file=sys.stderr)
+
+
+def summary_table(records: list[dict]) -> str:
+    rows = {}
+    for r in records:
+        key = (r["instance_set"], r["setting"], r["solver"])
+        row = rows.setdefault(key, {"set": key[0], "setting": key[1], "solver": key[2], "jobs": 0, "flagged": 0,
+                                    "sum rel. error": 0.0, "time [s]": 0.0})
+        row["jobs"] += 1
+        row["flagged"] += bool(r.get("flags"))
+        row["sum rel. error"] += r["relative_error"] if math.isfinite(r["relative_error"]) else math.nan
+        row["time [s]"] += r["time_s"]
+    return tabulate(sorted(rows.values(), key=lambda x: (x["set"], x["setting"], x["solver"])), headers="keys",
+                    floatfmt=".4g")

@@ -1,0 +1,240 @@
+"""Leaderboards from run records: Markdown + self-contained HTML per instance set, with plots.
+
+Best known values per instance come from the records themselves plus the set's shipped reference
+file (never the cache, which other runs change), so the same records always give the same tables.
+- relative excess: (objective - best known primal) / best known primal;
+- certified gap: (objective - best known lower bound) / objective;
+- shifted geometric mean of time, shift 1 s; a job without a proven optimum is charged the time
+  limit when one was set ("failures charged the limit"); "x best" divides by the best method's mean.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from instances.reference import read_references
+from instances.sets import reference_paths
+from solvers import EXACT_METHODS
+
+from .checks import check_against_reference, trusted
+from .records import read_records
+
+SGM_SHIFT = 1.0
+WIN_RTOL = 1e-9
+
+
+def latest_records(records: list[dict]) -> list[dict]:
+    """One record per job (the last written), in a stable order."""
+    by_key = {r["job_key"]: r for r in records}
+    return sorted(by_key.values(), key=lambda r: (r["instance_set"], r["setting"], r["objective_kind"], r["instance"], r["solver"]))
+
+
+def shifted_geometric_mean(times, shift: float = SGM_SHIFT) -> float:
+    times = np.asarray(times, dtype=float)
+    return float(np.exp(np.mean(np.log(times + shift))) - shift) if times.size else math.nan
+
+
+def best_known(records: list[dict], set_name: str) -> dict:
+    """{(instance, setting, objective): (best primal, best bound)} from trusted records + shipped refs.
+
+    A lower bound above the best primal value is wrong (and flagged); it never becomes the best bound.
+    """
+    shipped = read_references(reference_paths(set_name)[0])
+    primal, bounds = defaultdict(lambda: math.inf), defaultdict(list)
+    for (inst, setting, obj), entry in shipped.entries.items():
+        primal[(inst, setting, obj)] = entry.best_primal
+        bounds[(inst, setting, obj)].append(entry.best_bound)
+    for r in records:
+        key = (r["instance"], r["setting"], r["objective_kind"])
+        if trusted(r) and math.isfinite(r["objective"]):
+            primal[key] = min(primal[key], r["objective"])
+            bounds[key].append(r["lower_bound"])
+    keys = set(primal) | {(r["instance"], r["setting"], r["objective_kind"]) for r in records}
+    return {k: (primal[k], max([b for b in bounds[k] if not check_against_reference({"lower_bound": b}, primal[k])],
+                               default=-math.inf)) for k in keys}
+
+
+def cross_flags(record: dict, primal: float) -> list[str]:
+    """Recorded flags plus the checks against the final best known primal value."""
+    flags = {f for f in (record.get("flags") or "").split(",") if f}
+    flags.update(check_against_reference(record, primal))
+    return sorted(flags)
+
+
+def method_tables(records: list[dict], best: dict) -> tuple[list[dict], list[dict], list[dict]]:
+    """(exact-method rows, all-method rows, flagged records) for one group of records."""
+    by_method = defaultdict(list)
+    for r in records:
+        by_method[r["solver"]].append(r)
+    all_rows, exact_rows, flagged = [], [], []
+    for method, rs in sorted(by_method.items()):
+        excess, gaps, times, wins, n_flagged = [], [], [], 0, 0
+        proven, wrong, final_gaps, charged = 0, 0, [], []
+        for r in rs:
+            primal, bound = best[(r["instance"], r["setting"], r["objective_kind"])]
+            flags = cross_flags(r, primal)
+            if flags:
+                n_flagged += 1
+                flagged.append(dict(r, flags=",".join(flags)))
+            ok = "infeasible" not in flags and r["status"] != "error" and math.isfinite(r["objective"])
+            excess.append((r["objective"] - primal) / primal if ok and primal > 0 else math.nan)
+            gaps.append(max(0.0, (r["objective"] - bound) / r["objective"]) if ok and r["objective"] > 0 and math.isfinite(bound) else math.nan)
+            wins += ok and r["objective"] <= primal * (1 + WIN_RTOL)
+            times.append(r["time_s"])
+            is_proven = r["status"] == "optimal" and "wrong_optimal_claim" not in flags
+            proven += is_proven
+            wrong += "wrong_optimal_claim" in flags
+            limit = r.get("time_limit")
+            charged.append(r["time_s"] if is_proven or not limit else max(r["time_s"], limit))
+            final_gaps.append(r.get("gap", math.inf))
+        all_rows.append({"method": method, "jobs": len(rs), "mean rel. excess": _nanmean(excess),
+                         "max rel. excess": _nanmax(excess), "mean certified gap": _nanmean(gaps), "wins": wins,
+                         "SGM time [s]": shifted_geometric_mean(times), "flagged": n_flagged})
+        if method in EXACT_METHODS or any(r["status"] in ("optimal", "time_limit") for r in rs):
+            exact_rows.append({"method": method, "jobs": len(rs), "proven optimal": proven, "wrong claims": wrong,
+                               "SGM time [s] (fail=limit)": shifted_geometric_mean(charged),
+                               "mean final gap": _nanmean([g if math.isfinite(g) else math.nan for g in final_gaps])})
+    fastest = min((row["SGM time [s]"] for row in all_rows), default=math.nan)
+    for row in all_rows:
+        row["x best time"] = (row["SGM time [s]"] + SGM_SHIFT) / (fastest + SGM_SHIFT)
+    return exact_rows, all_rows, flagged
+
+
+def _nanmean(values) -> float:
+    values = [v for v in values if math.isfinite(v)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def _nanmax(values) -> float:
+    values = [v for v in values if math.isfinite(v)]
+    return float(np.max(values)) if values else math.nan
+
+
+def instance_table(records: list[dict], best: dict) -> list[dict]:
+    rows = {}
+    for r in records:
+        row = rows.setdefault(r["instance"], {"instance": r["instance"]})
+        primal, bound = best[(r["instance"], r["setting"], r["objective_kind"])]
+        row["best known"], row["best bound"] = primal, bound
+        row[r["solver"]] = r["objective"]
+    return [rows[k] for k in sorted(rows)]
+
+
+def environment(records: list[dict]) -> list[str]:
+    def values(key):
+        return ", ".join(sorted({str(r.get(key)) for r in records}))
+
+    versions = {k[len("version_"):]: values(k) for k in sorted(records[0]) if k.startswith("version_")}
+    return [f"- machine: {values('machine')}; CPU: {values('cpu')}; cores: {values('cpu_count')}",
+            f"- commit: {values('git_commit')}; python {values('python')}",
+            "- versions: " + "; ".join(f"{k} {v}" for k, v in versions.items() if v != "None"),
+            f"- time limit per job [s]: {values('time_limit')}; records: {len(records)}; "
+            f"dates: {min(r['date'] for r in records)} to {max(r['date'] for r in records)}"]
+
+
+def _plots(records: list[dict], best: dict, title: str) -> dict[str, bytes]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios = defaultdict(list)
+    for r in records:
+        primal = best[(r["instance"], r["setting"], r["objective_kind"])][0]
+        ok = r["status"] != "error" and math.isfinite(r["objective"]) and primal > 0
+        ratios[r["solver"]].append(r["objective"] / primal if ok else math.inf)
+    figures = {}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    finite = [x for v in ratios.values() for x in v if math.isfinite(x)]
+    tau_max = max(finite + [1.0]) * 1.05
+    taus = np.geomspace(1.0, max(tau_max, 1.01), 300)
+    for method in sorted(ratios):
+        values = np.array(ratios[method])
+        ax.step(taus, [(values <= t).mean() for t in taus], where="post", label=method)
+    ax.set(xscale="log", xlabel="objective / best known (tau)", ylabel="fraction of instances", ylim=(0, 1.02),
+           title=f"Performance profile: {title}")
+    ax.legend(fontsize=7)
+    figures["profile"] = _png(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in sorted(ratios):
+        rs = [r for r in records if r["solver"] == method and math.isfinite(r["relative_error"])]
+        ax.scatter([max(r["time_s"], 1e-4) for r in rs], [max(r["relative_error"], 1e-12) for r in rs], label=method, s=12)
+    ax.set(xscale="log", yscale="log", xlabel="time [s]", ylabel="relative error", title=f"Error vs time: {title}")
+    ax.legend(fontsize=7)
+    figures["scatter"] = _png(fig)
+    plt.close("all")
+    return figures
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool = True, extra_sections=()) -> Path:
+    """Write ``<set>.md`` and ``<set>.html`` (plus PNGs) for one instance set; returns the Markdown path."""
+    best = best_known(records, set_name)
+    md = [f"# Leaderboard: {set_name}", "", "Generated by `bench leaderboard` from run records.", ""]
+    md += environment(records)
+    html = [f"<h1>Leaderboard: {set_name}</h1>", "<ul>" + "".join(f"<li>{line[2:]}</li>" for line in environment(records)) + "</ul>"]
+    groups = defaultdict(list)
+    for r in records:
+        groups[(r["setting"], r["objective_kind"])].append(r)
+    for (setting, objective), rs in sorted(groups.items()):
+        exact, everything, flagged = method_tables(rs, best)
+        title = f"{setting}, {objective} objective"
+        md += ["", f"## {title}", ""]
+        html.append(f"<h2>{title}</h2>")
+        sections = [("Exact methods", exact), ("All methods", everything), ("Per-instance objectives", instance_table(rs, best))]
+        if flagged:
+            sections.append(("Flagged answers", [{k: f.get(k) for k in ("instance", "solver", "status", "objective",
+                                                                         "lower_bound", "flags")} for f in flagged]))
+        for heading, rows in sections:
+            if not rows:
+                continue
+            md += [f"### {heading}", "", tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
+            html += [f"<h3>{heading}</h3>", tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g")]
+        if plots:
+            for kind, png in _plots(rs, best, title).items():
+                name = f"{_slug(set_name)}-{_slug(setting)}-{objective}-{kind}.png"
+                (out_dir / name).write_bytes(png)
+                md += [f"![{kind}]({name})", ""]
+                html.append(f'<img alt="{kind}" src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    for heading, text_md, text_html in extra_sections:
+        md += ["", f"## {heading}", "", text_md]
+        html += [f"<h2>{heading}</h2>", text_html]
+    md_path = out_dir / f"{_slug(set_name)}.md"
+    md_path.write_text("\n".join(md) + "\n")
+    style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+    (out_dir / f"{_slug(set_name)}.html").write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{set_name}</title><style>{style}</style></head><body>"
+        + "\n".join(html) + "</body></html>\n")
+    return md_path
+
+
+def build_leaderboards(results: Path, instance_sets: list[str] | None = None, out_dir: Path | None = None,
+                       plots: bool = True) -> list[Path]:
+    """Leaderboards for every instance set in ``results`` (or only ``instance_sets``)."""
+    records = latest_records(read_records(Path(results)))
+    if not records:
+        raise ValueError(f"no records in {Path(results) / 'records.jsonl'}; run `bench run` first")
+    names = sorted({r["instance_set"] for r in records})
+    if instance_sets:
+        missing = [s for s in instance_sets if s not in names]
+        if missing:
+            raise ValueError(f"no records for instance set(s) {', '.join(missing)}; sets with records: {', '.join(names)}")
+        names = instance_sets
+    out_dir = Path(out_dir or Path(results) / "leaderboard")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [render_set(name, [r for r in records if r["instance_set"] == name], out_dir, plots=plots) for name in names]

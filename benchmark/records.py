@@ -1,0 +1,119 @@
+"""Run records: one flat JSON object per line, appended and flushed (fsync) one at a time.
+
+A killed run loses no finished record; a torn last line from a kill is skipped with a warning on
+reading, like any corrupt line, so the leaderboard never crashes on it.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+RECORDS_FILE = "records.jsonl"
+TRACKED_PACKAGES = ("numpy", "scipy", "pyscipopt", "cvxpy", "clarabel", "torch", "transformers", "dask")
+
+
+@functools.lru_cache(maxsize=1)
+def provenance() -> dict:
+    """Machine, CPU, threads, git commit and library versions of this process (flat keys)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit += "+dirty" if dirty else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    info = {"git_commit": commit, "machine": platform.node(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
+            "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
+            "python": platform.python_version()}
+    for package in TRACKED_PACKAGES:
+        try:
+            info[f"version_{package}"] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[f"version_{package}"] = None
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def to_json_line(record: dict) -> str:
+    return json.dumps({k: _json_safe(v) for k, v in record.items()}, sort_keys=True, default=str)
+
+
+def from_json(record: dict) -> dict:
+    out = {}
+    for key, value in record.items():
+        out[key] = float(value) if value in ("inf", "-inf") else (math.nan if value is None and key in _FLOAT_FIELDS else value)
+    return out
+
+
+_FLOAT_FIELDS = {"objective", "relative_error", "lower_bound", "gap", "gap_to_best_bound", "time_s", "sparsity"}
+
+
+class RecordWriter:
+    """Appends records to ``directory/records.jsonl``, flushing and syncing after each one."""
+
+    def __init__(self, directory: Path):
+        self.path = Path(directory) / RECORDS_FILE
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")
+        except OSError as err:
+            raise OSError(f"results directory {directory} is not writable: {err.strerror or err}") from None
+
+    def write(self, record: dict) -> None:
+        self._handle.write(to_json_line(record) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def read_records(directory: Path) -> list[dict]:
+    """All valid records of ``directory``; corrupt lines are skipped with a warning naming them."""
+    path = Path(directory) / RECORDS_FILE
+    if not path.exists():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or "job_key" not in record:
+                raise ValueError("not a record")
+        except ValueError:
+            warnings.warn(f"{path}:{number}: skipping corrupt record line", stacklevel=2)
+            print(f"warning: {path}:{number}: skipping corrupt record line", file=sys.stderr)
+            continue
+        records.append(from_json(record))
+    return records

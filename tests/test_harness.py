@@ -1,0 +1,167 @@
+"""The harness end to end: CLI, resume after kill -9, flags on wrong solvers, leaderboards, Dask."""
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import solvers.registry
+from benchmark.cli import main as bench_main
+from benchmark.harness import run_benchmark
+from benchmark.leaderboard import build_leaderboards
+from benchmark.records import read_records
+from solvers.patterns import select_top
+from solvers.result import MethodAnswer
+
+DATA = Path(__file__).parent / "data"
+
+
+def _bench(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], capture_output=True, text=True,
+                          env=env or os.environ.copy(), timeout=300)
+
+
+def test_cli_end_to_end_on_tiny(tmp_path, cache):
+    out = _bench("run", "--instances", "tiny", "--solvers", "wanda,sparseswaps,brute-force", "--pattern", "per-row,2:4",
+                 "--results", str(tmp_path / "res"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    records = read_records(tmp_path / "res")
+    assert len(records) == 5 * 2 * 3 and not any(r["flags"] for r in records)
+    brute = [r for r in records if r["solver"] == "brute-force"]
+    assert all(r["status"] == "optimal" and r["gap_to_best_bound"] == 0 for r in brute)
+    for r in records:  # every record carries provenance and shape
+        assert r["git_commit"] and r["cpu"] and r["version_numpy"] and r["d_out"] * r["d_in"] > 0
+    out = _bench("leaderboard", "--results", str(tmp_path / "res"))
+    assert out.returncode == 0, out.stderr
+    html = (tmp_path / "res" / "leaderboard" / "tiny.html").read_text()
+    assert "data:image/png;base64" in html and "sparseswaps" in html
+    assert (tmp_path / "res" / "leaderboard" / "tiny.md").exists()
+
+
+SLOW_SOLVER = """
+import sys, time
+import solvers.registry as reg
+from solvers.scores import solve_wanda
+def slow(problem, **kw):
+    time.sleep(0.4)
+    return solve_wanda(problem, **kw)
+reg.METHODS["slow-wanda"] = slow
+from benchmark.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_resume_after_kill_loses_no_record(tmp_path, cache):
+    results = tmp_path / "res"
+    args = ["run", "--instances", "tiny", "--solvers", "slow-wanda", "--sparsity", "0.25,0.5,0.75",
+            "--results", str(results), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SOLVER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    path = results / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not path.exists() or len(path.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = read_records(results)
+    assert 3 <= len(before) < 15
+    out = subprocess.run([sys.executable, "-c", SLOW_SOLVER, *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "resuming" in out.stdout
+    after = read_records(results)
+    keys = [r["job_key"] for r in after]
+    assert len(keys) == len(set(keys)) == 15  # every job once: finished ones were skipped
+    assert {r["job_key"]: r["objective"] for r in before}.items() <= {r["job_key"]: r["objective"] for r in after}.items()
+
+
+def _liar(problem, **kw):
+    """Claims optimality for the magnitude mask (wrong on tiny instances)."""
+    return MethodAnswer(select_top(np.abs(problem.W), problem.pattern), lower_bound=-math.inf, status="optimal")
+
+
+def _overbound(problem, **kw):
+    """A lower bound far above any optimum."""
+    return MethodAnswer(select_top(np.abs(problem.W), problem.pattern), lower_bound=1e9, status="time_limit")
+
+
+def _infeasible(problem, **kw):
+    return MethodAnswer(np.ones(problem.shape, dtype=bool), status="heuristic")
+
+
+def test_flags_fire_on_wrong_solvers(tmp_path, cache, monkeypatch, capsys):
+    for name, fn in [("liar", _liar), ("overbound", _overbound), ("infeasible", _infeasible)]:
+        monkeypatch.setitem(solvers.registry.METHODS, name, fn)
+    records = run_benchmark(["tiny"], solvers=["liar", "overbound", "infeasible", "wanda"], results=tmp_path,
+                            progress=False)
+    by_solver = {}
+    for r in records:
+        by_solver.setdefault(r["solver"], set()).update(f for f in r["flags"].split(",") if f)
+    assert "wrong_optimal_claim" in by_solver["liar"]
+    assert {"bound_above_objective", "bound_above_best_primal"} <= by_solver["overbound"]
+    assert {"infeasible", "solver_error"} <= by_solver["infeasible"]
+    assert not by_solver["wanda"]
+    assert "FLAGGED [wrong_optimal_claim]" in capsys.readouterr().err
+    # flagged answers never enter the reference values
+    from instances import load_references
+    entry = load_references("tiny").get("tiny-4x8-a", "per-row@0.5", "mask")
+    assert entry.opt is not None and entry.bound <= entry.opt + 1e-12
+    board = build_leaderboards(tmp_path, plots=False)[0].read_text()
+    assert "Flagged answers" in board and "wrong_optimal_claim" in board
+
+
+def test_leaderboard_from_fixed_records_matches_stored_table(tmp_path):
+    shutil.copy(DATA / "records_fixed.jsonl", tmp_path / "records.jsonl")
+    with pytest.warns(UserWarning, match="corrupt record line"):
+        path = build_leaderboards(tmp_path, plots=False)[0]
+    assert path.read_text() == (DATA / "expected_leaderboard.md").read_text()
+    with pytest.warns(UserWarning):
+        again = build_leaderboards(tmp_path, plots=False)[0].read_text()
+    assert again == path.read_text()
+
+
+def test_dask_local_cluster_gives_same_records_as_local(tmp_path, cache):
+    distributed = pytest.importorskip("dask.distributed")
+    kwargs = dict(solvers=["wanda", "sparseswaps", "brute-force"], patterns=["per-row", "2:4"], progress=False)
+    local = run_benchmark(["tiny"], results=tmp_path / "local", **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_benchmark(["tiny"], results=tmp_path / "dask", scheduler=cluster.scheduler_address, **kwargs)
+    fields = ("objective", "status", "lower_bound", "flags", "relative_error")
+    assert {r["job_key"]: tuple(r[f] for f in fields) for r in local} == {r["job_key"]: tuple(r[f] for f in fields) for r in remote}
+
+
+def test_process_pool_gives_same_records(tmp_path, cache):
+    kwargs = dict(solvers=["wanda", "sparseswaps"], patterns=["per-row"], progress=False)
+    local = run_benchmark(["tiny"], results=tmp_path / "a", **kwargs)
+    pooled = run_benchmark(["tiny"], results=tmp_path / "b", n_jobs=2, **kwargs)
+    assert {r["job_key"]: r["objective"] for r in local} == {r["job_key"]: r["objective"] for r in pooled}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--instances", "tiny", "--solvers", "nope"], "unknown solver"),
+    (["run", "--instances", "nope"], "unknown instance set 'nope'"),
+    (["run", "--instances", "tiny", "--sparsity", "1.5"], "sparsity must be a fraction"),
+    (["run", "--instances", "tiny", "--sparsity", "abc"], "--sparsity takes comma-separated numbers"),
+    (["run", "--instances", "tiny", "--pattern", "diagonal"], "unknown pattern"),
+    (["run", "--instances", "tiny", "--time-limit", "-3"], "--time-limit"),
+    (["leaderboard", "--results", "/nonexistent-results"], "no records"),
+])
+def test_bad_cli_input_exits_2_with_message(args, message, capsys, cache):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_results_dir_is_clear_and_keeps_results(tmp_path, capsys, cache):
+    blocker = tmp_path / "file"
+    blocker.write_text("existing results stay")
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(["run", "--instances", "tiny", "--results", str(blocker / "sub")])
+    assert exit_info.value.code == 2 and "not writable" in capsys.readouterr().err
+    assert blocker.read_text() == "existing results stay"
