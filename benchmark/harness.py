@@ -16,7 +16,9 @@ from .jobs import make_jobs, parse_settings
 from .records import RecordWriter, read_records
 from .runner import ReferenceBook, execute
 
-DEFAULT_EXCLUDED = {"brute-force"}  # enumeration: only for tiny sets, ask for it by name
+# Asked for by name only: enumeration (tiny sets), the alias "exact", and the SCIP bandit variants
+# (compared on slices, e.g. --solvers mip,mip-scheduler,mip-alns-u).
+DEFAULT_EXCLUDED = {"brute-force", "exact", "mip-factor", "mip-plain", "mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i"}
 
 
 def default_solvers() -> list[str]:

@@ -5,7 +5,10 @@ A solve function takes (problem: LayerProblem, *, time_limit, seed, **options) a
 """
 from __future__ import annotations
 
+from functools import partial
+
 from .brute_force import solve_brute_force
+from .mip import solve_mip
 from .scores import solve_magnitude, solve_ria, solve_wanda
 from .sparsegpt import solve_sparsegpt
 from .sparseswaps import solve_sparseswaps
@@ -17,7 +20,14 @@ METHODS = {
     "sparsegpt": solve_sparsegpt,
     "sparseswaps": solve_sparseswaps,
     "brute-force": solve_brute_force,
+    "mip": solve_mip,
+    "mip-factor": partial(solve_mip, formulation="factor"),
+    "mip-plain": partial(solve_mip, formulation="plain"),
+    "mip-scheduler": partial(solve_mip, scheduler="i"),
+    **{f"mip-alns-{algo}": partial(solve_mip, alns_bandit=algo) for algo in ("u", "e", "g", "i")},
 }
+METHODS["exact"] = METHODS["mip"]  # the exact method of choice (issue 7 lets it pick fw-bnb too)
 
 # Methods that prove optimality (their "optimal" status is a claim the harness checks).
-EXACT_METHODS = {"brute-force"}
+EXACT_METHODS = {"brute-force", "mip", "mip-factor", "mip-plain", "mip-scheduler", "exact",
+                 *(f"mip-alns-{a}" for a in "uegi")}

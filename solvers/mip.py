@@ -1,0 +1,284 @@
+"""Exact mask selection as a mixed-integer program solved by SCIP (PySCIPOpt).
+
+Per row, with z the pruned indicators and Q = diag(w) H diag(w), the mask objective is the convex
+binary QP  min z^T Q z  s.t. every group prunes its count. SCIP takes no quadratic objective, so an
+epigraph variable t carries it (min t). Formulations (``formulation=``):
+- ``plain``:  t >= z^T Q z as one quadratic constraint (SCIP replaces z_j^2 by z_j and loses
+  convexity: weak bounds beyond n ~ 48);
+- ``factor``: Q = F F^T, continuous y = F^T z,  t >= ||y||^2  (a convex, second-order-cone-like row);
+- ``qcr`` (default): the factor form of the QCR reformulation z^T Q' z + c^T z (``solvers.qcr``),
+  with Q' from the Shor SDP dual when n <= ``sdp_max_n`` (else minimum-eigenvalue shift).
+The ``reconstruct`` objective re-fits kept weights: x = w*z + s (error vector), |s_j| <= R_j (1 - z_j),
+t >= ||F^T x||^2 with H_d = F F^T, where R_j = sqrt(U (H_d^{-1})_jj) and U is the warm start's error:
+every optimal x satisfies x^T H_d x <= U, hence |x_j| <= R_j (valid big-M from the data).
+Per-row and N:M problems decompose into independent rows solved in turn (remaining time shared
+evenly over remaining rows; rows reached after the limit keep the warm start and add 0 to the bound); per-layer couples all rows through one budget (one model, diagonal QCR).
+Objectives are scaled by the warm start's value for SCIP's tolerances; the reported lower bound is
+SCIP's dual bound less a 1e-6 relative feasibility margin, times the scale.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from .objective import damped_gram, error_rows
+from .problem import LayerProblem
+from .qcr import SDP_MAX_N, convexify, psd_factor
+from .result import MethodAnswer
+from .scores import warm_start_mask
+
+FORMULATIONS = ("plain", "factor", "qcr")
+BANDITS = {"ucb": "u", "exp3": "e", "epsgreedy": "g", "exp3ix": "i", "u": "u", "e": "e", "g": "g", "i": "i"}
+LIMIT_STATUSES = {"timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "gaplimit", "sollimit",
+                  "bestsollimit", "memlimit", "userinterrupt", "restartlimit"}
+BOUND_MARGIN = 1e-6
+
+
+def _scip():
+    try:
+        import pyscipopt
+    except ImportError:
+        raise ValueError("method 'mip' needs pyscipopt (pip install 'prune-opt-bench[mip]')") from None
+    return pyscipopt
+
+
+class _Trace:
+    """Primal/dual bound trace of one SCIP solve, through an event handler."""
+
+    def __init__(self, ps, model, scale, offset, row):
+        self.points = []
+        trace = self
+
+        class Handler(ps.Eventhdlr):
+            def eventinit(self):
+                for event in (ps.SCIP_EVENTTYPE.BESTSOLFOUND, ps.SCIP_EVENTTYPE.NODESOLVED):
+                    self.model.catchEvent(event, self)
+
+            def eventexit(self):
+                for event in (ps.SCIP_EVENTTYPE.BESTSOLFOUND, ps.SCIP_EVENTTYPE.NODESOLVED):
+                    self.model.dropEvent(event, self)
+
+            def eventexec(self, event):
+                primal, dual = self.model.getPrimalbound(), self.model.getDualbound()
+                point = (round(self.model.getSolvingTime(), 4), offset + scale * primal, offset + scale * dual)
+                if not trace.points or trace.points[-1][1:] != point[1:]:
+                    trace.points.append((row,) + point)
+
+        model.includeEventhdlr(Handler(), "boundtrace", "records primal and dual bounds")
+
+
+def _configure(model, *, time_limit, node_limit, gap_limit, seed, threads, scheduler, alns_bandit, verbose):
+    if not verbose:
+        model.hideOutput()
+    if time_limit is not None:
+        model.setParam("limits/time", max(float(time_limit), 0.01))
+    if node_limit is not None:
+        model.setParam("limits/nodes", int(node_limit))
+    if gap_limit is not None:
+        model.setParam("limits/gap", float(gap_limit))
+    model.setParam("randomization/randomseedshift", int(seed))
+    model.setParam("lp/threads", int(threads))
+    if scheduler:
+        model.setParam("heuristics/scheduler/freq", 1)
+        model.setParam("heuristics/scheduler/banditalgo", BANDITS[scheduler])
+    if alns_bandit:
+        model.setParam("heuristics/alns/banditalgo", BANDITS[alns_bandit])
+
+
+def _heuristic_stats(model) -> dict:
+    """{heuristic: {"found": n, "best": m}} for heuristics that found solutions (SCIP statistics)."""
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        model.writeStatisticsJson(path)
+        plugins = json.load(open(path)).get("heuristics", {}).get("plugins", {})
+    except Exception:
+        return {}
+    finally:
+        os.unlink(path)
+    return {name: {"found": s.get("solutions_found", 0), "best": s.get("best_solutions_found", 0)}
+            for name, s in plugins.items() if s.get("solutions_found", 0) > 0}
+
+
+def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objective, qcr_method, sdp_max_n, upper, tag):
+    """Variables and constraints of one row; returns (z vars, t var, warm (var, value) pairs, t value, info)."""
+    n = len(w)
+    z = [model.addVar(vtype="B", name=f"z{tag}_{j}") for j in range(n)]
+    for group, prune in zip(groups, prunes):
+        model.addCons(ps.quicksum(z[j] for j in group) == prune)
+    t = model.addVar(lb=0.0 if formulation != "qcr" else None, name=f"t{tag}")
+    warm = [(v, float(val)) for v, val in zip(z, start_z)]
+    info = {}
+    if objective == "reconstruct":
+        F = np.linalg.cholesky(H_row)
+        H_inv_diag = np.diag(np.linalg.inv(H_row))
+        radius = np.sqrt(max(upper, 0.0) * H_inv_diag) * (1 + 1e-9)
+        x = [model.addVar(lb=None, name=f"x{tag}_{j}") for j in range(n)]
+        s = [model.addVar(lb=-radius[j], ub=radius[j], name=f"s{tag}_{j}") for j in range(n)]
+        for j in range(n):
+            model.addCons(x[j] == w[j] * z[j] + s[j])
+            model.addCons(s[j] <= radius[j] * (1 - z[j]))
+            model.addCons(-s[j] <= radius[j] * (1 - z[j]))
+        y = _factor_rows(ps, model, F, x, tag)
+        model.addCons(t >= ps.quicksum(v * v for v in y))
+        pruned = np.flatnonzero(start_z > 0.5)
+        x_start = _refit_error(w, H_row, pruned)
+        warm += [(x[j], float(x_start[j])) for j in range(n)]
+        warm += [(s[j], float(x_start[j] - w[j] * start_z[j])) for j in range(n)]
+        warm += [(y[k], float(F[:, k] @ x_start)) for k in range(len(y))]
+        return z, t, warm, float(x_start @ H_row @ x_start), info
+    Q = np.outer(w, w) * H_row
+    if formulation == "plain":
+        model.addCons(t >= ps.quicksum(Q[j, k] * z[j] * z[k] for j in range(n) for k in range(n) if Q[j, k] != 0))
+        return z, t, warm, float(start_z @ Q @ start_z), info
+    if formulation == "qcr":
+        conv = convexify(Q, int(round(start_z.sum())), qcr_method, sdp_max_n)
+        F, c = conv.factor, conv.c
+        info = {"qcr": conv.method, "relaxation_bound": conv.relaxation_bound}
+    else:
+        F, c = psd_factor(Q), np.zeros(n)
+    y = _factor_rows(ps, model, F, z, tag)
+    model.addCons(t >= ps.quicksum(v * v for v in y) + ps.quicksum(float(c[j]) * z[j] for j in range(n) if c[j] != 0))
+    warm += [(y[k], float(F[:, k] @ start_z)) for k in range(len(y))]
+    return z, t, warm, float(np.sum((F.T @ start_z) ** 2) + c @ start_z), info
+
+
+def _factor_rows(ps, model, F, x, tag):
+    """Continuous y = F^T x (one equality per column of F)."""
+    y = []
+    for k in range(F.shape[1]):
+        v = model.addVar(lb=None, name=f"y{tag}_{k}")
+        model.addCons(v == ps.quicksum(float(F[j, k]) * x[j] for j in range(len(x)) if F[j, k] != 0))
+        y.append(v)
+    return y
+
+
+def _refit_error(w, H_row, pruned):
+    """Error vector x = w - v of the least-squares re-fit with pruned set P (x_P = w_P)."""
+    if pruned.size == 0:
+        return np.zeros_like(w)
+    H_inv = np.linalg.inv(H_row)
+    step = np.linalg.solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
+    return H_inv[:, pruned] @ step
+
+
+def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):
+    """Build and solve one SCIP model over the given rows; returns (pruned z per row, bounds, info)."""
+    model = ps.Model()
+    _configure(model, time_limit=time_limit, **options["scip"])
+    objective = problem.objective
+    H_row = damped_gram(problem.H, problem.damping) if objective == "reconstruct" else problem.H
+    all_z, ts, warm, t_values, row_info = [], [], [], [], []
+    for i, groups, prunes, start_z, upper in rows_spec:
+        z, t, w_vals, t_value, info = _add_row(ps, model, problem.W[i], H_row, groups, prunes, start_z, options["formulation"],
+                                      objective, options["qcr"], options["sdp_max_n"], upper, f"{i}")
+        all_z.append(z)
+        ts.append(t)
+        warm += w_vals + [(t, t_value)]
+        t_values.append(t_value)
+        row_info.append(info)
+    if options.get("budget") is not None:
+        model.addCons(ps.quicksum(v for z in all_z for v in z) == options["budget"])
+    scale = max(sum(t_values), 1e-300)
+    model.setObjective(ps.quicksum(t for t in ts) * (1.0 / scale), "minimize")
+    trace = _Trace(ps, model, scale, 0.0, row_tag)
+    sol = model.createSol()
+    for var, value in warm:
+        model.setSolVal(sol, var, value)
+    model.addSol(sol, free=True)
+    model.optimize()
+    status = model.getStatus()
+    best = model.getBestSol() if model.getNSols() > 0 else None
+    zs = [np.array([model.getSolVal(best, v) > 0.5 for v in z]) if best is not None else None for z in all_z]
+    dual = model.getDualbound()
+    if not math.isfinite(dual) or abs(dual) >= model.infinity():
+        bound = 0.0  # no dual bound from SCIP: errors are sums of squares, so 0 is valid
+    else:
+        bound = max(0.0, scale * (dual - BOUND_MARGIN * max(1.0, abs(dual))))
+    info = {"scip_status": status, "nodes": model.getNNodes(), "lp_iterations": model.getNLPIterations(),
+            "time": model.getSolvingTime(), "heuristics": _heuristic_stats(model), "trace": trace.points,
+            "rows": row_info}
+    return zs, bound, status, info
+
+
+def solve_mip(problem: LayerProblem, *, time_limit=None, seed=0, formulation: str = "qcr", warm_start="sparseswaps",
+              node_limit=None, gap_limit=None, threads: int = 1, scheduler: str | None = None,
+              alns_bandit: str | None = None, qcr: str = "auto", sdp_max_n: int = SDP_MAX_N,
+              verbose: bool = False) -> MethodAnswer:
+    """Solve the layer problem with SCIP; see the module docstring for formulations and options."""
+    ps = _scip()
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"unknown formulation {formulation!r}; known: {', '.join(FORMULATIONS)}")
+    for name, value in (("scheduler", scheduler), ("alns_bandit", alns_bandit)):
+        if value is not None and value not in BANDITS:
+            raise ValueError(f"unknown {name} bandit {value!r}; known: {', '.join(BANDITS)}")
+    started = time.perf_counter()
+    start_mask = _warm_start(problem, warm_start)
+    pattern = problem.pattern
+    scip_options = dict(node_limit=node_limit, gap_limit=gap_limit, seed=seed, threads=threads, scheduler=scheduler,
+                        alns_bandit=alns_bandit, verbose=verbose)
+    options = {"formulation": formulation, "qcr": qcr, "sdp_max_n": sdp_max_n, "scip": scip_options}
+    start_rows = error_rows(problem.W, problem.H, start_mask, problem.objective, problem.damping)
+    mask = start_mask.copy()
+    d_out = problem.shape[0]
+    if pattern.row_local:
+        groups = pattern.row_groups()
+        prunes = [pattern.prune] * len(groups)
+        bounds, statuses, infos = [], [], []
+        for i in range(d_out):
+            remaining = None if time_limit is None else (time_limit - (time.perf_counter() - started)) / (d_out - i)
+            if remaining is not None and remaining <= 0:
+                # out of time: the row keeps its warm start; 0 is a valid bound (errors are >= 0)
+                bounds.append(0.0)
+                statuses.append("not_attempted")
+                continue
+            spec = [(i, groups, prunes, (~start_mask[i]).astype(float), start_rows[i])]
+            zs, bound, status, info = _solve_model(ps, spec, problem, options, remaining, i)
+            if zs[0] is not None:
+                mask[i] = ~zs[0]
+            bounds.append(bound)
+            statuses.append(status)
+            infos.append(info)
+    else:
+        options["budget"] = pattern.prune
+        options["qcr"] = "min-eig"  # rows have no fixed counts: only the diagonal part of QCR is valid
+        spec = [(i, [], [], (~start_mask[i]).astype(float), start_rows.sum()) for i in range(d_out)]
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        zs, bound, status, info = _solve_model(ps, spec, problem, options, remaining, -1)
+        for i, z in enumerate(zs):
+            if z is not None:
+                mask[i] = ~z
+        bounds, statuses, infos = [bound], [status], [info]
+    proven = all(s == "optimal" for s in statuses)
+    info_rows = {"rows_attempted": sum(s != "not_attempted" for s in statuses), "rows": len(statuses)}
+    info = {"formulation": formulation, "scip_status": ",".join(sorted(set(statuses))),
+            "nodes": int(sum(i["nodes"] for i in infos)), "lp_iterations": int(sum(i["lp_iterations"] for i in infos)),
+            "heuristics": _merge_heuristics(infos), "trace": [p for i in infos for p in i["trace"]][:2000],
+            "qcr": sorted({r.get("qcr") for i in infos for r in i["rows"] if r.get("qcr")}),
+            "warm_start": warm_start if isinstance(warm_start, str) else "mask",
+            "warm_start_objective": float(start_rows.sum()), "scheduler": scheduler, "alns_bandit": alns_bandit, **info_rows}
+    return MethodAnswer(mask, lower_bound=float(sum(bounds)), status="optimal" if proven else "time_limit", info=info)
+
+
+def _merge_heuristics(infos) -> dict:
+    merged = {}
+    for info in infos:
+        for name, stats in info["heuristics"].items():
+            entry = merged.setdefault(name, {"found": 0, "best": 0})
+            entry["found"] += stats["found"]
+            entry["best"] += stats["best"]
+    return merged
+
+
+def _warm_start(problem: LayerProblem, warm_start) -> np.ndarray:
+    """A start mask: "sparseswaps" (Wanda + SparseSwaps, the default), a score name, or a mask."""
+    if isinstance(warm_start, str) and warm_start == "sparseswaps":
+        from .sparseswaps import solve_sparseswaps
+
+        return solve_sparseswaps(problem).mask
+    return warm_start_mask(problem, warm_start)
