@@ -9,6 +9,7 @@ from functools import partial
 
 from .brute_force import solve_brute_force
 from .mip import solve_mip
+from .sparsefw import solve_fw
 from .scores import solve_magnitude, solve_ria, solve_wanda
 from .sparsegpt import solve_sparsegpt
 from .sparseswaps import solve_sparseswaps
@@ -19,6 +20,8 @@ METHODS = {
     "ria": solve_ria,
     "sparsegpt": solve_sparsegpt,
     "sparseswaps": solve_sparseswaps,
+    "fw": solve_fw,
+    "fw-polish": partial(solve_fw, polish=True),
     "brute-force": solve_brute_force,
     "mip": solve_mip,
     "mip-factor": partial(solve_mip, formulation="factor"),
