@@ -34,6 +34,8 @@ class FWResult:
     lower_bound: float
     iterations: int
     trace: list = field(default_factory=list)  # (iteration, seconds, f, gap)
+    active: list = field(default_factory=list)  # (vertex, weight) pairs of X (bpcg)
+    gradient: np.ndarray | None = None          # grad f at the returned X
 
 
 def lmo(gradient: np.ndarray, pattern: Pattern, fixed_keep=None, fixed_prune=None) -> np.ndarray:
@@ -59,17 +61,21 @@ def lmo(gradient: np.ndarray, pattern: Pattern, fixed_keep=None, fixed_prune=Non
 
 def frank_wolfe(W: np.ndarray, H: np.ndarray, pattern: Pattern, start: np.ndarray, *, linear=None,
                 fixed_keep=None, fixed_prune=None, variant: str = "bpcg", max_iterations: int = 500,
-                gap_tolerance: float = 1e-6, time_limit: float | None = None) -> FWResult:
-    """Minimise f over the relaxed polytope from the vertex ``start`` (a feasible bool mask)."""
+                gap_tolerance: float = 1e-6, time_limit: float | None = None, active_set=None) -> FWResult:
+    """Minimise f over the relaxed polytope from the vertex ``start`` (a feasible bool mask), or from
+    the convex combination ``active_set`` [(vertex, weight), ...] when given (warm start)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown FW variant {variant!r}; known: {', '.join(VARIANTS)}")
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else np.inf)
     linear = np.zeros_like(W) if linear is None else linear
-    X = start.astype(np.float64)
-    E = W * (1.0 - X)
-    P = E @ H
-    active = [(start.copy(), 1.0)]
+    if active_set:
+        total = sum(w for _, w in active_set)
+        active = [(v.copy(), w / total) for v, w in active_set]
+        X = sum(w * v.astype(np.float64) for v, w in active)
+    else:
+        active = [(start.copy(), 1.0)]
+        X = start.astype(np.float64)
     best_bound, trace = -np.inf, []
     f = gap = np.nan
     t = 0
@@ -100,7 +106,7 @@ def frank_wolfe(W: np.ndarray, H: np.ndarray, pattern: Pattern, start: np.ndarra
         f += gamma * slope + gamma**2 * curvature
         if variant == "bpcg":
             _update_active(active, V, gamma, pairwise)
-    return FWResult(X, f, gap, best_bound, t, trace)
+    return FWResult(X, f, gap, best_bound, t, trace, active if variant == "bpcg" else [], G)
 
 
 def _direction(variant, G, X, V, active, fw_gap):

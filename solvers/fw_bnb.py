@@ -1,0 +1,262 @@
+"""Frank-Wolfe branch-and-bound (after Boscia.jl: Hendrych, Troppens, Besancon, Pokutta 2023).
+
+Each independent block (a row for per-row and N:M; the whole matrix, as one block of at most
+``PER_LAYER_MAX`` weights, for per-layer) is solved over its binary keep-mask x:
+- objective: the QCR-convexified row error f(x) = (1-x)^T Q' (1-x) + c^T (1-x) (``solvers.qcr``; SDP
+  dual for n <= 160, exact on binaries), scaled by the warm start's error;
+- node relaxation: f over the group hypersimplices with the node's fixings, by blended pairwise
+  conditional gradients (``fw_engine``), warm-started from the parent's active set restricted to
+  vertices that respect the fixings; FW gap tolerance tightens with depth;
+- node bound: f(x) - FW gap (valid for inexact solves), never below the parent's;
+- dual tightening: with LMO vertex V and its group-wise swap costs Delta_j, any y with y_j != V_j has
+  f(y) >= f(x) - gap + Delta_j, so j is fixed to V_j when that exceeds the incumbent;
+- branching: most fractional free variable; node selection: best bound, with a depth-first dive
+  (last child first) every ``dive_every`` nodes to find incumbents;
+- primal heuristics (``bnb_heuristics.HEURISTICS``) chosen at each node by a bandit (``bandits``),
+  reward = 1 - exp(-relative incumbent improvement per second);
+- limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bandits import Bandit
+from .bnb_heuristics import HEURISTICS, NodeContext
+from .fw_engine import frank_wolfe, lmo
+from .patterns import Pattern
+from .problem import LayerProblem
+from .qcr import SDP_MAX_N, convexify
+from .result import MethodAnswer
+from .sparseswaps import swap_rows
+
+PER_LAYER_MAX = 256
+BOUND_MARGIN = 1e-9
+
+
+@dataclass(order=True)
+class Node:
+    bound: float
+    order: int
+    keep: np.ndarray = field(compare=False)    # fixed to keep
+    prune: np.ndarray = field(compare=False)   # fixed to prune
+    active: list = field(compare=False)
+    depth: int = field(compare=False)
+
+
+@dataclass
+class Block:
+    """One independent sub-problem: keep-mask of shape (1, n) under ``pattern``."""
+    Q: np.ndarray            # convexified quadratic (scaled)
+    c: np.ndarray            # linear term on pruned indicators (scaled)
+    pattern: Pattern
+    start: np.ndarray        # feasible warm-start mask (1, n)
+    error: callable          # mask -> true (scaled) error
+    polish: callable         # mask -> 1-swap local optimum
+
+
+@dataclass
+class Stats:
+    nodes: int = 0
+    fw_iterations: int = 0
+    tightened: int = 0
+    calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
+    wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
+
+
+def _swap_costs(G: np.ndarray, V: np.ndarray, pattern: Pattern, free: np.ndarray) -> np.ndarray:
+    """Delta_j: increase of the LMO value <G, V> when free variable j must differ from V_j."""
+    delta = np.full(G.size, np.inf)
+    g, v, f = G.ravel(), V.ravel(), free.ravel()
+    for group in pattern.groups:
+        chosen, other = group[v[group] & f[group]], group[~v[group] & f[group]]
+        if chosen.size and other.size:
+            delta[chosen] = g[other].min() - g[chosen]
+            delta[other] = g[other] - g[chosen].max()
+    return delta.reshape(G.shape)
+
+
+def _feasible(pattern: Pattern, keep: np.ndarray, prune: np.ndarray) -> bool:
+    k, p = keep.ravel()[pattern.groups].sum(axis=1), prune.ravel()[pattern.groups].sum(axis=1)
+    return bool(np.all(k <= pattern.keep) and np.all(p <= pattern.prune))
+
+
+def _respecting(active, keep, prune):
+    return [(v, w) for v, w in active if np.all(v[keep]) and not np.any(v[prune])]
+
+
+def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_limit: float, bandit: Bandit,
+                stats: Stats, dive_every: int, rng: np.random.Generator) -> tuple[np.ndarray, float, bool]:
+    """Branch and bound on one block; returns (incumbent mask, lower bound, proven optimal)."""
+    ones = np.ones_like(block.start, dtype=np.float64)
+    incumbent, upper = block.start.copy(), block.error(block.start)
+    counter = itertools.count()
+    empty = np.zeros_like(block.start)
+    heap = [Node(-math.inf, next(counter), empty, empty, [(block.start.copy(), 1.0)], 0)]
+    last_child = None
+    while heap:
+        if time.perf_counter() > deadline or (node_limit is not None and stats.nodes >= node_limit):
+            break
+        if min(n.bound for n in heap) >= upper * (1 - gap_limit) - BOUND_MARGIN:
+            heap.clear()
+            break
+        dive = last_child is not None and stats.nodes % dive_every == 0 and last_child in heap
+        node = last_child if dive else heap[0]
+        heap.remove(node) if dive else heapq.heappop(heap)
+        if dive:
+            heapq.heapify(heap)
+        last_child = None
+        if node.bound >= upper - BOUND_MARGIN:
+            continue
+        stats.nodes += 1
+        active = _respecting(node.active, node.keep, node.prune) or \
+            [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
+        run = frank_wolfe(ones, block.Q, block.pattern, active[0][0], linear=block.c, fixed_keep=node.keep,
+                          fixed_prune=node.prune, variant="bpcg", max_iterations=100 + 50 * node.depth,
+                          gap_tolerance=max(1e-9, 1e-4 * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
+                          active_set=active)
+        stats.fw_iterations += run.iterations
+        bound = max(node.bound, run.lower_bound)
+        V = lmo(run.gradient, block.pattern, node.keep, node.prune)
+        incumbent, upper = _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng)
+        if bound >= upper - BOUND_MARGIN:
+            continue
+        free = ~(node.keep | node.prune)
+        delta = _swap_costs(run.gradient, V, block.pattern, free)
+        tighten = free & (bound + delta > upper)
+        keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
+        stats.tightened += int(tighten.sum())
+        fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
+        if not fractional.any():
+            candidate = (run.X > 0.5) | keep
+            if _feasible(block.pattern, candidate, ~candidate) and np.array_equal(candidate.ravel()[block.pattern.groups].sum(1), np.full(len(block.pattern.groups), block.pattern.keep)):
+                value = block.error(candidate)
+                if value < upper:
+                    incumbent, upper = candidate, value
+            if run.gap <= 1e-9 * max(abs(run.objective), 1e-12) and not tighten.any():
+                continue  # the node's relaxation is solved at an integral point
+            fractional = free & ~tighten
+            if not fractional.any():
+                continue
+        j = np.unravel_index(np.argmin(np.where(fractional, np.abs(run.X - 0.5), np.inf)), run.X.shape)
+        children = []
+        for side in ("keep", "prune"):
+            k, p = keep.copy(), prune.copy()
+            (k if side == "keep" else p)[j] = True
+            if _feasible(block.pattern, k, p):
+                child = Node(bound, next(counter), k, p, run.active, node.depth + 1)
+                heapq.heappush(heap, child)
+                children.append((side, child))
+        if children:
+            preferred = "keep" if run.X[j] >= 0.5 else "prune"
+            last_child = next((c for s, c in children if s == preferred), children[0][1])
+    if not heap:
+        return incumbent, upper, True
+    return incumbent, min(min(n.bound for n in heap), upper), False
+
+
+def _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng):
+    arm = bandit.choose()
+    function, name = HEURISTICS[arm]
+    started = time.perf_counter()
+    ctx = NodeContext(run.X, run.gradient, V, run.active, block.pattern, block.error, block.polish, rng)
+    mask = function(ctx)
+    improvement = 0.0
+    if mask is not None:
+        value = block.error(mask)
+        if value < upper * (1 - 1e-12):
+            improvement = (upper - value) / max(upper, 1e-300)
+            incumbent, upper = mask.copy(), value
+            stats.wins[name] += 1
+    stats.calls[name] += 1
+    bandit.update(arm, 1.0 - math.exp(-improvement / max(time.perf_counter() - started, 1e-4)))
+    return incumbent, upper
+
+
+def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: int):
+    """Blocks of a row-local pattern (one per row), with their scales."""
+    pattern, H = problem.pattern, problem.H
+    col_groups = pattern.row_groups()
+    n = problem.shape[1]
+    row_pattern = Pattern(pattern.name, pattern.kind, (1, n), pattern.keep, col_groups)
+    for i in range(problem.shape[0]):
+        w = problem.W[i]
+        Q = np.outer(w, w) * H
+        scale = max(float((~start[i]).astype(float) @ Q @ (~start[i]).astype(float)), 1e-300)
+        conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n)
+
+        def error(mask, Q=Q, scale=scale):
+            z = (~mask.ravel()).astype(float)
+            return float(z @ Q @ z) / scale
+
+        def polish(mask, w=w):
+            out, _, _ = swap_rows(w[None, :], H, mask.reshape(1, -1), col_groups, pattern.keep, math.inf, 10_000)
+            return out
+
+        yield Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish), scale, conv.method
+
+
+def _layer_block(problem: LayerProblem, start: np.ndarray):
+    """The per-layer pattern as one block over all weights (block-diagonal Q, diagonal QCR)."""
+    d_out, d_in = problem.shape
+    Q = np.zeros((d_out * d_in, d_out * d_in))
+    for i in range(d_out):
+        rows = slice(i * d_in, (i + 1) * d_in)
+        Q[rows, rows] = np.outer(problem.W[i], problem.W[i]) * problem.H
+    z0 = (~start.ravel()).astype(float)
+    scale = max(float(z0 @ Q @ z0), 1e-300)
+    conv = convexify(Q / scale, problem.pattern.prune, "min-eig")
+    pattern = Pattern(problem.pattern.name, "per-layer", (1, d_out * d_in), problem.pattern.keep,
+                      np.arange(d_out * d_in)[None, :])
+
+    def error(mask):
+        z = (~mask.ravel()).astype(float)
+        return float(z @ Q @ z) / scale
+
+    def polish(mask):
+        from .sparseswaps import _per_layer_swaps
+        out, _, _ = _per_layer_swaps(problem, mask.reshape(d_out, d_in).copy(), math.inf, 10_000)
+        return out.reshape(1, -1)
+
+    return Block(conv.Q_psd, conv.c[None, :], pattern, start.reshape(1, -1).copy(), error, polish), scale, "min-eig"
+
+
+def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
+                 gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "auto",
+                 sdp_max_n: int = SDP_MAX_N) -> MethodAnswer:
+    """FW branch-and-bound on the mask objective; see the module docstring."""
+    from .mip import _warm_start
+
+    if problem.objective != "mask":
+        raise ValueError("fw-bnb solves the mask objective; use method 'mip' for objective='reconstruct'")
+    if not problem.pattern.row_local and problem.W.size > PER_LAYER_MAX:
+        raise ValueError(f"fw-bnb handles per-layer patterns up to {PER_LAYER_MAX} weights; got {problem.W.size}")
+    started = time.perf_counter()
+    deadline = started + (time_limit if time_limit is not None else math.inf)
+    start = _warm_start(problem, warm_start)
+    policy = Bandit(len(HEURISTICS), bandit, seed=seed)
+    stats, rng = Stats(), np.random.default_rng(seed)
+    mask, bound, proven, methods = start.copy(), 0.0, True, set()
+    blocks = _row_blocks(problem, start, qcr, sdp_max_n) if problem.pattern.row_local else [_layer_block(problem, start)]
+    for index, (block, scale, method) in enumerate(blocks):
+        methods.add(method)
+        share = (deadline - time.perf_counter()) / max(len(problem.W) - index, 1) if problem.pattern.row_local else math.inf
+        block_deadline = min(deadline, time.perf_counter() + share) if math.isfinite(share) else deadline
+        row_mask, row_bound, row_proven = solve_block(block, deadline=block_deadline, node_limit=node_limit,
+                                                      gap_limit=gap_limit, bandit=policy, stats=stats,
+                                                      dive_every=dive_every, rng=rng)
+        if problem.pattern.row_local:
+            mask[index] = row_mask[0]
+        else:
+            mask = row_mask.reshape(problem.shape)
+        bound += max(0.0, row_bound * (1 - BOUND_MARGIN)) * scale
+        proven &= row_proven
+    info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
+            "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
+            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods)}
+    return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

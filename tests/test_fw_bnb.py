@@ -1,0 +1,72 @@
+"""FW branch-and-bound: stored optima, brute force, valid bounds under limits, bandits."""
+import numpy as np
+import pytest
+
+from instances import load_references
+from instances.make_reference import tiny_cases
+from instances.reference import setting_key
+from instances.synthetic import synthetic_layer
+from solvers import solve_layer
+from solvers.bandits import Bandit
+from solvers.objective import is_feasible
+from solvers.patterns import make_pattern
+
+REFS = load_references("tiny")
+CASES = [(p.name, p, pattern, sparsity) for p, pattern, sparsity in tiny_cases()]
+
+
+@pytest.mark.parametrize("name, problem, pattern, sparsity", CASES, ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
+def test_fw_bnb_reproduces_stored_optima(name, problem, pattern, sparsity):
+    optimum = REFS.get(name, setting_key(pattern, sparsity), "mask").opt
+    r = solve_layer(problem.W, problem.H, sparsity, pattern, "fw-bnb", warm_start="magnitude")
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(optimum, rel=1e-9)
+    assert optimum * (1 - 1e-6) <= r.lower_bound <= optimum * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fw_bnb_agrees_with_brute_force_and_mip(seed):
+    W, H = synthetic_layer(2, 16, seed=seed)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", warm_start="magnitude")
+    assert r.status == "optimal" and r.objective == pytest.approx(optimum, rel=1e-9)
+    mip = solve_layer(W, H, 0.5, "per-row", "mip")
+    assert mip.objective == pytest.approx(r.objective, rel=1e-7)
+
+
+def test_node_limit_returns_feasible_mask_and_valid_bound():
+    W, H = synthetic_layer(1, 20, seed=3, outliers=3)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", node_limit=1, warm_start="magnitude", qcr="min-eig")
+    assert is_feasible(r.mask, make_pattern("per-row", W.shape, 0.5))
+    assert r.lower_bound <= optimum * (1 + 1e-9) <= r.objective * (1 + 1e-9)
+    timed = solve_layer(W, H, 0.5, "per-row", "fw-bnb", time_limit=0.01, warm_start="magnitude")
+    assert timed.lower_bound <= optimum * (1 + 1e-9) <= timed.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("policy", ["ucb", "exp3", "epsgreedy", "round-robin"])
+def test_every_bandit_policy_solves_and_reports(policy):
+    W, H = synthetic_layer(2, 12, seed=5)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", bandit=policy, warm_start="magnitude")
+    assert r.objective == pytest.approx(optimum, rel=1e-9)
+    assert sum(r.info["heuristic_calls"].values()) == r.info["nodes"]
+    assert set(r.info["bandit_weights"]) == set(r.info["heuristic_calls"])
+
+
+def test_bandit_prefers_rewarding_arm():
+    bandit = Bandit(3, "ucb", seed=0)
+    for _ in range(300):
+        arm = bandit.choose()
+        bandit.update(arm, 0.9 if arm == 2 else 0.1)
+    assert bandit.counts[2] > 200
+    with pytest.raises(ValueError, match="bandit policy"):
+        Bandit(3, "thompson")
+
+
+def test_fw_bnb_rejects_what_it_cannot_solve():
+    W, H = synthetic_layer(4, 80, seed=0)
+    with pytest.raises(ValueError, match="reconstruct"):
+        solve_layer(W, H, 0.5, "per-row", "fw-bnb", objective="reconstruct")
+    with pytest.raises(ValueError, match="per-layer"):
+        solve_layer(W, H, 0.5, "per-layer", "fw-bnb")
