@@ -61,6 +61,45 @@ def _cmd_leaderboard(args) -> int:
     return 0
 
 
+def _blocks(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        if "-" in text:
+            first, last = (int(x) for x in text.split("-"))
+            return list(range(first, last + 1))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--blocks takes 'A-B' or comma-separated indices; got {text!r}") from None
+
+
+def _cmd_prune(args) -> int:
+    import json
+
+    from .prune import run_prune
+    from .records import RecordWriter, to_json_line
+
+    pattern = args.pattern or "per-row"
+    sparsity = None if ":" in pattern else (args.sparsity if args.sparsity is not None else 0.5)
+    writer = RecordWriter(Path(args.results), "prune_records.jsonl")
+    try:
+        record = run_prune(model=args.model, method=args.method, sparsity=sparsity, pattern=pattern,
+                           objective=args.objective, nsamples=args.nsamples, seqlen=args.seqlen,
+                           calibration=args.calibration, device=args.device, eval_tokens=args.eval_tokens,
+                           time_limit=args.time_limit, blocks=_blocks(args.blocks), save=args.save,
+                           progress=not args.quiet)
+        writer.write(record)
+    finally:
+        writer.close()
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(json.loads(to_json_line(record)), indent=1) + "\n")
+    print(f"{record['model']} {record['method']} {record['pattern']} sparsity {record['sparsity_achieved']:.4f}: "
+          f"perplexity dense {record['perplexity_dense']:.3f} -> pruned {record['perplexity_pruned']:.3f} "
+          f"({record['time_s']:.0f} s)")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from .demo import main as demo_main
 
@@ -109,6 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", help="only these instance sets (comma-separated)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("prune", help="prune every linear layer of a model sequentially and measure perplexity")
+    p.add_argument("--model", required=True, help="alias (smollm2-135m, opt-125m), hub id or local path")
+    p.add_argument("--method", required=True, help="any solve_layer method")
+    p.add_argument("--sparsity", type=float, help="pruned fraction per row (default 0.5; not with N:M)")
+    p.add_argument("--pattern", help="per-row (default), per-layer or N:M such as 2:4")
+    p.add_argument("--objective", default="mask", choices=["mask", "reconstruct"])
+    p.add_argument("--nsamples", type=int, default=128, help="calibration sequences")
+    p.add_argument("--seqlen", type=int, default=512, help="tokens per calibration/evaluation sequence")
+    p.add_argument("--calibration", default="corpus", choices=["corpus", "c4", "wikitext2"],
+                   help="calibration source; perplexity uses its held-out part")
+    p.add_argument("--eval-tokens", type=int, help="cap on held-out tokens for perplexity")
+    p.add_argument("--time-limit", type=float, help="seconds per module for exact methods")
+    p.add_argument("--blocks", help="only these decoder blocks, e.g. 0-3 (default all)")
+    p.add_argument("--device", choices=["cuda", "cpu"])
+    p.add_argument("--save", help="write the pruned model (Hugging Face format, safetensors) here")
+    p.add_argument("--out", help="write the record as JSON here")
+    p.add_argument("--results", default="results", help="directory whose prune_records.jsonl gets the record")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_prune)
 
     p = sub.add_parser("demo", help="every heuristic on synthetic real-sized layers")
     p.add_argument("rest", nargs=argparse.REMAINDER)

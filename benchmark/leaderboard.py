@@ -223,11 +223,43 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
     return md_path
 
 
+def model_table(results: Path) -> list[dict]:
+    """One row per (model, method, pattern, objective): perplexities next to the summed layer error."""
+    rows = []
+    for r in read_records(results, "prune_records.jsonl", required="perplexity_pruned"):
+        rows.append({"model": r["model"], "method": r["method"], "pattern": r["pattern"] if ":" in r["pattern"]
+                     else f"{r['pattern']}@{r['sparsity']:g}", "objective": r["objective_kind"],
+                     "sparsity": r["sparsity_achieved"], "ppl dense": r["perplexity_dense"],
+                     "ppl pruned": r["perplexity_pruned"], "summed layer error": r["summed_layer_error"],
+                     "summed output error": r.get("summed_weight_error", math.nan),
+                     "calibration": f"{r['nsamples']}x{r['seqlen']} {r['calibration']}", "time [s]": r["time_s"]})
+    return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["objective"], x["method"], x["calibration"]))
+
+
+def render_models(results: Path, out_dir: Path) -> Path | None:
+    rows = model_table(results)
+    if not rows:
+        return None
+    md = ["# Model-level leaderboard", "", "Perplexity on held-out text after pruning every linear layer "
+          "sequentially (`bench prune`), next to the summed per-layer error.", "",
+          tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
+    path = out_dir / "models.md"
+    path.write_text("\n".join(md))
+    (out_dir / "models.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>models</title></head>"
+                                         "<body><h1>Model-level leaderboard</h1>"
+                                         + tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g") + "</body></html>\n")
+    return path
+
+
 def build_leaderboards(results: Path, instance_sets: list[str] | None = None, out_dir: Path | None = None,
                        plots: bool = True) -> list[Path]:
     """Leaderboards for every instance set in ``results`` (or only ``instance_sets``)."""
     records = latest_records(read_records(Path(results)))
+    out_dir = Path(out_dir or Path(results) / "leaderboard")
     if not records:
+        if (Path(results) / "prune_records.jsonl").exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            return [render_models(Path(results), out_dir)]
         raise ValueError(f"no records in {Path(results) / 'records.jsonl'}; run `bench run` first")
     names = sorted({r["instance_set"] for r in records})
     if instance_sets:
@@ -235,6 +267,6 @@ def build_leaderboards(results: Path, instance_sets: list[str] | None = None, ou
         if missing:
             raise ValueError(f"no records for instance set(s) {', '.join(missing)}; sets with records: {', '.join(names)}")
         names = instance_sets
-    out_dir = Path(out_dir or Path(results) / "leaderboard")
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [render_set(name, [r for r in records if r["instance_set"] == name], out_dir, plots=plots) for name in names]
+    models = render_models(Path(results), out_dir)
+    return ([models] if models else []) + [render_set(name, [r for r in records if r["instance_set"] == name], out_dir, plots=plots) for name in names]

@@ -81,8 +81,8 @@ _FLOAT_FIELDS = {"objective", "relative_error", "lower_bound", "gap", "gap_to_be
 class RecordWriter:
     """Appends records to ``directory/records.jsonl``, flushing and syncing after each one."""
 
-    def __init__(self, directory: Path):
-        self.path = Path(directory) / RECORDS_FILE
+    def __init__(self, directory: Path, file_name: str = RECORDS_FILE):
+        self.path = Path(directory) / file_name
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = open(self.path, "a", encoding="utf-8")
@@ -98,9 +98,9 @@ class RecordWriter:
         self._handle.close()
 
 
-def read_records(directory: Path) -> list[dict]:
+def read_records(directory: Path, file_name: str = RECORDS_FILE, required: str = "job_key") -> list[dict]:
     """All valid records of ``directory``; corrupt lines are skipped with a warning naming them."""
-    path = Path(directory) / RECORDS_FILE
+    path = Path(directory) / file_name
     if not path.exists():
         return []
     records = []
@@ -109,7 +109,7 @@ def read_records(directory: Path) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            if not isinstance(record, dict) or "job_key" not in record:
+            if not isinstance(record, dict) or required not in record:
                 raise ValueError("not a record")
         except ValueError:
             warnings.warn(f"{path}:{number}: skipping corrupt record line", stacklevel=2)

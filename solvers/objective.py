@@ -41,18 +41,37 @@ def damped_gram(H: np.ndarray, damping: float = DEFAULT_DAMPING) -> np.ndarray:
     return H + damping * (scale if scale > 0 else 1.0) * np.eye(H.shape[0])
 
 
+def _pruned_solves(W: np.ndarray, H_inv: np.ndarray, mask: np.ndarray, chunk_bytes: float = 2e8):
+    """Yield (rows, pruned column indices (R, p), x = [(H_d^{-1})_PP]^{-1} w_P (R, p)).
+
+    Rows with the same pruned count are solved together as one batched linear solve.
+    """
+    counts = (~mask).sum(axis=1)
+    for p in np.unique(counts):
+        if p == 0:
+            continue
+        rows_all = np.flatnonzero(counts == p)
+        chunk = max(1, int(chunk_bytes // (8 * p * p)))
+        for r0 in range(0, rows_all.size, chunk):
+            rows = rows_all[r0 : r0 + chunk]
+            pruned = np.nonzero(~mask[rows])[1].reshape(rows.size, p)
+            blocks = H_inv[pruned[:, :, None], pruned[:, None, :]]
+            w_p = np.take_along_axis(W[rows], pruned, axis=1)
+            yield rows, pruned, np.linalg.solve(blocks, w_p[..., None])[..., 0]
+
+
+def _damped_inverse(H: np.ndarray, damping: float) -> np.ndarray:
+    H_inv = np.linalg.inv(damped_gram(H, damping))
+    return (H_inv + H_inv.T) / 2
+
+
 def reconstruct_error_rows(
     W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float = DEFAULT_DAMPING
 ) -> np.ndarray:
     """Per-row error after least-squares re-fit of the kept weights (damped H); shape (d_out,)."""
-    H_inv = np.linalg.inv(damped_gram(H, damping))
-    H_inv = (H_inv + H_inv.T) / 2
     errors = np.zeros(W.shape[0])
-    for i in range(W.shape[0]):
-        pruned = np.flatnonzero(~mask[i])
-        if pruned.size:
-            w_p = W[i, pruned]
-            errors[i] = w_p @ np.linalg.solve(H_inv[np.ix_(pruned, pruned)], w_p)
+    for rows, pruned, x in _pruned_solves(W, _damped_inverse(H, damping), mask):
+        errors[rows] = np.einsum("rp,rp->r", np.take_along_axis(W[rows], pruned, axis=1), x)
     return errors
 
 
@@ -61,15 +80,11 @@ def refit_weights(W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float
 
     OBS update per row: v = w - H_d^{-1}[:, P] [(H_d^{-1})_PP]^{-1} w_P.
     """
-    H_inv = np.linalg.inv(damped_gram(H, damping))
-    H_inv = (H_inv + H_inv.T) / 2
+    H_inv = _damped_inverse(H, damping)
     V = np.array(W, dtype=np.float64, copy=True)
-    for i in range(W.shape[0]):
-        pruned = np.flatnonzero(~mask[i])
-        if pruned.size:
-            step = np.linalg.solve(H_inv[np.ix_(pruned, pruned)], W[i, pruned])
-            V[i] -= H_inv[:, pruned] @ step
-            V[i, pruned] = 0.0
+    for rows, pruned, x in _pruned_solves(W, H_inv, mask):
+        V[rows] -= np.einsum("rpj,rp->rj", H_inv[pruned], x)
+    V[~mask] = 0.0
     return V
 
 

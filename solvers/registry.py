@@ -48,6 +48,9 @@ def solve_exact(problem, **options):
 
 METHODS["exact"] = solve_exact
 
+# Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
+MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin"}
+
 # Methods that prove optimality (their "optimal" status is a claim the harness checks).
 EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "mip", "mip-factor", "mip-plain", "mip-scheduler", "exact",
                  *(f"mip-alns-{a}" for a in "uegi")}

@@ -7,6 +7,7 @@ import pytest
 from conftest import PATTERN_CASES, brute_force_objective
 from instances.synthetic import synthetic_layer
 from solvers import EXACT_METHODS, METHODS, solve_layer
+from solvers.registry import MASK_ONLY_METHODS
 from solvers.objective import is_feasible, layer_error
 from solvers.patterns import make_pattern
 
@@ -24,6 +25,10 @@ def test_every_method_feasible_and_above_brute_force(pattern, sparsity, objectiv
     optimum = solve_layer(W, H, sparsity, pattern, "brute-force", objective=objective)
     assert optimum.status == "optimal" and optimum.lower_bound == pytest.approx(optimum.objective)
     for method in METHODS:
+        if objective == "reconstruct" and method in MASK_ONLY_METHODS:
+            with pytest.raises(ValueError, match="mask objective"):
+                solve_layer(W, H, sparsity, pattern, method, objective=objective)
+            continue
         r = solve_layer(W, H, sparsity, pattern, method, objective=objective)
         assert r.status != "error", r.info
         assert r.mask.dtype == bool and r.mask.shape == W.shape

@@ -1,0 +1,171 @@
+"""``bench prune``: prune every linear layer of every decoder block, sequentially, and measure perplexity.
+
+SparseGPT-style sequential calibration: the calibration inputs of block l are produced by blocks
+< l that are already pruned. For each block: (1) one pass of the calibration batches through the
+(still dense) block accumulates H = X X^T (float64) of every nn.Linear input; (2) every linear is
+solved with ``solvers.solve_layer`` (any method; exact methods with ``--time-limit`` per module fall
+back to their incumbent) and its weight replaced by W * mask, or with ``--objective reconstruct`` by
+the damped least-squares re-fit of the kept weights (``solvers.objective.refit_weights``; for the
+same mask it never has a larger output error ||(W - W_new) X||^2 than zeroing, damping included,
+since the damping term is smallest at the unchanged kept weights); (3) a
+second pass through the pruned block gives the next block's inputs. Perplexity of the dense and
+the pruned model is measured on held-out text that never overlaps the calibration text.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from instances.extract import calibration_tokens
+from instances.models import decoder_layers, load_model
+from solvers import solve_layer
+from solvers.objective import refit_weights
+
+from .perplexity import heldout_windows, perplexity
+from .records import provenance, utc_now
+
+
+class _Captured(Exception):
+    pass
+
+
+def block_inputs(model, tokens, batch_size: int):
+    """[(hidden states, kwargs)] entering decoder block 0, one entry per calibration batch."""
+    import torch
+
+    first = decoder_layers(model)[0]
+    captured = []
+
+    def grab(module, args, kwargs):
+        captured.append((args[0].detach(), dict(kwargs)))
+        raise _Captured
+
+    handle = first.register_forward_pre_hook(grab, with_kwargs=True)
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for start in range(0, len(tokens), batch_size):
+                try:
+                    model(tokens[start : start + batch_size].to(device), use_cache=False)
+                except _Captured:
+                    pass
+    finally:
+        handle.remove()
+    return captured
+
+
+def _run_block(block, inputs):
+    import torch
+
+    with torch.no_grad():
+        outs = []
+        for hidden, kwargs in inputs:
+            out = block(hidden, **kwargs)
+            outs.append((out[0] if isinstance(out, tuple) else out, kwargs))
+    return outs
+
+
+def _block_grams(block, inputs) -> dict:
+    import torch
+
+    linears = {name: m for name, m in block.named_modules() if isinstance(m, torch.nn.Linear)}
+    grams, handles = {}, []
+
+    def accumulate(name):
+        def hook(module, args):
+            x = args[0].detach().reshape(-1, args[0].shape[-1]).to(torch.float64)
+            grams[name] = grams[name] + x.T @ x if name in grams else x.T @ x
+        return hook
+
+    for name, module in linears.items():
+        handles.append(module.register_forward_pre_hook(accumulate(name)))
+    try:
+        _run_block(block, inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: (linears[name], grams[name].cpu().numpy()) for name in linears}
+
+
+def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, objective: str, tokens,
+                batch_size: int = 8, time_limit: float | None = None, blocks: list[int] | None = None,
+                progress: bool = True, method_options: dict | None = None) -> list[dict]:
+    """Prune ``loaded.model`` in place; returns one dict per pruned module (errors, status, counts)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    layers = decoder_layers(loaded.model)
+    chosen = set(range(len(layers)) if blocks is None else blocks)
+    inputs = block_inputs(loaded.model, tokens, batch_size)
+    modules = []
+    for index in tqdm(range(max(chosen) + 1), desc="blocks", disable=not progress):
+        block = layers[index]
+        if index in chosen:
+            for name, (linear, H) in _block_grams(block, inputs).items():
+                W = linear.weight.detach().to("cpu", torch.float64).numpy()
+                r = solve_layer(W, H, sparsity, pattern, method, objective=objective, time_limit=time_limit,
+                                **(method_options or {}))
+                new = refit_weights(W, H, r.mask) if objective == "reconstruct" else np.where(r.mask, W, 0.0)
+                linear.weight.data.copy_(torch.from_numpy(new).to(linear.weight.dtype))
+                D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
+                modules.append({"module": f"layer{index}.{name}", "shape": list(W.shape), "status": r.status,
+                                "error": r.objective, "relative_error": r.relative_error,
+                                "lower_bound": r.lower_bound, "time_s": r.time_s,
+                                "weight_error": float(np.einsum("ij,jk,ik->", D, H, D)),
+                                "mask_hash": hashlib.sha256(np.packbits(r.mask).tobytes()).hexdigest()[:16],
+                                "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
+                                "size": int(W.size)})
+        inputs = _run_block(block, inputs)
+    return modules
+
+
+def _forget_gguf_quantizer(model) -> None:
+    """A GGUF-loaded model holds de-quantized float32 weights, but transformers keeps its GGUF
+    "quantizer" and refuses to save; drop it so the float32 weights are saved as a plain model."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    if getattr(model.config, "quantization_config", None) is not None:
+        del model.config.quantization_config
+    model.is_quantized = False
+
+
+def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, objective: str = "mask",
+              nsamples: int = 128, seqlen: int = 512, calibration: str = "corpus", device: str | None = None,
+              eval_tokens: int | None = None, time_limit: float | None = None, blocks: list[int] | None = None,
+              save: Path | None = None, seed: int = 0, progress: bool = True) -> dict:
+    """Prune ``model`` with ``method`` and return the record (see ``bench prune``)."""
+    from solvers import METHODS
+    from solvers.patterns import make_pattern
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
+    nm = pattern.split(":")
+    make_pattern(pattern, (1, 1024 if len(nm) == 1 or not nm[1].isdigit() else 256 * int(nm[1])), sparsity)
+    started = time.perf_counter()
+    loaded = load_model(model, device)
+    windows = heldout_windows(loaded.tokenizer, calibration, seqlen, eval_tokens)
+    dense_ppl = perplexity(loaded.model, windows)
+    tokens = calibration_tokens(loaded, calibration, nsamples, seqlen, seed)
+    modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
+                          tokens=tokens, time_limit=time_limit, blocks=blocks, progress=progress)
+    pruned_ppl = perplexity(loaded.model, windows)
+    if save is not None:
+        save = Path(save)
+        save.mkdir(parents=True, exist_ok=True)
+        _forget_gguf_quantizer(loaded.model)
+        loaded.model.save_pretrained(save, safe_serialization=True)
+        loaded.tokenizer.save_pretrained(save)
+    zeros, size = sum(m["zeros"] for m in modules), sum(m["size"] for m in modules)
+    return {"model": model, "model_id": loaded.provenance["model_id"], "method": method, "pattern": pattern,
+            "sparsity": sparsity, "sparsity_achieved": zeros / size, "objective_kind": objective,
+            "perplexity_dense": dense_ppl, "perplexity_pruned": pruned_ppl,
+            "summed_layer_error": float(sum(m["error"] for m in modules)),
+            "summed_weight_error": float(sum(m["weight_error"] for m in modules)),
+            "mean_relative_error": float(np.mean([m["relative_error"] for m in modules])),
+            "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": int(windows.numel()),
+            "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
+            "time_limit": time_limit, "time_s": time.perf_counter() - started, "device": loaded.provenance["device"],
+            "date": utc_now(), "modules": modules, "saved_to": str(save) if save else None, **provenance()}
