@@ -1,11 +1,14 @@
-"""The main job (``make bench``): the offline default benchmark and its leaderboard.
+"""The main job (``make bench``): the offline default benchmark and its leaderboards.
 
 Equivalent to
-    bench run --instances smollm2-135m-l3 --sparsity 0.5,0.6 --pattern per-row,2:4 --time-limit 120 \
-              --results results/main
+    bench run --instances smollm2-135m-l3 --sparsity 0.5 --pattern per-row,2:4 --time-limit 60 \
+              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw,fw-polish --results results/main
+    bench run --instances smollm2-135m-l3-n32 --sparsity 0.5 --pattern per-row,2:4 --time-limit 60 \
+              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw,mip,fw-bnb --results results/main
     bench leaderboard --results results/main
-with every default solver. Re-running resumes (finished jobs are skipped); the first run extracts
-layer 3 of SmolLM2-135M into the instance cache.
+Full modules get every heuristic and SparseFW (with its certified bound); the exact methods run on
+the n = 32 slices of the same modules, where they prove optimality in about a second each.
+Re-running resumes (finished jobs are skipped); the first run extracts layer 3 of SmolLM2-135M.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from pathlib import Path
 from .harness import run_benchmark
 from .leaderboard import build_leaderboards
 
-INSTANCE_SET = "smollm2-135m-l3"
-TIME_LIMIT_S = 120.0
+FULL_SET, SLICE_SET = "smollm2-135m-l3", "smollm2-135m-l3-n32"
+HEURISTICS = ["magnitude", "wanda", "ria", "sparsegpt", "sparseswaps", "fw"]
+TIME_LIMIT_S = 60.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,9 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rerun", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    run_benchmark([INSTANCE_SET], sparsities=[0.5, 0.6], patterns=["per-row", "2:4"], time_limit=TIME_LIMIT_S,
+    common = dict(sparsities=[0.5], patterns=["per-row", "2:4"], time_limit=TIME_LIMIT_S,
                   results=Path(args.results), rerun=args.rerun)
-    paths = build_leaderboards(Path(args.results), [INSTANCE_SET])
+    run_benchmark([FULL_SET], solvers=HEURISTICS + ["fw-polish"], **common)
+    run_benchmark([SLICE_SET], solvers=HEURISTICS + ["mip", "fw-bnb"], **common)
+    paths = build_leaderboards(Path(args.results), [FULL_SET, SLICE_SET])
     print(f"main job finished in {time.perf_counter() - started:.0f} s")
     for path in paths:
         print(f"leaderboard tables: {path.resolve()} and {path.with_suffix('.html').resolve()}")
