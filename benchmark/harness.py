@@ -52,9 +52,9 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
     solvers = list(solvers or default_solvers())
     sparsities = [float(s) for s in sparsities]
     validate_request(solvers, list(patterns), sparsities, objective, time_limit, n_jobs)
-    writer = RecordWriter(Path(results))  # fails early on an unwritable results directory
+    names = {name: [p.name for p in load_set(name, progress=progress)] for name in instance_sets}
+    writer = RecordWriter(Path(results))  # opened only after the request is known to be valid
     try:
-        names = {name: [p.name for p in load_set(name, progress=progress)] for name in instance_sets}
         jobs = make_jobs(names, solvers, parse_settings(list(patterns), sparsities), objective, time_limit, seed)
         done = {r["job_key"] for r in read_records(Path(results))}
         todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]

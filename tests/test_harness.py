@@ -165,3 +165,9 @@ def test_unwritable_results_dir_is_clear_and_keeps_results(tmp_path, capsys, cac
         bench_main(["run", "--instances", "tiny", "--results", str(blocker / "sub")])
     assert exit_info.value.code == 2 and "not writable" in capsys.readouterr().err
     assert blocker.read_text() == "existing results stay"
+
+
+def test_bad_set_name_leaves_no_results_file(tmp_path, capsys, cache):
+    with pytest.raises(SystemExit):
+        bench_main(["run", "--instances", "nope", "--results", str(tmp_path / "res")])
+    assert not (tmp_path / "res").exists()
