@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from instances.extract import calibration_tokens
+from instances.extract import calibration_tokens, gram_hook
 from instances.models import decoder_layers, load_model
 from solvers import solve_layer
 from solvers.objective import refit_weights
@@ -72,16 +72,8 @@ def _block_grams(block, inputs) -> dict:
     import torch
 
     linears = {name: m for name, m in block.named_modules() if isinstance(m, torch.nn.Linear)}
-    grams, handles = {}, []
-
-    def accumulate(name):
-        def hook(module, args):
-            x = args[0].detach().reshape(-1, args[0].shape[-1]).to(torch.float64)
-            grams[name] = grams[name] + x.T @ x if name in grams else x.T @ x
-        return hook
-
-    for name, module in linears.items():
-        handles.append(module.register_forward_pre_hook(accumulate(name)))
+    grams = {}
+    handles = [module.register_forward_pre_hook(gram_hook(grams, name)) for name, module in linears.items()]
     try:
         _run_block(block, inputs)
     finally:

@@ -34,6 +34,17 @@ def calibration_tokens(loaded: LoadedModel, source: str, nsamples: int, seqlen: 
     return torch.stack([ids[s : s + seqlen] for s in starts.tolist()])
 
 
+def gram_hook(grams: dict, name: str):
+    """Forward pre-hook adding X^T X (float64, on the input's device) of the module's input to grams[name]."""
+    import torch
+
+    def hook(module, inputs):
+        x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).to(torch.float64)
+        grams[name] = grams[name] + x.T @ x if name in grams else x.T @ x
+
+    return hook
+
+
 def collect_grams(loaded: LoadedModel, tokens, layers: list[int], batch_size: int = 8, progress: bool = True) -> dict:
     """{"layer{L}.{module}": (W, H)} for every nn.Linear in ``layers``; numpy float64 arrays."""
     import torch
@@ -47,18 +58,12 @@ def collect_grams(loaded: LoadedModel, tokens, layers: list[int], batch_size: in
         raise ValueError(f"layer(s) {bad} out of range: the model has {len(blocks)} decoder layers")
     grams, linears, handles = {}, {}, []
 
-    def accumulate(name):
-        def hook(module, inputs):
-            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).to(torch.float64)
-            grams[name] = grams[name] + x.T @ x if name in grams else x.T @ x
-        return hook
-
     for layer in layers:
         for sub, module in blocks[layer].named_modules():
             if isinstance(module, torch.nn.Linear):
                 name = f"layer{layer}.{sub}"
                 linears[name] = module
-                handles.append(module.register_forward_pre_hook(accumulate(name)))
+                handles.append(module.register_forward_pre_hook(gram_hook(grams, name)))
 
     def stop(module, inputs, output):
         raise _StopForward
