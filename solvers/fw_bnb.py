@@ -134,7 +134,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
         if not fractional.any():
             candidate = (run.X > 0.5) | keep
-            if _feasible(block.pattern, candidate, ~candidate) and np.array_equal(candidate.ravel()[block.pattern.groups].sum(1), np.full(len(block.pattern.groups), block.pattern.keep)):
+            if np.all(candidate.ravel()[block.pattern.groups].sum(axis=1) == block.pattern.keep):
                 value = block.error(candidate)
                 if value < upper:
                     incumbent, upper = candidate, value

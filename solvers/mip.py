@@ -105,8 +105,12 @@ def _heuristic_stats(model) -> dict:
             for name, s in plugins.items() if s.get("solutions_found", 0) > 0}
 
 
-def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objective, qcr_method, sdp_max_n, upper, tag):
-    """Variables and constraints of one row; returns (z vars, t var, warm (var, value) pairs, t value, info)."""
+def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objective, qcr_method, sdp_max_n, upper, tag,
+             damped=None):
+    """Variables and constraints of one row; returns (z vars, t var, warm (var, value) pairs, t value, info).
+
+    ``damped`` = (F, H_d^{-1}) with H_d = F F^T, shared by all rows of the reconstruct objective.
+    """
     n = len(w)
     z = [model.addVar(vtype="B", name=f"z{tag}_{j}") for j in range(n)]
     for group, prune in zip(groups, prunes):
@@ -115,9 +119,8 @@ def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objectiv
     warm = [(v, float(val)) for v, val in zip(z, start_z)]
     info = {}
     if objective == "reconstruct":
-        F = np.linalg.cholesky(H_row)
-        H_inv_diag = np.diag(np.linalg.inv(H_row))
-        radius = np.sqrt(max(upper, 0.0) * H_inv_diag) * (1 + 1e-9)
+        F, H_inv = damped
+        radius = np.sqrt(max(upper, 0.0) * np.diag(H_inv)) * (1 + 1e-9)
         x = [model.addVar(lb=None, name=f"x{tag}_{j}") for j in range(n)]
         s = [model.addVar(lb=-radius[j], ub=radius[j], name=f"s{tag}_{j}") for j in range(n)]
         for j in range(n):
@@ -127,7 +130,7 @@ def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objectiv
         y = _factor_rows(ps, model, F, x, tag)
         model.addCons(t >= ps.quicksum(v * v for v in y))
         pruned = np.flatnonzero(start_z > 0.5)
-        x_start = _refit_error(w, H_row, pruned)
+        x_start = _refit_error(w, H_inv, pruned)
         warm += [(x[j], float(x_start[j])) for j in range(n)]
         warm += [(s[j], float(x_start[j] - w[j] * start_z[j])) for j in range(n)]
         warm += [(y[k], float(F[:, k] @ x_start)) for k in range(len(y))]
@@ -158,11 +161,10 @@ def _factor_rows(ps, model, F, x, tag):
     return y
 
 
-def _refit_error(w, H_row, pruned):
-    """Error vector x = w - v of the least-squares re-fit with pruned set P (x_P = w_P)."""
+def _refit_error(w, H_inv, pruned):
+    """Error vector x = w - v of the least-squares re-fit with pruned set P (x_P = w_P), given H_d^{-1}."""
     if pruned.size == 0:
         return np.zeros_like(w)
-    H_inv = np.linalg.inv(H_row)
     step = np.linalg.solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
     return H_inv[:, pruned] @ step
 
@@ -173,10 +175,11 @@ def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):
     _configure(model, time_limit=time_limit, **options["scip"])
     objective = problem.objective
     H_row = damped_gram(problem.H, problem.damping) if objective == "reconstruct" else problem.H
+    damped = (np.linalg.cholesky(H_row), np.linalg.inv(H_row)) if objective == "reconstruct" else None
     all_z, ts, warm, t_values, row_info = [], [], [], [], []
     for i, groups, prunes, start_z, upper in rows_spec:
         z, t, w_vals, t_value, info = _add_row(ps, model, problem.W[i], H_row, groups, prunes, start_z, options["formulation"],
-                                      objective, options["qcr"], options["sdp_max_n"], upper, f"{i}")
+                                      objective, options["qcr"], options["sdp_max_n"], upper, f"{i}", damped)
         all_z.append(z)
         ts.append(t)
         warm += w_vals + [(t, t_value)]
