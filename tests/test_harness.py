@@ -171,3 +171,15 @@ def test_bad_set_name_leaves_no_results_file(tmp_path, capsys, cache):
     with pytest.raises(SystemExit):
         bench_main(["run", "--instances", "nope", "--results", str(tmp_path / "res")])
     assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prune", "--model", "smollm2-135m", "--method", "nope"], "unknown method 'nope'"),
+    (["prune", "--model", "smollm2-135m", "--method", "wanda", "--pattern", "5:4"], "0 < N < M"),
+    (["prune", "--model", "smollm2-135m", "--method", "wanda", "--sparsity", "1.2"], "sparsity"),
+    (["prune", "--model", "smollm2-135m", "--method", "wanda", "--blocks", "x-y"], "--blocks"),
+])
+def test_bad_prune_input_exits_2_before_loading_the_model(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(args + ["--results", str(tmp_path)])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
