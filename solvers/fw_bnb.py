@@ -8,8 +8,9 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   conditional gradients (``fw_engine``), warm-started from the parent's active set restricted to
   vertices that respect the fixings; FW gap tolerance tightens with depth;
 - node bound: f(x) - FW gap (valid for inexact solves), never below the parent's;
-- dual tightening: with LMO vertex V and its group-wise swap costs Delta_j, any y with y_j != V_j has
-  f(y) >= f(x) - gap + Delta_j, so j is fixed to V_j when that exceeds the incumbent;
+- dual tightening: with LMO vertex V at the returned x and its group-wise swap costs Delta_j, any
+  binary y with y_j != V_j has f(y) >= f(x) - gap(x) + Delta_j (x, gap and V of the same iterate),
+  so j is fixed to V_j when that exceeds the incumbent;
 - branching: most fractional free variable; node selection: best bound, with a depth-first dive
   (last child first) every ``dive_every`` nodes to find incumbents;
 - primal heuristics (``bnb_heuristics.HEURISTICS``) chosen at each node by a bandit (``bandits``),
@@ -128,7 +129,9 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             continue
         free = ~(node.keep | node.prune)
         delta = _swap_costs(run.gradient, V, block.pattern, free)
-        tighten = free & (bound + delta > upper)
+        # f(y) >= f(x) - gap(x) + Delta_j holds for the *returned* x (whose gradient gave V and Delta),
+        # not for the best bound of earlier iterates or of the parent.
+        tighten = free & (run.objective - run.gap + delta > upper)
         keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
         stats.tightened += int(tighten.sum())
         fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .patterns import Pattern, select_top
+from .arrays import namespace, top_k_indices
+from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
 RECOMPUTE_EVERY = 50
@@ -28,54 +29,64 @@ RECOMPUTE_EVERY = 50
 
 @dataclass
 class FWResult:
-    X: np.ndarray
+    """Arrays are of the input's kind (numpy, or torch on the input's device)."""
+
+    X: object
     objective: float
     gap: float
     lower_bound: float
     iterations: int
     trace: list = field(default_factory=list)  # (iteration, seconds, f, gap)
     active: list = field(default_factory=list)  # (vertex, weight) pairs of X (bpcg)
-    gradient: np.ndarray | None = None          # grad f at the returned X
+    gradient: object = None                     # grad f at the returned X
 
 
-def lmo(gradient: np.ndarray, pattern: Pattern, fixed_keep=None, fixed_prune=None) -> np.ndarray:
+def lmo(gradient, pattern: Pattern, fixed_keep=None, fixed_prune=None, groups=None):
     """Vertex minimising <gradient, V>: keep the most negative gradient entries of every group.
 
-    Uses a partial sort (ties are broken arbitrarily but deterministically, which any minimiser allows).
+    ``gradient`` is a numpy or torch array; the vertex is a bool array of the same kind and device.
+    ``groups`` is ``pattern.groups`` already on that device (converted here when not given).
+    Partial selection (argpartition / topk); ties break arbitrarily, which any minimiser allows.
     """
+    xp = namespace(gradient)
     scores = -gradient
-    if fixed_keep is not None or fixed_prune is not None:
-        scores = scores.copy()
-        if fixed_keep is not None:
-            scores[fixed_keep] = np.inf
-        if fixed_prune is not None:
-            scores[fixed_prune] = -np.inf
-    flat = scores.reshape(-1)
-    grouped = flat[pattern.groups]
-    size, keep = grouped.shape[1], pattern.keep
-    chosen = np.argpartition(grouped, size - keep, axis=1)[:, size - keep:]
-    vertex = np.zeros(flat.size, dtype=bool)
-    vertex[np.take_along_axis(pattern.groups, chosen, axis=1)] = True
-    return vertex.reshape(pattern.shape)
+    if fixed_keep is not None:
+        scores = xp.where(fixed_keep, xp.inf, scores)
+    if fixed_prune is not None:
+        scores = xp.where(fixed_prune, -xp.inf, scores)
+    if groups is None:
+        groups = xp.asarray(pattern.groups, device=_device(gradient))
+    flat = xp.reshape(scores, (-1,))
+    chosen = top_k_indices(flat[groups], pattern.keep)
+    vertex = xp.zeros(flat.shape[0], dtype=xp.bool, device=_device(gradient))
+    vertex[xp.reshape(xp.take_along_axis(groups, chosen, axis=1), (-1,))] = True
+    return xp.reshape(vertex, pattern.shape)
 
 
-def frank_wolfe(W: np.ndarray, H: np.ndarray, pattern: Pattern, start: np.ndarray, *, linear=None,
-                fixed_keep=None, fixed_prune=None, variant: str = "bpcg", max_iterations: int = 500,
-                gap_tolerance: float = 1e-6, time_limit: float | None = None, active_set=None) -> FWResult:
+def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, fixed_prune=None,
+                variant: str = "bpcg", max_iterations: int = 500, gap_tolerance: float = 1e-6,
+                time_limit: float | None = None, active_set=None) -> FWResult:
     """Minimise f over the relaxed polytope from the vertex ``start`` (a feasible bool mask), or from
-    the convex combination ``active_set`` [(vertex, weight), ...] when given (warm start)."""
+    the convex combination ``active_set`` [(vertex, weight), ...] when given (warm start).
+
+    One code path for numpy and torch: every array (W, H, start, linear, fixings, active set) must
+    be of the same kind and on the same device, and the work runs there (GPU for CUDA tensors),
+    in W's floating dtype.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"unknown FW variant {variant!r}; known: {', '.join(VARIANTS)}")
+    xp = namespace(W, H, start)
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else np.inf)
-    linear = np.zeros_like(W) if linear is None else linear
+    groups = xp.asarray(pattern.groups, device=_device(W))
+    linear = xp.zeros_like(W) if linear is None else linear
     if active_set:
         total = sum(w for _, w in active_set)
-        active = [(v.copy(), w / total) for v, w in active_set]
-        X = sum(w * v.astype(np.float64) for v, w in active)
+        active = [(xp.asarray(v, copy=True), w / total) for v, w in active_set]
+        X = sum(w * xp.astype(v, W.dtype) for v, w in active)
     else:
-        active = [(start.copy(), 1.0)]
-        X = start.astype(np.float64)
+        active = [(xp.asarray(start, copy=True), 1.0)]
+        X = xp.astype(start, W.dtype)
     best_bound, trace = -np.inf, []
     f = gap = np.nan
     t = 0
@@ -83,18 +94,18 @@ def frank_wolfe(W: np.ndarray, H: np.ndarray, pattern: Pattern, start: np.ndarra
         if t % RECOMPUTE_EVERY == 0:  # exact values now and then; in between f is updated exactly
             E = W * (1.0 - X)
             P = E @ H
-            f = float(np.vdot(E, P) + np.vdot(linear, 1.0 - X))
+            f = float(xp.sum(E * P) + xp.sum(linear * (1.0 - X)))
         G = -2.0 * W * P - linear
-        V = lmo(G, pattern, fixed_keep, fixed_prune)
-        gap = float(np.vdot(G, X) - np.vdot(G, V))
+        V = lmo(G, pattern, fixed_keep, fixed_prune, groups)
+        gap = float(xp.sum(G * X) - xp.sum(xp.where(V, G, 0.0)))
         best_bound = max(best_bound, f - gap)
         trace.append((t, round(time.perf_counter() - started, 4), f, gap))
         if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
             break
-        D, gamma_max, pairwise = _direction(variant, G, X, V, active, gap)
+        D, gamma_max, pairwise = _direction(xp, variant, G, X, V, active, gap)
         WD = W * D
         WDH = WD @ H
-        slope, curvature = float(np.sum(G * D)), float(np.sum(WD * WDH))
+        slope, curvature = float(xp.sum(G * D)), float(xp.sum(WD * WDH))
         if variant == "open-loop":
             gamma = 2.0 / (t + 2.0)
         else:
@@ -105,23 +116,29 @@ def frank_wolfe(W: np.ndarray, H: np.ndarray, pattern: Pattern, start: np.ndarra
         P -= gamma * WDH
         f += gamma * slope + gamma**2 * curvature
         if variant == "bpcg":
-            _update_active(active, V, gamma, pairwise)
+            _update_active(xp, active, V, gamma, pairwise)
     return FWResult(X, f, gap, best_bound, t, trace, active if variant == "bpcg" else [], G)
 
 
-def _direction(variant, G, X, V, active, fw_gap):
+def _device(x):
+    from array_api_compat import device
+
+    return device(x)
+
+
+def _direction(xp, variant, G, X, V, active, fw_gap):
     """(direction, max step, pairwise (away, towards) or None)."""
     if variant != "bpcg":
-        return V.astype(np.float64) - X, 1.0, None
-    inner = [float(np.vdot(G, vertex)) for vertex, _ in active]
+        return xp.astype(V, X.dtype) - X, 1.0, None
+    inner = [float(xp.sum(xp.where(vertex, G, 0.0))) for vertex, _ in active]
     away, towards = int(np.argmax(inner)), int(np.argmin(inner))
     if inner[away] - inner[towards] >= fw_gap and away != towards:
-        direction = active[towards][0].astype(np.float64) - active[away][0]
+        direction = xp.astype(active[towards][0], X.dtype) - xp.astype(active[away][0], X.dtype)
         return direction, active[away][1], (away, towards)
-    return V.astype(np.float64) - X, 1.0, None
+    return xp.astype(V, X.dtype) - X, 1.0, None
 
 
-def _update_active(active, V, gamma, pairwise):
+def _update_active(xp, active, V, gamma, pairwise):
     if pairwise is not None:
         away, towards = pairwise
         active[towards] = (active[towards][0], active[towards][1] + gamma)
@@ -132,9 +149,9 @@ def _update_active(active, V, gamma, pairwise):
     for n, (vertex, weight) in enumerate(active):
         active[n] = (vertex, weight * (1.0 - gamma))
     for n, (vertex, weight) in enumerate(active):
-        if np.array_equal(vertex, V):
+        if bool(xp.all(vertex == V)):
             active[n] = (vertex, weight + gamma)
             break
     else:
-        active.append((V.copy(), gamma))
+        active.append((xp.asarray(V, copy=True), gamma))
     active[:] = [(v, w) for v, w in active if w > 1e-12]

@@ -34,6 +34,18 @@ def test_fw_bnb_agrees_with_brute_force_and_mip(seed):
     assert mip.objective == pytest.approx(r.objective, rel=1e-7)
 
 
+@pytest.mark.parametrize("seed", [*range(4, 12), 38])  # 38: wrong claim under the old stale-bound tightening
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_fw_bnb_never_claims_a_wrong_optimum(seed, pattern):
+    """Many small random rows, bad warm starts: every "optimal" claim must equal brute force and
+    every bound must lie below it (guards the dual tightening, which once used a stale bound)."""
+    W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
+    exact = solve_layer(W, H, 0.5, pattern, "brute-force")
+    r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude")
+    assert r.status == "optimal" and r.objective == pytest.approx(exact.objective, rel=1e-9, abs=1e-12)
+    assert r.lower_bound <= exact.objective * (1 + 1e-9)
+
+
 def test_node_limit_returns_feasible_mask_and_valid_bound():
     W, H = synthetic_layer(1, 20, seed=3, outliers=3)
     optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective

@@ -1,0 +1,37 @@
+"""Array backends: one code path for numpy arrays and torch tensors (CPU or GPU).
+
+``namespace`` is array-api-compat's ``array_namespace`` (numpy or torch with the Array API's
+function names); the few operations the standard lacks live here. torch is never imported by
+this module: a torch namespace only appears when the caller passes torch tensors.
+"""
+from __future__ import annotations
+
+import numpy as np
+from array_api_compat import array_namespace, is_torch_array
+
+namespace = array_namespace
+
+
+def top_k_indices(grouped, k: int):
+    """Column indices of the k largest entries of every row of ``grouped`` (any order)."""
+    if is_torch_array(grouped):
+        return grouped.topk(k, dim=1, sorted=False).indices
+    size = grouped.shape[1]
+    return np.argpartition(grouped, size - k, axis=1)[:, size - k:]
+
+
+def to_numpy(x) -> np.ndarray:
+    """A numpy copy (or view) of a numpy array or a torch tensor on any device."""
+    if is_torch_array(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def to_device(x: np.ndarray, device: str | None):
+    """``x`` as a torch tensor on ``device`` ("cuda", "cuda:1", "cpu-torch" for torch on the CPU),
+    or unchanged for device None / "cpu" (numpy)."""
+    if device in (None, "cpu"):
+        return x
+    import torch  # only reached when the caller asked for a torch device
+
+    return torch.as_tensor(np.ascontiguousarray(x), device="cpu" if device == "cpu-torch" else device)
