@@ -1,7 +1,7 @@
 """FW speed benchmark: iteration time vs measured GEMM throughput, and FW vs per-row cvxpy.
 
 Usage: ``python -m benchmark.fw_speed [--set smollm2-135m-l3] [--module layer3.self_attn.q_proj]
-[--rows 8] [--out results/fw-speed.json]``.
+[--rows 8] [--out results/fw-speed.json] [--device cuda]``.
 - GEMM: time of (d_out x d_in) @ (d_in x d_in) in float64, the one product per FW iteration;
   "GEMM share" = GEMM time / FW iteration time (line-search variant).
 - Relaxation: the per-row relaxed problem solved by cvxpy/Clarabel for ``rows`` rows (time per
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from instances import load_set
+from solvers.arrays import to_device
 from solvers.fw_engine import frank_wolfe
 from solvers.patterns import make_pattern, select_top
 from solvers.scores import wanda_scores
@@ -25,11 +26,21 @@ from solvers.scores import wanda_scores
 from .records import provenance
 
 
-def gemm_seconds(W: np.ndarray, H: np.ndarray, repeats: int = 20) -> float:
+def _synchronize(x) -> None:
+    """Wait for queued GPU work (torch CUDA tensors); nothing for numpy."""
+    if getattr(x, "is_cuda", False):
+        import torch
+
+        torch.cuda.synchronize(x.device)
+
+
+def gemm_seconds(W, H, repeats: int = 20) -> float:
     W @ H
+    _synchronize(W)
     started = time.perf_counter()
     for _ in range(repeats):
         W @ H
+    _synchronize(W)
     return (time.perf_counter() - started) / repeats
 
 
@@ -54,13 +65,16 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--out", default="results/fw-speed.json")
+    parser.add_argument("--device", help="run FW with torch on this device (cuda, cpu-torch); default numpy")
     args = parser.parse_args(argv)
     problem = {p.name: p for p in load_set(args.set)}[args.module]
     W, H = problem.W, problem.H
     pattern = make_pattern("per-row", W.shape, 0.5)
-    gemm = gemm_seconds(W, H)
     start = select_top(wanda_scores(W, H), pattern)
-    runs = {v: frank_wolfe(W, H, pattern, start, variant=v, max_iterations=args.iterations, gap_tolerance=1e-4)
+    Wd, Hd, start_d = (to_device(a, args.device) for a in (W, H, start))
+    gemm = gemm_seconds(Wd, Hd)
+    frank_wolfe(Wd, Hd, pattern, start_d, variant="line-search", max_iterations=5)  # warm-up (kernels, allocator)
+    runs = {v: frank_wolfe(Wd, Hd, pattern, start_d, variant=v, max_iterations=args.iterations, gap_tolerance=1e-4)
             for v in ("line-search", "bpcg")}
     run = runs["line-search"]
     per_iteration = run.trace[-1][1] / max(run.iterations, 1)
@@ -75,13 +89,13 @@ def main(argv=None) -> None:
                     reach[key] = {"iteration": t, "seconds": s}
         final[variant] = {"iterations": r.iterations, "seconds": r.trace[-1][1],
                           "certified_relative_gap": (r.objective - r.lower_bound) / r.objective}
-    row_seconds, _ = cvxpy_row_seconds(W, H, pattern, args.rows)
+    row_seconds = cvxpy_row_seconds(W, H, pattern, args.rows)[0] if args.rows > 0 else float("nan")
     result = {"module": args.module, "shape": list(W.shape), "gemm_seconds": gemm,
               "gemm_gflops": 2 * W.shape[0] * W.shape[1] ** 2 / gemm / 1e9, "fw_seconds_per_iteration": per_iteration,
               "gemm_share_of_iteration": gemm / per_iteration, "fw_iterations": run.iterations,
               "fw_reach_relative_gap": reach, "fw_final": final, "cvxpy_clarabel_seconds_per_row": row_seconds,
               "cvxpy_clarabel_layer_seconds_estimate": row_seconds * W.shape[0],
-              "cpu": provenance()["cpu"], "git_commit": provenance()["git_commit"]}
+              "cpu": provenance()["cpu"], "git_commit": provenance()["git_commit"], "device": args.device or "cpu (numpy)"}
     for target, hit in reach.items():
         result[f"speedup_{target}"] = result["cvxpy_clarabel_layer_seconds_estimate"] / max(hit["seconds"], 1e-9)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -89,8 +89,14 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
     import torch
     from tqdm.auto import tqdm
 
+    from solvers.registry import DEVICE_METHODS
+
     layers = decoder_layers(loaded.model)
     chosen = set(range(len(layers)) if blocks is None else blocks)
+    options = dict(method_options or {})
+    model_device = next(loaded.model.parameters()).device
+    if method in DEVICE_METHODS and model_device.type == "cuda":
+        options.setdefault("device", str(model_device))  # the solver's iterations run on the model's GPU
     inputs = block_inputs(loaded.model, tokens, batch_size)
     modules = []
     for index in tqdm(range(max(chosen) + 1), desc="blocks", disable=not progress):
@@ -99,14 +105,14 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
             for name, (linear, H) in _block_grams(block, inputs).items():
                 W = linear.weight.detach().to("cpu", torch.float64).numpy()
                 r = solve_layer(W, H, sparsity, pattern, method, objective=objective, time_limit=time_limit,
-                                **(method_options or {}))
+                                **options)
                 new = refit_weights(W, H, r.mask) if objective == "reconstruct" else np.where(r.mask, W, 0.0)
                 linear.weight.data.copy_(torch.from_numpy(new).to(linear.weight.dtype))
                 D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
                 modules.append({"module": f"layer{index}.{name}", "shape": list(W.shape), "status": r.status,
                                 "error": r.objective, "relative_error": r.relative_error,
                                 "lower_bound": r.lower_bound, "time_s": r.time_s,
-                                "weight_error": float(np.einsum("ij,jk,ik->", D, H, D)),
+                                "weight_error": float(np.sum((D @ H) * D)),
                                 "mask_hash": hashlib.sha256(np.packbits(r.mask).tobytes()).hexdigest()[:16],
                                 "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
                                 "size": int(W.size)})
@@ -124,11 +130,25 @@ def _forget_gguf_quantizer(model) -> None:
     model.is_quantized = False
 
 
-def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, objective: str = "mask",
-              nsamples: int = 128, seqlen: int = 512, calibration: str = "corpus", device: str | None = None,
-              eval_tokens: int | None = None, time_limit: float | None = None, blocks: list[int] | None = None,
-              save: Path | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Prune ``model`` with ``method`` and return the record (see ``bench prune``)."""
+def prune_record(loaded, modules: list[dict], *, model: str, method: str, pattern: str, sparsity: float | None,
+                 objective: str, dense_ppl: float, pruned_ppl: float, calibration: str, nsamples: int, seqlen: int,
+                 eval_tokens: int, blocks, time_limit, time_s: float, saved_to=None) -> dict:
+    """The flat record of one pruned model (fields documented in ``bench prune``)."""
+    zeros, size = sum(m["zeros"] for m in modules), sum(m["size"] for m in modules)
+    return {"model": model, "model_id": loaded.provenance["model_id"], "method": method, "pattern": pattern,
+            "sparsity": sparsity, "sparsity_achieved": zeros / size, "objective_kind": objective,
+            "perplexity_dense": dense_ppl, "perplexity_pruned": pruned_ppl,
+            "summed_layer_error": float(sum(m["error"] for m in modules)),
+            "summed_weight_error": float(sum(m["weight_error"] for m in modules)),
+            "mean_relative_error": float(np.mean([m["relative_error"] for m in modules])),
+            "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": eval_tokens,
+            "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
+            "time_limit": time_limit, "time_s": time_s, "device": loaded.provenance["device"],
+            "date": utc_now(), "modules": modules, "saved_to": str(saved_to) if saved_to else None, **provenance()}
+
+
+def check_prune_arguments(method: str, pattern: str, sparsity: float | None) -> None:
+    """Raise ValueError naming the problem before any model is loaded."""
     from solvers import METHODS
     from solvers.patterns import make_pattern
 
@@ -136,6 +156,14 @@ def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, 
         raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
     nm = pattern.split(":")
     make_pattern(pattern, (1, 1024 if len(nm) == 1 or not nm[1].isdigit() else 256 * int(nm[1])), sparsity)
+
+
+def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, objective: str = "mask",
+              nsamples: int = 128, seqlen: int = 512, calibration: str = "corpus", device: str | None = None,
+              eval_tokens: int | None = None, time_limit: float | None = None, blocks: list[int] | None = None,
+              save: Path | None = None, seed: int = 0, progress: bool = True) -> dict:
+    """Prune ``model`` with ``method`` and return the record (see ``bench prune``)."""
+    check_prune_arguments(method, pattern, sparsity)
     started = time.perf_counter()
     loaded = load_model(model, device)
     windows = heldout_windows(loaded.tokenizer, calibration, seqlen, eval_tokens)
@@ -150,14 +178,7 @@ def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, 
         _forget_gguf_quantizer(loaded.model)
         loaded.model.save_pretrained(save, safe_serialization=True)
         loaded.tokenizer.save_pretrained(save)
-    zeros, size = sum(m["zeros"] for m in modules), sum(m["size"] for m in modules)
-    return {"model": model, "model_id": loaded.provenance["model_id"], "method": method, "pattern": pattern,
-            "sparsity": sparsity, "sparsity_achieved": zeros / size, "objective_kind": objective,
-            "perplexity_dense": dense_ppl, "perplexity_pruned": pruned_ppl,
-            "summed_layer_error": float(sum(m["error"] for m in modules)),
-            "summed_weight_error": float(sum(m["weight_error"] for m in modules)),
-            "mean_relative_error": float(np.mean([m["relative_error"] for m in modules])),
-            "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": int(windows.numel()),
-            "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
-            "time_limit": time_limit, "time_s": time.perf_counter() - started, "device": loaded.provenance["device"],
-            "date": utc_now(), "modules": modules, "saved_to": str(save) if save else None, **provenance()}
+    return prune_record(loaded, modules, model=model, method=method, pattern=pattern, sparsity=sparsity,
+                        objective=objective, dense_ppl=dense_ppl, pruned_ppl=pruned_ppl, calibration=calibration,
+                        nsamples=nsamples, seqlen=seqlen, eval_tokens=int(windows.numel()), blocks=blocks,
+                        time_limit=time_limit, time_s=time.perf_counter() - started, saved_to=save)

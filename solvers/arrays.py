@@ -7,9 +7,19 @@ this module: a torch namespace only appears when the caller passes torch tensors
 from __future__ import annotations
 
 import numpy as np
-from array_api_compat import array_namespace, is_torch_array
+from array_api_compat import array_namespace, device as device_of, is_torch_array
 
 namespace = array_namespace
+__all__ = ["add_into", "device_of", "namespace", "to_device", "to_numpy", "top_k_indices"]
+
+
+def add_into(a, b, out):
+    """a + b (broadcast) written into the preallocated ``out`` (numpy or torch); returns ``out``."""
+    if is_torch_array(out):
+        import torch
+
+        return torch.add(a, b, out=out)
+    return np.add(a, b, out=out)
 
 
 def top_k_indices(grouped, k: int):

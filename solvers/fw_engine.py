@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import namespace, top_k_indices
+from .arrays import device_of as _device, namespace, top_k_indices
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -118,12 +118,6 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
         if variant == "bpcg":
             _update_active(xp, active, V, gamma, pairwise)
     return FWResult(X, f, gap, best_bound, t, trace, active if variant == "bpcg" else [], G)
-
-
-def _device(x):
-    from array_api_compat import device
-
-    return device(x)
 
 
 def _direction(xp, variant, G, X, V, active, fw_gap):

@@ -48,6 +48,9 @@ def solve_exact(problem, **options):
 
 METHODS["exact"] = solve_exact
 
+# Methods that take ``device=`` ("cuda", ...) and then run their iterations with torch on that device.
+DEVICE_METHODS = {"fw", "fw-polish", "sparseswaps"}
+
 # Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
 MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin"}
 

@@ -19,7 +19,9 @@
    the observed excess over the certified bound. lambda_max(Q_i) is bounded above by the smaller of
    Gershgorin's bound max_j |w_ij| sum_l |H_jl| |w_il| and lambda_max(H) max_j w_ij^2 (valid upper
    bounds, avoiding d_out eigen-decompositions).
-Only the mask objective is relaxed; with ``objective="reconstruct"`` the mask is still chosen by the
+``device`` ("cuda", "cuda:N", "cpu-torch"; default None = numpy on the CPU) runs the FW iterations
+with torch on that device, same code path (``solvers.arrays``); masks, rounding and bounds come back
+as numpy. Only the mask objective is relaxed; with ``objective="reconstruct"`` the mask is still chosen by the
 mask relaxation and no lower bound is claimed.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 
 import numpy as np
 
+from .arrays import to_device, to_numpy
 from .fw_engine import frank_wolfe
 from .objective import mask_error_rows
 from .patterns import Pattern, select_top
@@ -78,14 +81,15 @@ def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndar
 
 
 def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, variant: str, max_iterations: int,
-                    time_limit: float | None) -> tuple[float, dict]:
+                    time_limit: float | None, device: str | None = None) -> tuple[float, dict]:
     """A valid lower bound on the integer optimum from FW over the full (strengthened) relaxation."""
     W, H = problem.W, problem.H
     linear = None
     if strengthen != "none":
         d = diagonal_strengthening(W, H, strengthen)
         H, linear = H - np.diag(d), W**2 * d[None, :]
-    result = frank_wolfe(W, H, problem.pattern, start, linear=linear, variant=variant,
+    on = lambda x: None if x is None else to_device(x, device)  # noqa: E731
+    result = frank_wolfe(on(W), on(H), problem.pattern, on(start), linear=on(linear), variant=variant,
                          max_iterations=max_iterations, time_limit=time_limit)
     return max(result.lower_bound, 0.0), {"certify_iterations": result.iterations, "certify_gap": result.gap,
                                           "strengthen": strengthen}
@@ -107,7 +111,7 @@ def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:
 
 def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0.9, warm_start="wanda",
              variant: str = "line-search", max_iterations: int = 200, polish: bool = False, certify: bool = True,
-             strengthen: str = "diag-scaled", certify_iterations: int = 200) -> MethodAnswer:
+             strengthen: str = "diag-scaled", certify_iterations: int = 200, device: str | None = None) -> MethodAnswer:
     """SparseFW; see the module docstring for the steps and options."""
     if strengthen not in STRENGTHENINGS:
         raise ValueError(f"unknown strengthen {strengthen!r}; known: {', '.join(STRENGTHENINGS)}")
@@ -118,13 +122,15 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
         start = start | fixed
         start = select_top(start.astype(float) + fixed * 2.0, problem.pattern)
     budget = None if time_limit is None else time_limit * (0.5 if certify else 1.0)
-    run = frank_wolfe(problem.W, problem.H, problem.pattern, start, fixed_keep=fixed, variant=variant,
+    on = lambda x: None if x is None else to_device(x, device)  # noqa: E731
+    run = frank_wolfe(on(problem.W), on(problem.H), problem.pattern, on(start), fixed_keep=on(fixed), variant=variant,
                       max_iterations=max_iterations, time_limit=budget)
-    mask = select_top(run.X + 1e-9 * start, problem.pattern)
+    X = to_numpy(run.X)
+    mask = select_top(X + 1e-9 * start, problem.pattern)
     rounded_error = float(mask_error_rows(problem.W, problem.H, mask).sum())
     info = {"iterations": run.iterations, "fw_gap": run.gap, "relaxed_objective": run.objective, "alpha": alpha,
             "variant": variant, "rounded_objective": rounded_error, "bound_from_fixed_run": fixed is not None,
-            "warm_start": warm_start if isinstance(warm_start, str) else "mask"}
+            "warm_start": warm_start if isinstance(warm_start, str) else "mask", "device": device or "cpu"}
     if polish:
         from .sparseswaps import solve_sparseswaps
 
@@ -136,11 +142,11 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
     elif problem.objective == "mask" and certify:
         remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
         lower_bound, certificate = certified_bound(problem, start if fixed is None else warm_start_mask(problem, "wanda"),
-                                                   strengthen, variant, certify_iterations, remaining)
+                                                   strengthen, variant, certify_iterations, remaining, device)
         info.update(certificate)
     if problem.objective == "mask":
         info["lower_bound_source"] = "full relaxation" if math.isfinite(lower_bound) else "none"
-        info.update(app_e_bound(problem, _row_gaps(problem, run.X)))
+        info.update(app_e_bound(problem, _row_gaps(problem, X)))
         if info.get("app_e_bound") is not None and math.isfinite(lower_bound):
             info["app_e_observed_excess"] = rounded_error - lower_bound
     return MethodAnswer(mask, lower_bound=lower_bound, status="heuristic", info=info)

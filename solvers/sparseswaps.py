@@ -20,67 +20,74 @@ import time
 
 import numpy as np
 
+from .arrays import add_into, device_of, namespace, to_device, to_numpy
 from .objective import mask_error_rows
 from .problem import LayerProblem
 from .result import MethodAnswer
 from .scores import warm_start_mask
 
+TORCH_TABLE_BYTES = 4 << 30  # pair tables per torch pass (4 GiB)
 REL_TOL = 1e-12  # a swap must lower the row error by more than REL_TOL * (row error) to count
 
 
-def _slots(mask_rows: np.ndarray, col_groups: np.ndarray, keep: int):
+def _slots(xp, mask_rows, col_groups, keep: int):
     """Column indices of pruned and kept weights per (row, group): shapes (R, g, p), (R, g, k)."""
     grouped = mask_rows[:, col_groups]  # (R, g, s)
-    order = np.argsort(grouped, axis=2, kind="stable")  # pruned (False) first
-    cols = np.broadcast_to(col_groups, grouped.shape)
-    sorted_cols = np.take_along_axis(cols, order, axis=2)
-    return sorted_cols[..., : grouped.shape[2] - keep].copy(), sorted_cols[..., grouped.shape[2] - keep :].copy()
+    order = xp.argsort(xp.astype(grouped, xp.int8), axis=2, stable=True)  # pruned (False) first
+    cols = xp.broadcast_to(col_groups, grouped.shape)
+    sorted_cols = xp.take_along_axis(cols, order, axis=2)
+    size = grouped.shape[2]
+    return xp.asarray(sorted_cols[..., : size - keep], copy=True), xp.asarray(sorted_cols[..., size - keep :], copy=True)
 
 
-def swap_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, col_groups: np.ndarray, keep: int,
-              deadline: float, max_iters: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def swap_rows(W, H, mask, col_groups, keep: int, deadline: float, max_iters: int):
     """Best-improvement swaps for rows whose groups (``col_groups``) each keep ``keep``.
 
     Returns (mask, swaps per row, converged). Rows are independent and iterate together; a row
     with no improving swap never gets one later, so finished rows are dropped from the arrays.
+    Works on numpy arrays or torch tensors (all on one device; GPU for CUDA tensors).
     """
-    mask = mask.copy()
-    swaps = np.zeros(W.shape[0], dtype=np.int64)
+    xp = namespace(W, H, mask)
+    dev = device_of(W)
+    col_groups = xp.asarray(col_groups, device=dev)
+    mask = xp.asarray(mask, copy=True)
+    swaps = xp.zeros(W.shape[0], dtype=xp.int64, device=dev)
     if keep in (0, col_groups.shape[1]) or W.shape[0] == 0:
         return mask, swaps, True
-    diag = np.diag(H)
-    ids = np.arange(W.shape[0])  # original row of each position in the state arrays
-    P, K = _slots(mask, col_groups, keep)
+    diag = xp.linalg.diagonal(H)
+    ids = xp.arange(W.shape[0], device=dev)  # original row of each position in the state arrays
+    P, K = _slots(xp, mask, col_groups, keep)
     pos = ids[:, None, None]
     wP, wK = W[pos, P], W[pos, K]
     Q2 = -2 * wP[..., :, None] * H[P[..., :, None], K[..., None, :]] * wK[..., None, :]  # -2 w_j H_jl w_l
-    E = np.where(mask, 0.0, W)
+    E = xp.where(mask, 0.0, W)
     C = E @ H
-    f = np.einsum("ij,ij->i", C, E)
-    buffer = np.empty_like(Q2)
+    f = xp.sum(C * E, axis=1)
+    buffer = xp.empty_like(Q2)
+    n_slots = P.shape[2]
     for _ in range(max_iters):
         if time.perf_counter() > deadline:
             return mask, swaps, False
-        n = ids.size
-        rows = np.arange(n)[:, None, None]
+        n = ids.shape[0]
+        rows = xp.arange(n, device=dev)[:, None, None]
         A = -2 * wP * C[rows, P] + wP**2 * diag[P]
         B = 2 * wK * C[rows, K] + wK**2 * diag[K]
-        work = buffer[:n]
-        np.add(Q2, B[..., None, :], out=work)
-        best_b = work.argmin(axis=-1)  # best kept partner of every pruned slot
-        per_slot = np.take_along_axis(work, best_b[..., None], axis=-1)[..., 0] + A
-        flat = per_slot.reshape(n, -1)
-        best = flat.argmin(axis=1)
-        best_delta = flat[np.arange(n), best]
-        improving = best_delta < -REL_TOL * np.maximum(f, np.finfo(float).tiny)
-        if not improving.any():
+        work = add_into(Q2, B[..., None, :], buffer[:n])
+        best_b = xp.argmin(work, axis=-1)  # best kept partner of every pruned slot
+        per_slot = xp.take_along_axis(work, best_b[..., None], axis=-1)[..., 0] + A
+        flat = xp.reshape(per_slot, (n, -1))
+        best = xp.argmin(flat, axis=1)
+        best_delta = xp.take_along_axis(flat, best[:, None], axis=1)[:, 0]
+        improving = best_delta < -REL_TOL * xp.clip(f, min=np.finfo(np.float64).tiny)
+        n_improving = int(xp.sum(xp.astype(improving, xp.int64)))
+        if n_improving == 0:
             return mask, swaps, True
-        if improving.sum() < 0.8 * n:  # compact: drop rows at their local optimum
+        if n_improving < 0.8 * n:  # compact: drop rows at their local optimum
             ids, P, K, wP, wK, Q2, C, f = (x[improving] for x in (ids, P, K, wP, wK, Q2, C, f))
             best, best_delta, best_b = best[improving], best_delta[improving], best_b[improving]
-            improving = np.ones(ids.size, dtype=bool)
-        at = np.flatnonzero(improving)
-        g, a = np.unravel_index(best[at], per_slot.shape[1:])
+            improving = xp.ones(ids.shape[0], dtype=xp.bool, device=dev)
+        at = xp.nonzero(improving)[0]
+        g, a = best[at] // n_slots, best[at] % n_slots
         b = best_b[at, g, a]
         j, l = P[at, g, a], K[at, g, b]
         rows_w = ids[at]
@@ -147,23 +154,35 @@ def _per_layer_swaps(problem: LayerProblem, mask: np.ndarray, deadline: float, m
 
 
 def solve_sparseswaps(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="wanda",
-                      max_iters: int = 100_000, chunk_rows: int = 64) -> MethodAnswer:
-    """Refine ``warm_start`` (score name or mask) by 1-swaps; mask objective only (see module doc)."""
+                      max_iters: int = 100_000, chunk_rows: int | None = None, device: str | None = None) -> MethodAnswer:
+    """Refine ``warm_start`` (score name or mask) by 1-swaps; mask objective only (see module doc).
+
+    ``device`` ("cuda", "cuda:N", "cpu-torch"; default None = numpy) runs the row-local swaps with
+    torch there; per-layer patterns always run in numpy. ``chunk_rows`` rows share one pass (their
+    pair tables, rows x pruned x kept float64, must fit in memory): default 64 on numpy and as many as
+    fit in ``TORCH_TABLE_BYTES`` on torch.
+    """
     start = warm_start_mask(problem, warm_start)
     deadline = time.perf_counter() + (time_limit if time_limit is not None else np.inf)
     if problem.pattern.row_local:
         mask = start.copy()
         col_groups = problem.pattern.row_groups()
+        if chunk_rows is None:
+            table = col_groups.shape[0] * problem.pattern.keep * problem.pattern.prune * 8
+            chunk_rows = 64 if device in (None, "cpu") else max(1, TORCH_TABLE_BYTES // max(table, 1))
+        W, H = to_device(problem.W, device), to_device(problem.H, device)
         swaps, converged = 0, True
         for r0 in range(0, mask.shape[0], chunk_rows):
             rows = slice(r0, r0 + chunk_rows)
-            mask[rows], chunk_swaps, done = swap_rows(problem.W[rows], problem.H, mask[rows], col_groups,
-                                                      problem.pattern.keep, deadline, max_iters)
+            chunk, chunk_swaps, done = swap_rows(W[rows], H, to_device(mask[rows], device), col_groups,
+                                                 problem.pattern.keep, deadline, max_iters)
+            mask[rows] = to_numpy(chunk)
             swaps += int(chunk_swaps.sum())
             converged &= done
     else:
         mask, swaps, converged = _per_layer_swaps(problem, start.copy(), deadline, max_iters)
     start_error = float(mask_error_rows(problem.W, problem.H, start).sum())
     info = {"swaps": swaps, "local_optimum": bool(converged), "start_mask_error": start_error,
-            "warm_start": warm_start if isinstance(warm_start, str) else "mask"}
+            "warm_start": warm_start if isinstance(warm_start, str) else "mask",
+            "device": device if problem.pattern.row_local and device else "cpu"}
     return MethodAnswer(mask, info=info)

@@ -53,3 +53,19 @@ def test_iteration_limit_keeps_feasible_and_flags_not_converged():
     r = solve_layer(W, H, 0.5, "per-row", "sparseswaps", max_iters=1)
     assert r.status == "heuristic" and r.info["local_optimum"] is False
     assert r.mask.sum(axis=1).tolist() == [16] * 8
+
+
+@pytest.mark.parametrize("device", ["cpu-torch", "cuda"])
+@pytest.mark.parametrize("pattern, sparsity", [("per-row", 0.5), ("2:4", None), ("per-row", 0.6)])
+def test_torch_path_gives_the_numpy_answer(device, pattern, sparsity):
+    """Same swaps on torch tensors (CPU or GPU); chunking of rows does not change the answer."""
+    torch = pytest.importorskip("torch")
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device here; the GPU path is checked where one is present")
+    W, H = synthetic_layer(40, 32, seed=6)
+    ref = solve_layer(W, H, sparsity, pattern, "sparseswaps")
+    out = solve_layer(W, H, sparsity, pattern, "sparseswaps", device=device, chunk_rows=16)
+    assert out.info["device"] == device and out.info["local_optimum"]
+    assert out.info["swaps"] == ref.info["swaps"]
+    np.testing.assert_array_equal(out.mask, ref.mask)
+    assert _no_improving_swap(W, H, out.mask, make_pattern(pattern, W.shape, sparsity))

@@ -1,0 +1,105 @@
+"""Whole-model pruning grid: many (method, pattern, objective) runs on one loaded model.
+
+Usage: ``python -m benchmark.prune_grid --model smollm2-135m --methods magnitude,wanda,sparsegpt
+--patterns 0.5,0.6,2:4 --objectives mask,reconstruct --results results/prune [--device cuda]``.
+Each run is what ``bench prune`` does (same record, appended to ``prune_records.jsonl``), but the
+model is loaded and the dense perplexity measured once; before each run the dense weights of
+every decoder linear are restored from a CPU copy. Runs already recorded with the same model,
+method, pattern, sparsity, objective, calibration budget and evaluation tokens are skipped
+(resume). ``--budget-s`` stops starting new runs after that many seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from instances.extract import calibration_tokens
+from instances.models import decoder_layers, load_model
+
+from .perplexity import heldout_windows, perplexity
+from .prune import check_prune_arguments, prune_model, prune_record
+from .records import RecordWriter, read_records
+
+PRUNE_RECORDS = "prune_records.jsonl"
+
+
+def parse_setting(text: str) -> tuple[str, float | None]:
+    """"0.5" -> ("per-row", 0.5); "2:4" -> ("2:4", None); "per-layer@0.5" -> ("per-layer", 0.5)."""
+    if ":" in text:
+        return text, None
+    pattern, _, value = text.rpartition("@")
+    try:
+        return pattern or "per-row", float(value)
+    except ValueError:
+        raise ValueError(f"bad setting {text!r}: use a pruned fraction (0.5), N:M (2:4) or pattern@fraction") from None
+
+
+def run_key(record: dict) -> tuple:
+    return (record["model"], record["method"], record["pattern"], record["sparsity"], record["objective_kind"],
+            record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--methods", default="magnitude,wanda,sparsegpt,sparseswaps,fw,fw-polish")
+    parser.add_argument("--patterns", default="0.5,0.6,2:4", help="comma-separated settings (see parse_setting)")
+    parser.add_argument("--objectives", default="mask,reconstruct")
+    parser.add_argument("--nsamples", type=int, default=128)
+    parser.add_argument("--seqlen", type=int, default=512)
+    parser.add_argument("--calibration", default="corpus")
+    parser.add_argument("--eval-tokens", type=int)
+    parser.add_argument("--device", choices=["cuda", "cpu"])
+    parser.add_argument("--time-limit", type=float, help="seconds per module for exact methods")
+    parser.add_argument("--budget-s", type=float, help="start no new run after this many seconds")
+    parser.add_argument("--results", default="results/prune")
+    args = parser.parse_args(argv)
+    settings = [parse_setting(s) for s in args.patterns.split(",")]
+    runs = [(m, p, s, o) for o in args.objectives.split(",") for p, s in settings for m in args.methods.split(",")]
+    for method, pattern, sparsity, objective in runs:
+        check_prune_arguments(method, pattern, sparsity)
+        if objective not in ("mask", "reconstruct"):
+            raise ValueError(f"unknown objective {objective!r}; known: mask, reconstruct")
+    started = time.perf_counter()
+    loaded = load_model(args.model, args.device)
+    windows = heldout_windows(loaded.tokenizer, args.calibration, args.seqlen, args.eval_tokens)
+    done = {run_key(r) for r in read_records(Path(args.results), PRUNE_RECORDS, required="perplexity_pruned")}
+    dense_ppl = perplexity(loaded.model, windows)
+    tokens = calibration_tokens(loaded, args.calibration, args.nsamples, args.seqlen, 0)
+    linears = [m for layer in decoder_layers(loaded.model) for m in layer.modules() if isinstance(m, torch.nn.Linear)]
+    dense = [m.weight.detach().to("cpu", copy=True) for m in linears]
+    writer = RecordWriter(Path(args.results), PRUNE_RECORDS)
+    try:
+        for n, (method, pattern, sparsity, objective) in enumerate(runs, 1):
+            key = (args.model, method, pattern, sparsity, objective, args.calibration, args.nsamples, args.seqlen,
+                   int(windows.numel()))
+            if key in done:
+                continue
+            if args.budget_s is not None and time.perf_counter() - started > args.budget_s:
+                print(f"budget of {args.budget_s:.0f} s spent; {len(runs) - n + 1} runs left for a later call")
+                break
+            for module, weight in zip(linears, dense):
+                module.weight.data.copy_(weight)
+            run_started = time.perf_counter()
+            modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
+                                  tokens=tokens, time_limit=args.time_limit, progress=False)
+            pruned_ppl = perplexity(loaded.model, windows)
+            record = prune_record(loaded, modules, model=args.model, method=method, pattern=pattern,
+                                  sparsity=sparsity, objective=objective, dense_ppl=dense_ppl, pruned_ppl=pruned_ppl,
+                                  calibration=args.calibration, nsamples=args.nsamples, seqlen=args.seqlen,
+                                  eval_tokens=int(windows.numel()), blocks=None, time_limit=args.time_limit,
+                                  time_s=time.perf_counter() - run_started)
+            record["grid"] = True  # time_s excludes model loading and the dense perplexity (shared by the grid)
+            writer.write(record)
+            print(f"[{n}/{len(runs)}] {method} {pattern} {sparsity} {objective}: ppl {dense_ppl:.2f} -> "
+                  f"{pruned_ppl:.2f}, layer error {record['summed_layer_error']:.4g}, {record['time_s']:.0f} s",
+                  flush=True)
+    finally:
+        writer.close()
+
+
+if __name__ == "__main__":
+    main()
