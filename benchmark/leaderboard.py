@@ -23,7 +23,7 @@ from instances.sets import reference_paths
 from solvers import EXACT_METHODS
 
 from .checks import check_against_reference, trusted
-from .records import read_records
+from .records import prune_run_key as run_key, read_records
 
 SGM_SHIFT = 1.0
 WIN_RTOL = 1e-9
@@ -226,14 +226,19 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
 def model_table(results: Path) -> list[dict]:
     """One row per (model, method, pattern, objective): perplexities next to the summed layer error."""
     rows = []
+    latest, runs = {}, {}
     for r in read_records(results, "prune_records.jsonl", required="perplexity_pruned"):
+        key = (*run_key(r), r.get("device"))
+        latest[key], runs[key] = r, runs.get(key, 0) + 1  # repeated runs: the last one is shown, counted in "runs"
+    for key, r in latest.items():
         rows.append({"model": r["model"], "method": r["method"], "pattern": r["pattern"] if ":" in r["pattern"]
                      else f"{r['pattern']}@{r['sparsity']:g}", "objective": r["objective_kind"],
                      "sparsity": r["sparsity_achieved"], "ppl dense": r["perplexity_dense"],
                      "ppl pruned": r["perplexity_pruned"], "summed layer error": r["summed_layer_error"],
                      "summed output error": r.get("summed_weight_error", math.nan),
-                     "calibration": f"{r['nsamples']}x{r['seqlen']} {r['calibration']}", "time [s]": r["time_s"]})
-    return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["objective"], x["method"], x["calibration"]))
+                     "calibration": f"{r['nsamples']}x{r['seqlen']} {r['calibration']}", "device": r.get("device"),
+                     "time [s]": r["time_s"], "runs": runs[key]})
+    return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["objective"], x["calibration"], x["ppl pruned"]))
 
 
 def render_models(results: Path, out_dir: Path) -> Path | None:

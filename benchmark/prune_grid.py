@@ -19,7 +19,7 @@ from instances.models import decoder_layers, load_model
 
 from .perplexity import heldout_windows, perplexity
 from .prune import check_prune_arguments, prune_model, prune_record
-from .records import RecordWriter, read_records
+from .records import RecordWriter, prune_run_key as run_key, read_records
 
 PRUNE_RECORDS = "prune_records.jsonl"
 
@@ -33,11 +33,6 @@ def parse_setting(text: str) -> tuple[str, float | None]:
         return pattern or "per-row", float(value)
     except ValueError:
         raise ValueError(f"bad setting {text!r}: use a pruned fraction (0.5), N:M (2:4) or pattern@fraction") from None
-
-
-def run_key(record: dict) -> tuple:
-    return (record["model"], record["method"], record["pattern"], record["sparsity"], record["objective_kind"],
-            record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,8 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     writer = RecordWriter(Path(args.results), PRUNE_RECORDS)
     try:
         for n, (method, pattern, sparsity, objective) in enumerate(runs, 1):
-            key = (args.model, method, pattern, sparsity, objective, args.calibration, args.nsamples, args.seqlen,
-                   int(windows.numel()))
+            key = run_key({"model": args.model, "method": method, "pattern": pattern, "sparsity": sparsity,
+                           "objective_kind": objective, "calibration": args.calibration, "nsamples": args.nsamples,
+                           "seqlen": args.seqlen, "eval_tokens": int(windows.numel())})
             if key in done:
                 continue
             if args.budget_s is not None and time.perf_counter() - started > args.budget_s:

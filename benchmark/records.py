@@ -117,3 +117,11 @@ def read_records(directory: Path, file_name: str = RECORDS_FILE, required: str =
             continue
         records.append(from_json(record))
     return records
+
+
+def prune_run_key(record: dict) -> tuple:
+    """What makes two runs the same; N:M runs have no sparsity (None, read back from records as NaN)."""
+    sparsity = record["sparsity"]
+    sparsity = None if sparsity is None or sparsity != sparsity else float(sparsity)
+    return (record["model"], record["method"], record["pattern"], sparsity, record["objective_kind"],
+            record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])

@@ -183,3 +183,26 @@ def test_bad_prune_input_exits_2_before_loading_the_model(args, message, tmp_pat
     with pytest.raises(SystemExit) as exit_info:
         bench_main(args + ["--results", str(tmp_path)])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_prune_run_key_survives_the_record_round_trip(tmp_path):
+    """prune_grid resumes by key; an N:M run (sparsity None, stored as null, read back as NaN) must
+    match its own record, or every 2:4 run would be repeated on resume."""
+    from benchmark.records import RecordWriter, prune_run_key
+    from benchmark.leaderboard import model_table
+
+    base = {"model": "m", "method": "wanda", "objective_kind": "mask", "calibration": "corpus", "nsamples": 4,
+            "seqlen": 64, "eval_tokens": 128, "perplexity_dense": 10.0, "perplexity_pruned": 20.0,
+            "sparsity_achieved": 0.5, "summed_layer_error": 1.0, "time_s": 1.0, "device": "cpu"}
+    written = [dict(base, pattern="2:4", sparsity=None), dict(base, pattern="per-row", sparsity=0.5),
+               dict(base, pattern="2:4", sparsity=None, perplexity_pruned=21.0)]  # a repeat of the first
+    writer = RecordWriter(tmp_path, "prune_records.jsonl")
+    for record in written:
+        writer.write(record)
+    writer.close()
+    read = read_records(tmp_path, "prune_records.jsonl", required="perplexity_pruned")
+    assert [prune_run_key(r) for r in read] == [prune_run_key(r) for r in written]
+    rows = model_table(tmp_path)
+    assert len(rows) == 2
+    repeated = next(r for r in rows if r["pattern"] == "2:4")
+    assert repeated["runs"] == 2 and repeated["ppl pruned"] == 21.0
