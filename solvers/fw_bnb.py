@@ -120,7 +120,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         run = frank_wolfe(ones, block.Q, block.pattern, active[0][0], linear=block.c, fixed_keep=node.keep,
                           fixed_prune=node.prune, variant="bpcg", max_iterations=100 + 50 * node.depth,
                           gap_tolerance=max(1e-9, 1e-4 * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
-                          active_set=active)
+                          active_set=active, cutoff=upper - BOUND_MARGIN)
         stats.fw_iterations += run.iterations
         bound = max(node.bound, run.lower_bound)
         V = lmo(run.gradient, block.pattern, node.keep, node.prune)

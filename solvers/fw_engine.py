@@ -65,13 +65,14 @@ def lmo(gradient, pattern: Pattern, fixed_keep=None, fixed_prune=None, groups=No
 
 def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, fixed_prune=None,
                 variant: str = "bpcg", max_iterations: int = 500, gap_tolerance: float = 1e-6,
-                time_limit: float | None = None, active_set=None) -> FWResult:
+                time_limit: float | None = None, active_set=None, cutoff: float | None = None) -> FWResult:
     """Minimise f over the relaxed polytope from the vertex ``start`` (a feasible bool mask), or from
     the convex combination ``active_set`` [(vertex, weight), ...] when given (warm start).
 
     One code path for numpy and torch: every array (W, H, start, linear, fixings, active set) must
     be of the same kind and on the same device, and the work runs there (GPU for CUDA tensors),
-    in W's floating dtype.
+    in W's floating dtype. With ``cutoff`` the run stops as soon as its certified bound reaches it
+    (branch-and-bound: the node is pruned by the incumbent, no need to solve it further).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown FW variant {variant!r}; known: {', '.join(VARIANTS)}")
@@ -101,6 +102,8 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
         best_bound = max(best_bound, f - gap)
         trace.append((t, round(time.perf_counter() - started, 4), f, gap))
         if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
+            break
+        if cutoff is not None and best_bound >= cutoff:
             break
         D, gamma_max, pairwise = _direction(xp, variant, G, X, V, active, gap)
         WD = W * D
