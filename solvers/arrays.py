@@ -10,7 +10,7 @@ import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
 namespace = array_namespace
-__all__ = ["add_into", "device_of", "namespace", "to_device", "to_numpy", "top_k_indices"]
+__all__ = ["add_into", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
 
 
 def add_into(a, b, out):
@@ -28,6 +28,18 @@ def top_k_indices(grouped, k: int):
         return grouped.topk(k, dim=1, sorted=False).indices
     size = grouped.shape[1]
     return np.argpartition(grouped, size - k, axis=1)[:, size - k:]
+
+
+def keep_rows_top_k(scores, k: int):
+    """Bool array of ``scores``'s shape marking the k largest entries of every row."""
+    chosen = top_k_indices(scores, k)
+    if is_torch_array(scores):
+        import torch
+
+        return torch.zeros(scores.shape, dtype=torch.bool, device=scores.device).scatter_(1, chosen, True)
+    mask = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(mask, chosen, True, axis=1)
+    return mask
 
 
 def to_numpy(x) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import device_of as _device, namespace, top_k_indices
+from .arrays import device_of as _device, keep_rows_top_k, namespace, top_k_indices
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -54,6 +54,8 @@ def lmo(gradient, pattern: Pattern, fixed_keep=None, fixed_prune=None, groups=No
         scores = xp.where(fixed_keep, xp.inf, scores)
     if fixed_prune is not None:
         scores = xp.where(fixed_prune, -xp.inf, scores)
+    if pattern.kind == "per-row":  # groups are the rows: no gather / scatter through flat indices
+        return keep_rows_top_k(scores, pattern.keep)
     if groups is None:
         groups = xp.asarray(pattern.groups, device=_device(gradient))
     flat = xp.reshape(scores, (-1,))
@@ -98,7 +100,7 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
             f = float(xp.sum(E * P) + xp.sum(linear * (1.0 - X)))
         G = -2.0 * W * P - linear
         V = lmo(G, pattern, fixed_keep, fixed_prune, groups)
-        gap = float(xp.sum(G * X) - xp.sum(xp.where(V, G, 0.0)))
+        gap = float(xp.sum(G * X) - xp.sum(G * xp.astype(V, G.dtype)))
         best_bound = max(best_bound, f - gap)
         trace.append((t, round(time.perf_counter() - started, 4), f, gap))
         if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
@@ -127,7 +129,7 @@ def _direction(xp, variant, G, X, V, active, fw_gap):
     """(direction, max step, pairwise (away, towards) or None)."""
     if variant != "bpcg":
         return xp.astype(V, X.dtype) - X, 1.0, None
-    inner = [float(xp.sum(xp.where(vertex, G, 0.0))) for vertex, _ in active]
+    inner = [float(xp.sum(G * xp.astype(vertex, G.dtype))) for vertex, _ in active]
     away, towards = int(np.argmax(inner)), int(np.argmin(inner))
     if inner[away] - inner[towards] >= fw_gap and away != towards:
         direction = xp.astype(active[towards][0], X.dtype) - xp.astype(active[away][0], X.dtype)
