@@ -5,7 +5,7 @@ SparseGPT-style sequential calibration: the calibration inputs of block l are pr
 (still dense) block accumulates H = X X^T (float64) of every nn.Linear input; (2) every linear is
 solved with ``solvers.solve_layer`` (any method; exact methods with ``--time-limit`` per module fall
 back to their incumbent) and its weight replaced by W * mask, or with ``--objective reconstruct`` by
-the damped least-squares re-fit of the kept weights (``solvers.objective.refit_weights``; for the
+the damped least-squares re-fit of the kept weights (``solve_layer(..., return_weights=True)``; for the
 same mask it never has a larger output error ||(W - W_new) X||^2 than zeroing, damping included,
 since the damping term is smallest at the unchanged kept weights); (3) a
 second pass through the pruned block gives the next block's inputs. Perplexity of the dense and
@@ -22,7 +22,6 @@ import numpy as np
 from instances.extract import calibration_tokens, gram_hook
 from instances.models import decoder_layers, load_model
 from solvers import solve_layer
-from solvers.objective import refit_weights
 
 from .perplexity import heldout_windows, perplexity
 from .records import provenance, utc_now
@@ -105,8 +104,8 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
             for name, (linear, H) in _block_grams(block, inputs).items():
                 W = linear.weight.detach().to("cpu", torch.float64).numpy()
                 r = solve_layer(W, H, sparsity, pattern, method, objective=objective, time_limit=time_limit,
-                                **options)
-                new = refit_weights(W, H, r.mask) if objective == "reconstruct" else np.where(r.mask, W, 0.0)
+                                return_weights=True, **options)
+                new = r.weights  # the damped re-fit for "reconstruct" (same solves as r.objective), else W * mask
                 linear.weight.data.copy_(torch.from_numpy(new).to(linear.weight.dtype))
                 D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
                 modules.append({"module": f"layer{index}.{name}", "shape": list(W.shape), "status": r.status,

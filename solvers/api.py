@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from .objective import DEFAULT_DAMPING, check_mask, layer_error, relative_error
+from .objective import DEFAULT_DAMPING, check_mask, layer_error, reconstruct, relative_error
 from .problem import make_problem
 from .registry import METHODS
 from .result import STATUSES, SolveResult
@@ -13,12 +13,14 @@ from .result import STATUSES, SolveResult
 
 def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", method: str = "wanda",
                 objective: str = "mask", time_limit: float | None = None, seed: int = 0,
-                damping: float = DEFAULT_DAMPING, **method_options) -> SolveResult:
+                damping: float = DEFAULT_DAMPING, return_weights: bool = False, **method_options) -> SolveResult:
     """Choose a mask for W (d_out x d_in) given H = X X^T (d_in x d_in), with ``method``.
 
     ``sparsity`` is the pruned fraction (ignored for N:M patterns); ``pattern`` is "per-row",
     "per-layer" or "N:M"; ``objective`` is "mask" or "reconstruct" (see ``solvers.objective``).
     The returned objective is recomputed here from the mask, never taken from the method.
+    ``return_weights=True`` also returns the pruned weights in ``result.weights``: W * mask, or for
+    "reconstruct" the damped re-fit, from the same solves that give the objective.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
@@ -41,7 +43,15 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
         check_mask(mask, problem.pattern)
     except ValueError as err:
         status, info["error"] = "error", f"infeasible answer: {err}"
-    value = layer_error(problem.W, problem.H, mask.astype(bool), objective, damping) if mask.shape == problem.shape else float("nan")
+    weights = None
+    if mask.shape != problem.shape:
+        value = float("nan")
+    elif return_weights and problem.objective == "reconstruct":
+        rows, weights = reconstruct(problem.W, problem.H, mask.astype(bool), damping)
+        value = float(rows.sum())
+    else:
+        value = layer_error(problem.W, problem.H, mask.astype(bool), objective, damping)
+        weights = np.where(mask.astype(bool), problem.W, 0.0) if return_weights else None
     return SolveResult(mask=mask, objective=value, lower_bound=float(answer.lower_bound), status=status,
                        time_s=elapsed, info=info, relative_error=relative_error(value, problem.W, problem.H),
-                       method=method, pattern=problem.pattern.name)
+                       method=method, pattern=problem.pattern.name, weights=weights)

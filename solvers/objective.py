@@ -65,27 +65,35 @@ def _damped_inverse(H: np.ndarray, damping: float) -> np.ndarray:
     return (H_inv + H_inv.T) / 2
 
 
+def reconstruct(W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float = DEFAULT_DAMPING,
+                weights: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(per-row re-fit errors (d_out,), re-fitted weights or None) from one pass of batched solves.
+
+    Error of row i: w_P^T [(H_d^{-1})_PP]^{-1} w_P; weights: the minimiser of (w - v)^T H_d (w - v)
+    with v zero where pruned, v = w - H_d^{-1}[:, P] [(H_d^{-1})_PP]^{-1} w_P (OBS update).
+    """
+    H_inv = _damped_inverse(H, damping)
+    errors = np.zeros(W.shape[0])
+    V = np.array(W, dtype=np.float64, copy=True) if weights else None
+    for rows, pruned, x in _pruned_solves(W, H_inv, mask):
+        errors[rows] = np.einsum("rp,rp->r", np.take_along_axis(W[rows], pruned, axis=1), x)
+        if weights:
+            V[rows] -= np.einsum("rpj,rp->rj", H_inv[pruned], x)
+    if weights:
+        V[~mask] = 0.0
+    return errors, V
+
+
 def reconstruct_error_rows(
     W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float = DEFAULT_DAMPING
 ) -> np.ndarray:
     """Per-row error after least-squares re-fit of the kept weights (damped H); shape (d_out,)."""
-    errors = np.zeros(W.shape[0])
-    for rows, pruned, x in _pruned_solves(W, _damped_inverse(H, damping), mask):
-        errors[rows] = np.einsum("rp,rp->r", np.take_along_axis(W[rows], pruned, axis=1), x)
-    return errors
+    return reconstruct(W, H, mask, damping, weights=False)[0]
 
 
 def refit_weights(W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float = DEFAULT_DAMPING) -> np.ndarray:
-    """Weights minimising sum_i (w_i - v_i)^T H_d (w_i - v_i) with v_i zero where pruned.
-
-    OBS update per row: v = w - H_d^{-1}[:, P] [(H_d^{-1})_PP]^{-1} w_P.
-    """
-    H_inv = _damped_inverse(H, damping)
-    V = np.array(W, dtype=np.float64, copy=True)
-    for rows, pruned, x in _pruned_solves(W, H_inv, mask):
-        V[rows] -= np.einsum("rpj,rp->rj", H_inv[pruned], x)
-    V[~mask] = 0.0
-    return V
+    """Weights minimising sum_i (w_i - v_i)^T H_d (w_i - v_i) with v_i zero where pruned (see ``reconstruct``)."""
+    return reconstruct(W, H, mask, damping)[1]
 
 
 def error_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, objective: str = "mask", damping: float = DEFAULT_DAMPING) -> np.ndarray:

@@ -37,6 +37,7 @@ class SolveResult:
     relative_error: float = float("nan")
     method: str = ""
     pattern: str = ""
+    weights: np.ndarray | None = None  # with return_weights: W * mask, or the re-fit for "reconstruct"
 
     @property
     def gap(self) -> float:

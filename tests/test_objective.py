@@ -50,3 +50,20 @@ def test_relative_error_and_mask_check():
         check_mask(full, pattern)
     with pytest.raises(ValueError, match="bool"):
         check_mask(full.astype(int), pattern)
+
+
+@pytest.mark.parametrize("objective", ["mask", "reconstruct"])
+def test_return_weights_gives_the_weights_the_objective_measures(objective):
+    """result.weights: W * mask, or the damped re-fit whose H_d-error is the reported objective."""
+    from solvers import solve_layer
+
+    W, H = synthetic_layer(6, 16, seed=7)
+    r = solve_layer(W, H, 0.5, "2:4", "wanda", objective=objective, return_weights=True)
+    assert r.weights is not None and np.all(r.weights[~r.mask] == 0)
+    if objective == "mask":
+        np.testing.assert_array_equal(r.weights, np.where(r.mask, W, 0.0))
+        return
+    np.testing.assert_allclose(r.weights, refit_weights(W, H, r.mask), rtol=1e-12, atol=1e-14)
+    D = W - r.weights
+    assert float(np.sum((D @ damped_gram(H)) * D)) == pytest.approx(r.objective, rel=1e-9)
+    assert solve_layer(W, H, 0.5, "2:4", "wanda", objective=objective).weights is None
