@@ -10,7 +10,7 @@ import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
 namespace = array_namespace
-__all__ = ["add_into", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
+__all__ = ["add_into", "check_device", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
 
 
 def add_into(a, b, out):
@@ -49,11 +49,21 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def to_device(x: np.ndarray, device: str | None):
-    """``x`` as a torch tensor on ``device`` ("cuda", "cuda:1", "cpu-torch" for torch on the CPU),
-    or unchanged for device None / "cpu" (numpy)."""
-    if device in (None, "cpu"):
+def to_device(x, device: str | None):
+    """``x`` as a torch tensor on ``device`` ("cuda", "cuda:N", "cpu-torch" for torch on the CPU),
+    or unchanged for device None / "cpu" (numpy) and for x None. Any other device name is a ValueError."""
+    check_device(device)
+    if device in (None, "cpu") or x is None:
         return x
     import torch  # only reached when the caller asked for a torch device
 
     return torch.as_tensor(np.ascontiguousarray(x), device="cpu" if device == "cpu-torch" else device)
+
+
+def check_device(device) -> None:
+    """ValueError naming ``device`` unless it is one this package understands (see ``to_device``)."""
+    if device in (None, "cpu", "cpu-torch", "cuda"):
+        return
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return
+    raise ValueError(f"device must be None/'cpu' (numpy), 'cpu-torch', 'cuda' or 'cuda:N'; got {device!r}")

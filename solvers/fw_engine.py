@@ -81,7 +81,7 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
     xp = namespace(W, H, start)
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else np.inf)
-    groups = xp.asarray(pattern.groups, device=_device(W))
+    groups = None if pattern.kind == "per-row" else xp.asarray(pattern.groups, device=_device(W))  # lmo: rows direct
     linear = xp.zeros_like(W) if linear is None else linear
     if active_set:
         total = sum(w for _, w in active_set)

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from .arrays import to_device, to_numpy
+from .arrays import check_device, to_device, to_numpy
 from .fw_engine import frank_wolfe
 from .objective import mask_error_rows
 from .patterns import Pattern, select_top
@@ -88,8 +88,8 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
     if strengthen != "none":
         d = diagonal_strengthening(W, H, strengthen)
         H, linear = H - np.diag(d), W**2 * d[None, :]
-    on = lambda x: None if x is None else to_device(x, device)  # noqa: E731
-    result = frank_wolfe(on(W), on(H), problem.pattern, on(start), linear=on(linear), variant=variant,
+    W, H, start, linear = (to_device(x, device) for x in (W, H, start, linear))
+    result = frank_wolfe(W, H, problem.pattern, start, linear=linear, variant=variant,
                          max_iterations=max_iterations, time_limit=time_limit)
     return max(result.lower_bound, 0.0), {"certify_iterations": result.iterations, "certify_gap": result.gap,
                                           "strengthen": strengthen}
@@ -115,6 +115,7 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
     """SparseFW; see the module docstring for the steps and options."""
     if strengthen not in STRENGTHENINGS:
         raise ValueError(f"unknown strengthen {strengthen!r}; known: {', '.join(STRENGTHENINGS)}")
+    check_device(device)
     started = time.perf_counter()
     start = warm_start_mask(problem, warm_start)
     fixed = fixed_by_alpha(problem, alpha)
@@ -122,8 +123,8 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
         start = start | fixed
         start = select_top(start.astype(float) + fixed * 2.0, problem.pattern)
     budget = None if time_limit is None else time_limit * (0.5 if certify else 1.0)
-    on = lambda x: None if x is None else to_device(x, device)  # noqa: E731
-    run = frank_wolfe(on(problem.W), on(problem.H), problem.pattern, on(start), fixed_keep=on(fixed), variant=variant,
+    W, H, start_on, fixed_on = (to_device(x, device) for x in (problem.W, problem.H, start, fixed))
+    run = frank_wolfe(W, H, problem.pattern, start_on, fixed_keep=fixed_on, variant=variant,
                       max_iterations=max_iterations, time_limit=budget)
     X = to_numpy(run.X)
     mask = select_top(X + 1e-9 * start, problem.pattern)
@@ -134,7 +135,7 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
     if polish:
         from .sparseswaps import solve_sparseswaps
 
-        mask = solve_sparseswaps(problem, warm_start=mask).mask
+        mask = solve_sparseswaps(problem, warm_start=mask, device=device).mask
         info["polished_objective"] = float(mask_error_rows(problem.W, problem.H, mask).sum())
     lower_bound = -math.inf
     if problem.objective == "mask" and fixed is None and strengthen == "none":

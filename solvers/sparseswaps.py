@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from .arrays import add_into, device_of, namespace, to_device, to_numpy
+from .arrays import add_into, check_device, device_of, namespace, to_device, to_numpy
 from .objective import mask_error_rows
 from .problem import LayerProblem
 from .result import MethodAnswer
@@ -162,6 +162,7 @@ def solve_sparseswaps(problem: LayerProblem, *, time_limit=None, seed=0, warm_st
     pair tables, rows x pruned x kept float64, must fit in memory): default 64 on numpy and as many as
     fit in ``TORCH_TABLE_BYTES`` on torch.
     """
+    check_device(device)
     start = warm_start_mask(problem, warm_start)
     deadline = time.perf_counter() + (time_limit if time_limit is not None else np.inf)
     if problem.pattern.row_local:

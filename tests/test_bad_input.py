@@ -24,6 +24,9 @@ W, H = synthetic_layer(4, 8, seed=0)
     (dict(time_limit=-1), "time_limit"),
     (dict(W="abc"), "W is not a numeric array"),
     (dict(method="wanda", bogus_option=1), "bogus_option"),
+    (dict(method="fw", device="gpu"), "device must be .*'gpu'"),
+    (dict(method="sparseswaps", device="cuda:x"), "device must be .*'cuda:x'"),
+    (dict(method="sparseswaps", pattern="per-layer", device="tpu"), "device must be .*'tpu'"),
 ])
 def test_bad_input_raises_value_error(kwargs, message):
     args = dict(W=W, H=H, sparsity=0.5, pattern="per-row", method="wanda") | kwargs
