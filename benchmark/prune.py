@@ -157,6 +157,16 @@ def check_prune_arguments(method: str, pattern: str, sparsity: float | None) -> 
     make_pattern(pattern, (1, 1024 if len(nm) == 1 or not nm[1].isdigit() else 256 * int(nm[1])), sparsity)
 
 
+def prepare(model: str, device: str | None, calibration: str, nsamples: int, seqlen: int,
+            eval_tokens: int | None, seed: int = 0):
+    """(loaded model, held-out windows, dense perplexity, calibration tokens): what every pruning run needs."""
+    loaded = load_model(model, device)
+    windows = heldout_windows(loaded.tokenizer, calibration, seqlen, eval_tokens)
+    dense_ppl = perplexity(loaded.model, windows)
+    tokens = calibration_tokens(loaded, calibration, nsamples, seqlen, seed)
+    return loaded, windows, dense_ppl, tokens
+
+
 def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, objective: str = "mask",
               nsamples: int = 128, seqlen: int = 512, calibration: str = "corpus", device: str | None = None,
               eval_tokens: int | None = None, time_limit: float | None = None, blocks: list[int] | None = None,
@@ -164,10 +174,7 @@ def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, 
     """Prune ``model`` with ``method`` and return the record (see ``bench prune``)."""
     check_prune_arguments(method, pattern, sparsity)
     started = time.perf_counter()
-    loaded = load_model(model, device)
-    windows = heldout_windows(loaded.tokenizer, calibration, seqlen, eval_tokens)
-    dense_ppl = perplexity(loaded.model, windows)
-    tokens = calibration_tokens(loaded, calibration, nsamples, seqlen, seed)
+    loaded, windows, dense_ppl, tokens = prepare(model, device, calibration, nsamples, seqlen, eval_tokens, seed)
     modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
                           tokens=tokens, time_limit=time_limit, blocks=blocks, progress=progress)
     pruned_ppl = perplexity(loaded.model, windows)

@@ -14,11 +14,10 @@ import argparse
 import time
 from pathlib import Path
 
-from instances.extract import calibration_tokens
-from instances.models import decoder_layers, load_model
+from instances.models import decoder_layers
 
-from .perplexity import heldout_windows, perplexity
-from .prune import check_prune_arguments, prune_model, prune_record
+from .perplexity import perplexity
+from .prune import check_prune_arguments, prepare, prune_model, prune_record
 from .records import RecordWriter, prune_run_key as run_key, read_records
 
 PRUNE_RECORDS = "prune_records.jsonl"
@@ -35,9 +34,18 @@ def parse_setting(text: str) -> tuple[str, float | None]:
         raise ValueError(f"bad setting {text!r}: use a pruned fraction (0.5), N:M (2:4) or pattern@fraction") from None
 
 
-def main(argv: list[str] | None = None) -> None:
-    import torch
+def grid_runs(methods: str, patterns: str, objectives: str) -> list[tuple]:
+    """[(method, pattern, sparsity, objective)] from the comma-separated options; ValueError names a bad one."""
+    settings = [parse_setting(s) for s in patterns.split(",")]
+    runs = [(m, p, s, o) for o in objectives.split(",") for p, s in settings for m in methods.split(",")]
+    for method, pattern, sparsity, objective in runs:
+        check_prune_arguments(method, pattern, sparsity)
+        if objective not in ("mask", "reconstruct"):
+            raise ValueError(f"unknown objective {objective!r}; known: mask, reconstruct")
+    return runs
 
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--methods", default="magnitude,wanda,sparsegpt,sparseswaps,fw,fw-polish")
@@ -52,18 +60,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget-s", type=float, help="start no new run after this many seconds")
     parser.add_argument("--results", default="results/prune")
     args = parser.parse_args(argv)
-    settings = [parse_setting(s) for s in args.patterns.split(",")]
-    runs = [(m, p, s, o) for o in args.objectives.split(",") for p, s in settings for m in args.methods.split(",")]
-    for method, pattern, sparsity, objective in runs:
-        check_prune_arguments(method, pattern, sparsity)
-        if objective not in ("mask", "reconstruct"):
-            raise ValueError(f"unknown objective {objective!r}; known: mask, reconstruct")
+    try:  # every setting is checked before the model loads; a bad one is named, exit status 2
+        runs = grid_runs(args.methods, args.patterns, args.objectives)
+    except ValueError as err:
+        parser.exit(2, f"prune_grid: error: {err}\n")
+    import torch
+
     started = time.perf_counter()
-    loaded = load_model(args.model, args.device)
-    windows = heldout_windows(loaded.tokenizer, args.calibration, args.seqlen, args.eval_tokens)
+    loaded, windows, dense_ppl, tokens = prepare(args.model, args.device, args.calibration, args.nsamples, args.seqlen,
+                                                 args.eval_tokens)
     done = {run_key(r) for r in read_records(Path(args.results), PRUNE_RECORDS, required="perplexity_pruned")}
-    dense_ppl = perplexity(loaded.model, windows)
-    tokens = calibration_tokens(loaded, args.calibration, args.nsamples, args.seqlen, 0)
     linears = [m for layer in decoder_layers(loaded.model) for m in layer.modules() if isinstance(m, torch.nn.Linear)]
     dense = [m.weight.detach().to("cpu", copy=True) for m in linears]
     writer = RecordWriter(Path(args.results), PRUNE_RECORDS)

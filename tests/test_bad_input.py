@@ -46,3 +46,19 @@ def test_solvers_import_without_torch():
 
     code = "import sys, solvers; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--methods", "wanda,oracle"], "unknown method 'oracle'"),
+    (["--patterns", "0.5,half"], "bad setting 'half'"),
+    (["--patterns", "1.5"], "sparsity"),
+    (["--objectives", "mask,l1"], "unknown objective 'l1'"),
+])
+def test_prune_grid_rejects_bad_settings_before_loading_the_model(argv, message, capsys, tmp_path):
+    from benchmark.prune_grid import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--results", str(tmp_path)])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no records file created
