@@ -11,8 +11,11 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
 - dual tightening: with LMO vertex V at the returned x and its group-wise swap costs Delta_j, any
   binary y with y_j != V_j has f(y) >= f(x) - gap(x) + Delta_j (x, gap and V of the same iterate),
   so j is fixed to V_j when that exceeds the incumbent;
-- branching: most fractional free variable; node selection: best bound, with a depth-first dive
-  (last child first) every ``dive_every`` nodes to find incumbents;
+- branching (``branching``): "most-fractional" (default), or "pseudocost": per variable and side the
+  mean bound gain per unit of fractionality moved, learnt from solved children (Benichou et al. 1971),
+  score = max(q_keep (1 - x_j), eps) * max(q_prune x_j, eps) (product rule), unknown pseudocosts set
+  to the mean of the known ones; node selection: best bound, with a depth-first dive (last child
+  first) every ``dive_every`` nodes to find incumbents;
 - primal heuristics (``bnb_heuristics.HEURISTICS``) chosen at each node by a bandit (``bandits``),
   reward = 1 - exp(-relative incumbent improvement per second);
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
@@ -48,6 +51,33 @@ class Node:
     prune: np.ndarray = field(compare=False)   # fixed to prune
     active: list = field(compare=False)
     depth: int = field(compare=False)
+    branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved, parent bound)
+
+
+BRANCHINGS = ("most-fractional", "pseudocost")
+
+
+class Pseudocosts:
+    """Mean bound gain per unit of fractionality moved, per variable and side (keep = 1, prune = 0)."""
+
+    def __init__(self, shape):
+        self.total = np.zeros((2,) + tuple(shape))
+        self.count = np.zeros((2,) + tuple(shape))
+
+    def update(self, branched: tuple | None, bound: float) -> None:
+        if branched is None or not math.isfinite(branched[3]) or not math.isfinite(bound):
+            return
+        index, side, moved, parent_bound = branched
+        self.total[(side,) + index] += max(bound - parent_bound, 0.0) / max(moved, 1e-9)
+        self.count[(side,) + index] += 1
+
+    def choose(self, X: np.ndarray, candidates: np.ndarray) -> tuple:
+        known = self.count > 0
+        mean = np.where(known, self.total / np.maximum(self.count, 1), 0.0)
+        default = float(mean[known].mean()) if known.any() else 1.0
+        mean = np.where(known, mean, default)
+        score = np.maximum(mean[1] * (1 - X), 1e-6 * default) * np.maximum(mean[0] * X, 1e-6 * default)
+        return np.unravel_index(np.argmax(np.where(candidates, score, -np.inf)), X.shape)
 
 
 @dataclass
@@ -92,8 +122,10 @@ def _respecting(active, keep, prune):
 
 
 def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_limit: float, bandit: Bandit,
-                stats: Stats, dive_every: int, rng: np.random.Generator) -> tuple[np.ndarray, float, bool]:
+                stats: Stats, dive_every: int, rng: np.random.Generator, branching: str = "most-fractional"
+                ) -> tuple[np.ndarray, float, bool]:
     """Branch and bound on one block; returns (incumbent mask, lower bound, proven optimal)."""
+    pseudocosts = Pseudocosts(block.start.shape) if branching == "pseudocost" else None
     ones = np.ones_like(block.start, dtype=np.float64)
     incumbent, upper = block.start.copy(), block.error(block.start)
     counter = itertools.count()
@@ -123,6 +155,8 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
                           active_set=active, cutoff=upper - BOUND_MARGIN)
         stats.fw_iterations += run.iterations
         bound = max(node.bound, run.lower_bound)
+        if pseudocosts is not None:
+            pseudocosts.update(node.branched, bound)
         V = lmo(run.gradient, block.pattern, node.keep, node.prune)
         incumbent, upper = _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng)
         if bound >= upper - BOUND_MARGIN:
@@ -146,13 +180,18 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             fractional = free & ~tighten
             if not fractional.any():
                 continue
-        j = np.unravel_index(np.argmin(np.where(fractional, np.abs(run.X - 0.5), np.inf)), run.X.shape)
+        if pseudocosts is not None:
+            j = pseudocosts.choose(run.X, fractional)
+        else:
+            j = np.unravel_index(np.argmin(np.where(fractional, np.abs(run.X - 0.5), np.inf)), run.X.shape)
         children = []
         for side in ("keep", "prune"):
             k, p = keep.copy(), prune.copy()
             (k if side == "keep" else p)[j] = True
             if _feasible(block.pattern, k, p):
-                child = Node(bound, next(counter), k, p, run.active, node.depth + 1)
+                moved = 1.0 - run.X[j] if side == "keep" else run.X[j]
+                child = Node(bound, next(counter), k, p, run.active, node.depth + 1,
+                             (j, int(side == "keep"), float(moved), bound))
                 heapq.heappush(heap, child)
                 children.append((side, child))
         if children:
@@ -231,8 +270,10 @@ def _layer_block(problem: LayerProblem, start: np.ndarray):
 
 def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "auto",
-                 sdp_max_n: int = SDP_MAX_N) -> MethodAnswer:
+                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional") -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring."""
+    if branching not in BRANCHINGS:
+        raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
     from .mip import _warm_start
 
     if problem.objective != "mask":
@@ -252,7 +293,7 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         block_deadline = min(deadline, time.perf_counter() + share) if math.isfinite(share) else deadline
         row_mask, row_bound, row_proven = solve_block(block, deadline=block_deadline, node_limit=node_limit,
                                                       gap_limit=gap_limit, bandit=policy, stats=stats,
-                                                      dive_every=dive_every, rng=rng)
+                                                      dive_every=dive_every, rng=rng, branching=branching)
         if problem.pattern.row_local:
             mask[index] = row_mask[0]
         else:
@@ -261,5 +302,5 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         proven &= row_proven
     info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
             "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
-            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods)}
+            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching}
     return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

@@ -23,8 +23,11 @@ METHODS = {
     "sparseswaps": solve_sparseswaps,
     "fw": solve_fw,
     "fw-polish": partial(solve_fw, polish=True),
+    # SparseFW with the strongest bound: saddle-point diagonal strengthening (solvers.sparsefw, "diag-bm").
+    "fw-bm": partial(solve_fw, strengthen="diag-bm", variant="bpcg"),
     "fw-bnb": solve_fw_bnb,
     "fw-bnb-round-robin": partial(solve_fw_bnb, bandit="round-robin"),
+    "fw-bnb-pseudocost": partial(solve_fw_bnb, branching="pseudocost"),
     "brute-force": solve_brute_force,
     "mip": solve_mip,
     "mip-factor": partial(solve_mip, formulation="factor"),
@@ -49,11 +52,11 @@ def solve_exact(problem, **options):
 METHODS["exact"] = solve_exact
 
 # Methods that take ``device=`` ("cuda", ...) and then run their iterations with torch on that device.
-DEVICE_METHODS = {"fw", "fw-polish", "sparseswaps"}
+DEVICE_METHODS = {"fw", "fw-polish", "fw-bm", "sparseswaps"}
 
 # Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
-MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin"}
+MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost"}
 
 # Methods that prove optimality (their "optimal" status is a claim the harness checks).
-EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "mip", "mip-factor", "mip-plain", "mip-scheduler", "exact",
+EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "mip", "mip-factor", "mip-plain", "mip-scheduler", "exact",
                  *(f"mip-alns-{a}" for a in "uegi")}

@@ -36,12 +36,13 @@ def test_fw_bnb_agrees_with_brute_force_and_mip(seed):
 
 @pytest.mark.parametrize("seed", [*range(4, 12), 38])  # 38: wrong claim under the old stale-bound tightening
 @pytest.mark.parametrize("pattern", ["per-row", "2:4"])
-def test_fw_bnb_never_claims_a_wrong_optimum(seed, pattern):
+@pytest.mark.parametrize("method", ["fw-bnb", "fw-bnb-pseudocost"])
+def test_fw_bnb_never_claims_a_wrong_optimum(seed, pattern, method):
     """Many small random rows, bad warm starts: every "optimal" claim must equal brute force and
     every bound must lie below it (guards the dual tightening, which once used a stale bound)."""
     W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
     exact = solve_layer(W, H, 0.5, pattern, "brute-force")
-    r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude")
+    r = solve_layer(W, H, 0.5, pattern, method, warm_start="magnitude")
     assert r.status == "optimal" and r.objective == pytest.approx(exact.objective, rel=1e-9, abs=1e-12)
     assert r.lower_bound <= exact.objective * (1 + 1e-9)
 
@@ -74,6 +75,16 @@ def test_bandit_prefers_rewarding_arm():
     assert bandit.counts[2] > 200
     with pytest.raises(ValueError, match="bandit policy"):
         Bandit(3, "thompson")
+
+
+def test_pseudocost_branching_solves_with_branching_and_reports_it():
+    W, H = synthetic_layer(1, 24, seed=7, outliers=2)
+    exact = solve_layer(W, H, 0.5, "per-row", "mip")
+    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", branching="pseudocost", warm_start="magnitude", qcr="min-eig")
+    assert r.status == "optimal" and r.objective == pytest.approx(exact.objective, rel=1e-7)
+    assert r.info["branching"] == "pseudocost" and r.info["nodes"] > 1
+    with pytest.raises(ValueError, match="branching"):
+        solve_layer(W, H, 0.5, "per-row", "fw-bnb", branching="random")
 
 
 def test_fw_bnb_rejects_what_it_cannot_solve():
