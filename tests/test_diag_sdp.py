@@ -56,3 +56,14 @@ def test_saddle_bound_closes_most_of_the_gap_on_a_correlated_row():
     strong = solve_layer(W, H, 0.5, "per-row", "fw", strengthen="diag-bm", certify_rounds=12, **options).lower_bound
     assert strong <= optimum * (1 + 1e-9)
     assert (optimum - strong) < 0.5 * (optimum - plain)
+
+
+def test_shor_gaps_bounds_are_ordered_below_the_optimum():
+    from benchmark.shor_gaps import relaxation_bounds
+
+    W, H = synthetic_layer(1, 10, seed=2)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    Q = np.outer(W[0], W[0]) * H
+    plain, diagonal, full = relaxation_bounds(Q, 5)
+    assert plain <= diagonal * (1 + 1e-5) <= full * (1 + 1e-5) * (1 + 1e-5)
+    assert full <= optimum * (1 + 1e-5)
