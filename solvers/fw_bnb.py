@@ -51,7 +51,7 @@ class Node:
     prune: np.ndarray = field(compare=False)   # fixed to prune
     active: list = field(compare=False)
     depth: int = field(compare=False)
-    branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved, parent bound)
+    branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved); bound = parent's
 
 
 BRANCHINGS = ("most-fractional", "pseudocost")
@@ -64,10 +64,10 @@ class Pseudocosts:
         self.total = np.zeros((2,) + tuple(shape))
         self.count = np.zeros((2,) + tuple(shape))
 
-    def update(self, branched: tuple | None, bound: float) -> None:
-        if branched is None or not math.isfinite(branched[3]) or not math.isfinite(bound):
+    def update(self, branched: tuple | None, parent_bound: float, bound: float) -> None:
+        if branched is None or not math.isfinite(parent_bound) or not math.isfinite(bound):
             return
-        index, side, moved, parent_bound = branched
+        index, side, moved = branched
         self.total[(side,) + index] += max(bound - parent_bound, 0.0) / max(moved, 1e-9)
         self.count[(side,) + index] += 1
 
@@ -156,7 +156,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         stats.fw_iterations += run.iterations
         bound = max(node.bound, run.lower_bound)
         if pseudocosts is not None:
-            pseudocosts.update(node.branched, bound)
+            pseudocosts.update(node.branched, node.bound, bound)
         V = lmo(run.gradient, block.pattern, node.keep, node.prune)
         incumbent, upper = _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng)
         if bound >= upper - BOUND_MARGIN:
@@ -191,7 +191,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             if _feasible(block.pattern, k, p):
                 moved = 1.0 - run.X[j] if side == "keep" else run.X[j]
                 child = Node(bound, next(counter), k, p, run.active, node.depth + 1,
-                             (j, int(side == "keep"), float(moved), bound))
+                             (j, int(side == "keep"), float(moved)))
                 heapq.heappush(heap, child)
                 children.append((side, child))
         if children:
