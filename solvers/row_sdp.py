@@ -1,0 +1,209 @@
+"""One row's diagonal Shor SDP bound, by a dual log-barrier (interior-point) Newton method.
+
+Row problem: min e^T Q e over e in {0, 1}^n (pruned indicators) with C^T e = p (one column of
+C per cardinality group: one for per-row, d_in / M for N:M), Q = diag(w) H diag(w) (units of the
+mask error). Its Shor relaxation with the diagonal constraints diag(E) = e has the dual
+
+    max  gamma + p^T rho   s.t.  Z(y) = [[-gamma, (s - C rho)^T / 2], [(s - C rho) / 2, Q - diag(s)]]  PSD,
+
+with n + G + 1 scalars y = (gamma, rho, s) and one (n+1) x (n+1) linear matrix inequality. Every
+y with Z(y) PSD certifies gamma + p^T rho <= the integer optimum (for binaries e_j^2 = e_j, and
+e^T (Q - diag s) e + (s - C rho)^T e - gamma >= 0 is the quadratic form of Z on (1, e)).
+For fixed s it is the relaxation bound of the convexified objective e^T (Q - diag s) e + s^T e on
+the hyperplanes C^T e = p, so FW on the box-constrained (hypersimplex) relaxation with the same s
+gives a bound at least as large (``solvers.sparsefw``, strengthening "row-sdp").
+
+Method (Boyd & Vandenberghe, ch. 11): maximise tau * b^T y + log det Z(y) by damped Newton steps
+(backtracking keeps Z positive definite: a Cholesky succeeds), tau *= ``growth`` after each
+centering, starting each centering from the central path's tangent, until the barrier's duality
+gap (n + 1) / tau is below ``tolerance`` * |bound|; gamma is then raised to the largest value the
+final (rho, s) allow. Newton systems are (n + G + 1)-square and formed in O(n^2) from G = Z^-1 by
+the closed forms in ``_newton_system`` (tr(G A_k G A_l) for the structured A_k), so one step costs
+about 2 n^3 flops. Measured on real SmolLM2 rows: n = 128 in 0.12 s (SCS on the same SDP with
+the row-sum constraints too: 0.8 s), n = 576 in about 200 steps, 4 s on a 2-core CPU (SCS: 386 s
+for an unusable answer).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lapack, solve
+
+CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
+
+
+@dataclass
+class RowSDP:
+    """Result in Q's units: ``bound`` = gamma + p^T rho (valid), ``s`` the diagonal multipliers.
+
+    ``gap`` bounds the distance of ``bound`` to the SDP optimum ((n+1)/tau after the last
+    centering; inf when stopped early); ``newton_steps`` counts all Newton steps.
+    """
+
+    bound: float
+    s: np.ndarray
+    rho: np.ndarray
+    gamma: float
+    gap: float
+    newton_steps: int
+
+
+def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
+    """n x G 0/1 matrix of the cardinality groups (None: one group with every index)."""
+    if groups is None:
+        return np.ones((n, 1))
+    C = np.zeros((n, len(groups)))
+    for g, members in enumerate(groups):
+        C[np.asarray(members), g] = 1.0
+    if np.any(C.sum(axis=1) != 1.0):
+        raise ValueError("cardinality groups must partition the row's indices")
+    return C
+
+
+def _matrix(Q: np.ndarray, C: np.ndarray, y: np.ndarray) -> np.ndarray:
+    G = C.shape[1]
+    gamma, rho, s = y[0], y[1:1 + G], y[1 + G:]
+    n = len(s)
+    Z = np.empty((n + 1, n + 1))
+    Z[0, 0] = -gamma
+    Z[0, 1:] = Z[1:, 0] = (s - C @ rho) / 2.0
+    Z[1:, 1:] = Q
+    Z[1:, 1:][np.diag_indices(n)] -= s
+    return Z
+
+
+def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(grad of log det Z, K) with K_kl = tr(G A_k G A_l) = -Hessian of log det Z, G = Z^-1."""
+    g00, g, Gb = inverse[0, 0], inverse[0, 1:], inverse[1:, 1:]
+    Cg, GbC = C.T @ g, Gb @ C
+    grad = np.concatenate(([-g00], -Cg, g - np.diag(Gb)))
+    G = C.shape[1]
+    K = np.empty((len(grad), len(grad)))
+    K[0, 0] = g00**2
+    K[0, 1:1 + G] = g00 * Cg
+    K[0, 1 + G:] = g**2 - g00 * g
+    K[1:1 + G, 1:1 + G] = 0.5 * (np.outer(Cg, Cg) + g00 * (C.T @ GbC))
+    K[1:1 + G, 1 + G:] = -0.5 * (np.outer(Cg, g) + g00 * GbC.T - 2.0 * GbC.T * g[None, :])
+    K[1 + G:, 1 + G:] = 0.5 * (np.outer(g, g) + g00 * Gb) - Gb * (g[:, None] + g[None, :]) + Gb * Gb
+    K[1:, 0] = K[0, 1:]
+    K[1 + G:, 1:1 + G] = K[1:1 + G, 1 + G:].T
+    return grad, K
+
+
+def _newton_direction(K: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """K^-1 grad, with K Jacobi-scaled first (its diagonal spans many decades near the boundary)."""
+    scale = 1.0 / np.sqrt(np.clip(np.diag(K), 1e-300, None))
+    scaled = K * np.outer(scale, scale)
+    with warnings.catch_warnings():  # ill-conditioned by nature close to the boundary; checked by the line search
+        warnings.simplefilter("ignore", LinAlgWarning)
+        try:
+            return scale * solve(scaled, scale * grad, assume_a="pos", check_finite=False)
+        except (LinAlgError, ValueError):
+            return scale * np.linalg.lstsq(scaled, scale * grad, rcond=None)[0]
+
+
+def _cholesky(Z: np.ndarray):
+    try:
+        return cho_factor(Z, lower=True, check_finite=False)
+    except LinAlgError:
+        return None
+
+
+def _log_det(factor) -> float:
+    return 2.0 * float(np.sum(np.log(np.diag(factor[0]))))
+
+
+def _inverse(factor) -> np.ndarray:
+    inverse = lapack.dpotri(factor[0], lower=1)[0]
+    return np.tril(inverse) + np.tril(inverse, -1).T
+
+
+def _center(Qn, C, b, y, tau, max_steps):
+    """Damped Newton on tau b^T y + log det Z(y) from a strictly feasible y.
+
+    Returns (y, tangent of the central path dy/dtau = K^-1 b, steps); tangent None when the step
+    budget ran out before the Newton decrement fell below ``CENTERED``.
+    """
+    factor = _cholesky(_matrix(Qn, C, y))
+    for step_count in range(1, max_steps + 1):
+        grad_ld, K = _newton_system(_inverse(factor), C)
+        grad = tau * b + grad_ld
+        delta = _newton_direction(K, grad)
+        decrement = float(grad @ delta)
+        if decrement / 2.0 <= CENTERED:
+            return y, _newton_direction(K, b), step_count
+        value = tau * float(b @ y) + _log_det(factor)
+        step = 1.0
+        while step > 1e-12:  # backtracking: stay positive definite, Armijo on the barrier function
+            trial_factor = _cholesky(_matrix(Qn, C, y + step * delta))
+            if trial_factor is not None and tau * float(b @ (y + step * delta)) + _log_det(trial_factor) >= value + 0.25 * step * decrement:
+                break
+            step /= 2.0
+        else:
+            return y, _newton_direction(K, b), step_count
+        y, factor = y + step * delta, trial_factor
+    return y, None, max_steps
+
+
+def _predict(Qn, C, y, move):
+    """y + t move for the largest t in {1, 1/2, ...} keeping Z positive definite (path extrapolation)."""
+    t = 1.0
+    while t > 1e-6:
+        if _cholesky(_matrix(Qn, C, y + t * move)) is not None:
+            return y + t * move
+        t /= 2.0
+    return y
+
+
+def _best_gamma(Qn, C, y) -> float:
+    """Largest gamma with Z PSD for the given (rho, s): -(s - C rho)^T (Q - diag s)^-1 (s - C rho) / 4."""
+    G = C.shape[1]
+    rho, s = y[1:1 + G], y[1 + G:]
+    lower = _cholesky(Qn - np.diag(s))
+    if lower is None:
+        return float(y[0])
+    v = s - C @ rho
+    return -0.25 * float(v @ cho_solve(lower, v)) * (1.0 + 1e-12)
+
+
+def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
+                  max_newton: int = 400) -> RowSDP:
+    """The diagonal Shor SDP bound of one row (module docstring); Q symmetric PSD (n x n).
+
+    ``prune_counts``: pruned weights per group (an int for one group); ``groups``: index arrays
+    partitioning range(n) (None: one group). ``tolerance``: relative barrier gap at which to stop.
+    """
+    Q = np.asarray(Q, dtype=np.float64)
+    n = Q.shape[0]
+    if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
+        raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
+    C = group_matrix(n, groups)
+    p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
+    if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
+        raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
+    scale = float(np.mean(np.diag(Q)))
+    G = C.shape[1]
+    if scale <= 0.0:
+        return RowSDP(0.0, np.zeros(n), np.zeros(G), 0.0, 0.0, 0)
+    Qn = (Q + Q.T) / (2.0 * scale)
+    b = np.concatenate(([1.0], p, np.zeros(n)))
+    s0 = -np.ones(n)
+    y = np.concatenate(([-1.0 - 0.25 * float(s0 @ cho_solve(_cholesky(Qn + np.eye(n)), s0))], np.zeros(G), s0))
+    tau, steps, gap = 1.0, 0, math.inf
+    while steps < max_newton:
+        y, tangent, used = _center(Qn, C, b, y, tau, max_newton - steps)
+        steps += used
+        if tangent is None:  # out of Newton steps before centering: no gap estimate
+            gap = math.inf
+            break
+        gap = (n + 1) / tau
+        if gap <= tolerance * max(abs(float(b @ y)), 1e-12 * n):
+            break
+        y = _predict(Qn, C, y, (growth - 1.0) * tau * tangent)
+        tau *= growth
+    y[0] = _best_gamma(Qn, C, y)
+    return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
+                  gap * scale, steps)

@@ -1,0 +1,92 @@
+"""The per-row diagonal Shor SDP bound by the dual barrier method (solvers.row_sdp)."""
+import itertools
+
+import numpy as np
+import pytest
+
+from solvers.row_sdp import _matrix, _newton_system, group_matrix, row_sdp_bound
+
+
+def _row_q(n, seed):
+    """Q = diag(w) H diag(w) with correlated inputs (a near-duplicate column), like real rows."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3 * n))
+    X[1] = X[0] + 0.1 * X[1]
+    w = rng.standard_normal(n)
+    return w[:, None] * (X @ X.T) * w[None, :]
+
+
+def _brute_force(Q, groups, prune_counts):
+    """min e^T Q e over binary e with the given count in every group."""
+    choices = [itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]
+    best = np.inf
+    for picked in itertools.product(*choices):
+        e = np.zeros(len(Q))
+        e[[j for part in picked for j in part]] = 1.0
+        best = min(best, e @ Q @ e)
+    return best
+
+
+def _clarabel_value(Q, groups, prune_counts):
+    import cvxpy as cp
+
+    n = len(Q)
+    C = group_matrix(n, groups)
+    gamma, rho, s = cp.Variable(), cp.Variable(C.shape[1]), cp.Variable(n)
+    v = cp.reshape((s - C @ rho) / 2, (n, 1), order="C")
+    Z = cp.bmat([[cp.reshape(-gamma, (1, 1), order="C"), v.T], [v, Q - cp.diag(s)]])
+    problem = cp.Problem(cp.Maximize(gamma + np.asarray(prune_counts, float) @ rho), [(Z + Z.T) / 2 >> 0])
+    return problem.solve(solver=cp.CLARABEL)
+
+
+def test_newton_system_matches_the_traces():
+    """grad_k = tr(G A_k), K_kl = tr(G A_k G A_l) for the structured A_k (one group and N:M groups)."""
+    n = 8
+    Q = _row_q(n, 0)
+    for groups in (None, [np.arange(0, 4), np.arange(4, 8)]):
+        C = group_matrix(n, groups)
+        y = np.concatenate(([-1e3], 0.1 * np.arange(C.shape[1]), -np.ones(n)))
+        Z = _matrix(Q, C, y)
+        inverse = np.linalg.inv(Z)
+        directions = [_matrix(Q, C, y + e) - Z for e in np.eye(len(y))]
+        grad, K = _newton_system(inverse, C)
+        np.testing.assert_allclose(grad, [np.trace(inverse @ A) for A in directions], atol=1e-12)
+        expected = [[np.trace(inverse @ A @ inverse @ B) for B in directions] for A in directions]
+        np.testing.assert_allclose(K, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("groups, prune_counts", [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
+def test_bound_is_the_sdp_optimum_and_below_brute_force(seed, groups, prune_counts):
+    Q = _row_q(10, seed)
+    result = row_sdp_bound(Q, prune_counts, groups, tolerance=1e-7)
+    reference = _clarabel_value(Q, groups, prune_counts)
+    assert result.bound == pytest.approx(reference, rel=1e-5)
+    optimum = _brute_force(Q, groups or [np.arange(10)], prune_counts)
+    assert result.bound <= optimum * (1 + 1e-9)
+    # a certificate: Z(gamma, rho, s) is PSD, so gamma + p^T rho is a valid bound for any such point
+    C = group_matrix(10, groups)
+    Z = _matrix(Q, C, np.concatenate(([result.gamma], result.rho, result.s)))
+    assert np.linalg.eigvalsh(Z)[0] >= -1e-9 * np.abs(Q).max()
+    assert result.gamma + np.dot(prune_counts, result.rho) == pytest.approx(result.bound, rel=1e-9)
+
+
+def test_bound_beats_the_plain_relaxation():
+    """Shor with diag(E) = e is at least the convex QP relaxation over the hypersimplex."""
+    import cvxpy as cp
+
+    Q = _row_q(12, 3)
+    e = cp.Variable(12)
+    factor = np.linalg.cholesky(Q + 1e-12 * np.eye(12))
+    plain = cp.Problem(cp.Minimize(cp.sum_squares(factor.T @ e)), [e >= 0, e <= 1, cp.sum(e) == 6]).solve()
+    assert row_sdp_bound(Q, 6).bound >= plain * (1 - 1e-6)
+
+
+def test_zero_row_and_bad_input():
+    assert row_sdp_bound(np.zeros((4, 4)), 2).bound == 0.0
+    with pytest.raises(ValueError, match="square"):
+        row_sdp_bound(np.ones((3, 4)), 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        row_sdp_bound(np.eye(4), 5)
+    with pytest.raises(ValueError, match="partition"):
+        row_sdp_bound(np.eye(4), [1, 1], [np.arange(0, 2), np.arange(1, 4)])
