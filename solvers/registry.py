@@ -25,6 +25,8 @@ METHODS = {
     "fw-polish": partial(solve_fw, polish=True),
     # SparseFW with the strongest bound: saddle-point diagonal strengthening (solvers.sparsefw, "diag-bm").
     "fw-bm": partial(solve_fw, strengthen="diag-bm", variant="bpcg"),
+    # SparseFW with per-row diagonal Shor SDP bounds (solvers.row_sdp; "row-sdp"), the strongest and slowest.
+    "fw-sdp": partial(solve_fw, strengthen="row-sdp", variant="bpcg"),
     "fw-bnb": solve_fw_bnb,
     "fw-bnb-round-robin": partial(solve_fw_bnb, bandit="round-robin"),
     "fw-bnb-pseudocost": partial(solve_fw_bnb, branching="pseudocost"),
@@ -52,7 +54,7 @@ def solve_exact(problem, **options):
 METHODS["exact"] = solve_exact
 
 # Methods that take ``device=`` ("cuda", ...) and then run their iterations with torch on that device.
-DEVICE_METHODS = {"fw", "fw-polish", "fw-bm", "sparseswaps"}
+DEVICE_METHODS = {"fw", "fw-polish", "fw-bm", "fw-sdp", "sparseswaps"}
 
 # Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
 MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost"}

@@ -26,11 +26,14 @@ for an unusable answer).
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lapack, solve
+
+from .patterns import Pattern
 
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 
@@ -121,7 +124,7 @@ def _inverse(factor) -> np.ndarray:
     return np.tril(inverse) + np.tril(inverse, -1).T
 
 
-def _center(Qn, C, b, y, tau, max_steps):
+def _center(Qn, C, b, y, tau, max_steps, deadline=math.inf):
     """Damped Newton on tau b^T y + log det Z(y) from a strictly feasible y.
 
     Returns (y, tangent of the central path dy/dtau = K^-1 b, steps); tangent None when the step
@@ -129,6 +132,8 @@ def _center(Qn, C, b, y, tau, max_steps):
     """
     factor = _cholesky(_matrix(Qn, C, y))
     for step_count in range(1, max_steps + 1):
+        if time.perf_counter() > deadline:
+            return y, None, step_count - 1
         grad_ld, K = _newton_system(_inverse(factor), C)
         grad = tau * b + grad_ld
         delta = _newton_direction(K, grad)
@@ -170,12 +175,14 @@ def _best_gamma(Qn, C, y) -> float:
 
 
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
-                  max_newton: int = 400) -> RowSDP:
+                  max_newton: int = 1000, time_limit: float | None = None) -> RowSDP:
     """The diagonal Shor SDP bound of one row (module docstring); Q symmetric PSD (n x n).
 
     ``prune_counts``: pruned weights per group (an int for one group); ``groups``: index arrays
     partitioning range(n) (None: one group). ``tolerance``: relative barrier gap at which to stop.
+    Stopped by ``max_newton`` or ``time_limit`` (seconds) the bound is still valid, only weaker (gap inf).
     """
+    deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
     Q = np.asarray(Q, dtype=np.float64)
     n = Q.shape[0]
     if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
@@ -194,9 +201,9 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     y = np.concatenate(([-1.0 - 0.25 * float(s0 @ cho_solve(_cholesky(Qn + np.eye(n)), s0))], np.zeros(G), s0))
     tau, steps, gap = 1.0, 0, math.inf
     while steps < max_newton:
-        y, tangent, used = _center(Qn, C, b, y, tau, max_newton - steps)
+        y, tangent, used = _center(Qn, C, b, y, tau, max_newton - steps, deadline)
         steps += used
-        if tangent is None:  # out of Newton steps before centering: no gap estimate
+        if tangent is None:  # out of Newton steps or time before centering: no gap estimate
             gap = math.inf
             break
         gap = (n + 1) / tau
@@ -207,3 +214,28 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     y[0] = _best_gamma(Qn, C, y)
     return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
                   gap * scale, steps)
+
+
+def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
+                     tolerance: float = 1e-4) -> tuple[np.ndarray, dict]:
+    """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
+
+    Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
+    ``pattern.prune`` each). ``order``: the rows to do first (e.g. the largest known gaps); the row
+    running when time is up stops early with a valid, weaker bound.
+    """
+    if not pattern.row_local:
+        raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
+    groups = list(pattern.row_groups())
+    counts = [pattern.prune] * len(groups)
+    bounds = np.full(W.shape[0], np.nan)
+    started, steps = time.perf_counter(), 0
+    for i in (range(W.shape[0]) if order is None else order):
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if remaining is not None and remaining <= 0:
+            break
+        w = W[i]
+        result = row_sdp_bound(w[:, None] * H * w[None, :], counts, groups, tolerance=tolerance, time_limit=remaining)
+        bounds[i], steps = result.bound, steps + result.newton_steps
+    return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_newton_steps": steps,
+                    "sdp_seconds": round(time.perf_counter() - started, 3)}

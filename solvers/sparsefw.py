@@ -41,7 +41,7 @@ from .problem import LayerProblem
 from .result import MethodAnswer
 from .scores import wanda_scores, warm_start_mask
 
-STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm")
+STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-sdp")
 BM_ROUNDS = 10
 SDP_MAX_DIM = 256
 
@@ -79,7 +79,7 @@ def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndar
                 d = np.asarray(dv.value) * scale
         except cp.error.SolverError:
             pass
-    lam = float(np.linalg.eigvalsh(H - np.diag(d))[0])
+    lam = float(np.linalg.eigvalsh(H - np.diag(d))[0])  # "row-sdp" on per-layer lands here: diag-scaled
     return d + min(0.0, lam) - 1e-12 * max(float(np.abs(np.diag(H)).max()), 1e-300)
 
 
@@ -88,6 +88,8 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
     """A valid lower bound on the integer optimum from FW over the full (strengthened) relaxation."""
     if strengthen == "diag-bm":
         return _saddle_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
+    if strengthen == "row-sdp" and problem.pattern.row_local:
+        return _row_sdp_bound(problem, start, variant, max_iterations, time_limit, device)
     W, H = problem.W, problem.H
     linear = None
     if strengthen != "none":
@@ -140,6 +142,41 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
         s = atom if s is None else s + 2.0 / (t + 2.0) * (atom - s)
     return max(best, 0.0), {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": len(history) - 1,
                             "bm_bounds": [float(b) for b in history]}
+
+
+def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
+                   time_limit: float | None, device: str | None) -> tuple[float, dict]:
+    """Strengthening "row-sdp" (row-local patterns): the sum over rows of the better of two valid
+    row bounds, the diag-scaled FW bound f_i(X) - gap_i(X) and the row's diagonal Shor SDP bound
+    (``solvers.row_sdp``). Rows get SDPs in order of their gap between the warm start's error and
+    the cheap bound, largest first, until the time limit; the rest keep the cheap bound.
+    """
+    from .row_sdp import layer_row_bounds
+
+    started = time.perf_counter()
+    W, H = problem.W, problem.H
+    d = diagonal_strengthening(W, H, "diag-scaled")
+    H_s, linear = H - np.diag(d), W**2 * d[None, :]
+    run = frank_wolfe(to_device(W, device), to_device(H_s, device), problem.pattern, to_device(start, device),
+                      linear=to_device(linear, device), variant=variant, max_iterations=max_iterations,
+                      time_limit=time_limit)
+    cheap = row_lower_bounds(problem, H_s, linear, to_numpy(run.X))
+    order = np.argsort(-(mask_error_rows(W, H, start) - cheap), kind="stable")
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
+    sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining)
+    rows = np.fmax(cheap, sdp)
+    info.update({"certify_iterations": run.iterations, "strengthen": "row-sdp", "cheap_bound": float(np.sum(cheap)),
+                 "sdp_rows_improved": int(np.sum(sdp > cheap))})
+    return max(float(np.sum(rows)), 0.0), info
+
+
+def row_lower_bounds(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Per-row certified bounds f_i(X) - gap_i(X) of the convex objective with H_s and ``linear``
+    (row-local patterns: f and its FW gap split over rows, and each row's relaxation is separate)."""
+    E = problem.W * (1 - X)
+    P = E @ H_s
+    values = np.sum(E * P, axis=1) + np.sum(linear * (1 - X), axis=1)
+    return values - _row_gaps(problem, X, P, linear)
 
 
 def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:
@@ -202,9 +239,11 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
     return MethodAnswer(mask, lower_bound=lower_bound, status="heuristic", info=info)
 
 
-def _row_gaps(problem: LayerProblem, X: np.ndarray) -> np.ndarray:
-    """Per-row FW gaps of the relaxed point (the gap decomposes over rows for row-local patterns)."""
-    E = problem.W * (1 - X)
-    G = -2.0 * problem.W * (E @ problem.H)
+def _row_gaps(problem: LayerProblem, X: np.ndarray, P: np.ndarray | None = None, linear=None) -> np.ndarray:
+    """Per-row FW gaps of the relaxed point (the gap decomposes over rows for row-local patterns);
+    ``P`` = (W * (1 - X)) H' and ``linear`` for a strengthened objective (default: H, none)."""
+    if P is None:
+        P = (problem.W * (1 - X)) @ problem.H
+    G = -2.0 * problem.W * P - (0.0 if linear is None else linear)
     V = select_top(-G, problem.pattern)
     return np.sum(G * X, axis=1) - np.sum(np.where(V, G, 0.0), axis=1)
