@@ -18,6 +18,10 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   first) every ``dive_every`` nodes to find incumbents;
 - primal heuristics (``bnb_heuristics.HEURISTICS``) chosen at each node by a bandit (``bandits``),
   reward = 1 - exp(-relative incumbent improvement per second);
+- node SDP bounds (``node_sdp=True``, row-local patterns): below the root, the row's diagonal Shor SDP
+  under the node's fixings (``row_sdp.fixed_row_bound``: a fresh, stronger convexification for the
+  sub-problem, where the root QCR objective only restricts) raises the node bound; the barrier
+  stops as soon as its bound prunes the node;
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
 """
 from __future__ import annotations
@@ -37,6 +41,7 @@ from .patterns import Pattern
 from .problem import LayerProblem
 from .qcr import SDP_MAX_N, convexify
 from .result import MethodAnswer
+from .row_sdp import fixed_row_bound
 from .sparseswaps import swap_rows
 
 PER_LAYER_MAX = 256
@@ -89,6 +94,8 @@ class Block:
     start: np.ndarray        # feasible warm-start mask (1, n)
     error: callable          # mask -> true (scaled) error
     polish: callable         # mask -> 1-swap local optimum
+    row_Q: np.ndarray | None = None   # true (scaled) quadratic on pruned indicators, for node SDP bounds
+    row_groups: list | None = None    # column groups of the row (node SDP bounds)
 
 
 @dataclass
@@ -96,6 +103,7 @@ class Stats:
     nodes: int = 0
     fw_iterations: int = 0
     tightened: int = 0
+    sdp_bounds: int = 0
     calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
     wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
 
@@ -168,6 +176,13 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         tighten = free & (run.objective - run.gap + delta > upper)
         keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
         stats.tightened += int(tighten.sum())
+        if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings
+            stats.sdp_bounds += 1
+            sdp = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, keep[0], prune[0],
+                                  tolerance=1e-3, cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
+            bound = max(bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
+            if bound >= upper - BOUND_MARGIN:
+                continue
         fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
         if not fractional.any():
             candidate = (run.X > 0.5) | keep
@@ -220,7 +235,7 @@ def _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng):
     return incumbent, upper
 
 
-def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: int):
+def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: int, node_sdp: bool = False):
     """Blocks of a row-local pattern (one per row), with their scales."""
     pattern, H = problem.pattern, problem.H
     col_groups = pattern.row_groups()
@@ -240,7 +255,8 @@ def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: i
             out, _, _ = swap_rows(w[None, :], H, mask.reshape(1, -1), col_groups, pattern.keep, math.inf, 10_000)
             return out
 
-        yield Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish), scale, conv.method
+        yield Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
+                    Q / scale if node_sdp else None, list(col_groups) if node_sdp else None), scale, conv.method
 
 
 def _layer_block(problem: LayerProblem, start: np.ndarray):
@@ -270,7 +286,7 @@ def _layer_block(problem: LayerProblem, start: np.ndarray):
 
 def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "auto",
-                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional") -> MethodAnswer:
+                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = False) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring."""
     if branching not in BRANCHINGS:
         raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
@@ -286,7 +302,8 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
     policy = Bandit(len(HEURISTICS), bandit, seed=seed)
     stats, rng = Stats(), np.random.default_rng(seed)
     mask, bound, proven, methods = start.copy(), 0.0, True, set()
-    blocks = _row_blocks(problem, start, qcr, sdp_max_n) if problem.pattern.row_local else [_layer_block(problem, start)]
+    blocks = _row_blocks(problem, start, qcr, sdp_max_n, node_sdp) if problem.pattern.row_local \
+        else [_layer_block(problem, start)]
     for index, (block, scale, method) in enumerate(blocks):
         methods.add(method)
         share = (deadline - time.perf_counter()) / max(len(problem.W) - index, 1) if problem.pattern.row_local else math.inf
@@ -302,5 +319,6 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         proven &= row_proven
     info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
             "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
-            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching}
+            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
+            "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds}
     return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

@@ -9,7 +9,7 @@ from instances.synthetic import synthetic_layer
 from solvers import solve_layer
 from solvers.objective import mask_error_rows
 from solvers.problem import make_problem
-from solvers.row_sdp import _matrix, _newton_system, group_matrix, layer_row_bounds, row_sdp_bound
+from solvers.row_sdp import _matrix, _newton_system, fixed_row_bound, group_matrix, layer_row_bounds, row_sdp_bound
 
 
 def _row_q(n, seed):
@@ -133,3 +133,25 @@ def test_layer_row_bounds_stop_at_the_time_limit_with_valid_rows():
     assert np.all(bounds <= mask_error_rows(W, H, mask) * (1 + 1e-9))
     with pytest.raises(ValueError, match="row-local"):
         layer_row_bounds(W, H, make_problem(W, H, sparsity=0.5, pattern="per-layer").pattern)
+
+
+@pytest.mark.parametrize("groups, prune_counts", [([np.arange(10)], [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
+def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
+    Q = _row_q(10, 7)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        order = rng.permutation(10)
+        keep, prune = np.zeros(10, bool), np.zeros(10, bool)
+        keep[order[:2]], prune[order[2:3]] = True, True
+        bound = fixed_row_bound(Q, groups, prune_counts, keep, prune)
+        best = np.inf
+        for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
+            e = np.zeros(10, bool)
+            e[[j for part in picked for j in part]] = True
+            if not np.any(e & keep) and np.all(e[prune]):
+                best = min(best, e @ Q @ e)
+        assert bound <= best * (1 + 1e-9)
+        assert bound >= row_sdp_bound(Q, prune_counts, groups).bound * (1 - 1e-6)  # fixing only tightens
+    everything = np.zeros(10, bool)
+    everything[groups[0][: prune_counts[0] + 1]] = True  # more pruned than the group allows
+    assert fixed_row_bound(Q, groups, prune_counts, np.zeros(10, bool), everything) == np.inf
