@@ -2,8 +2,9 @@
 
 Each independent block (a row for per-row and N:M; the whole matrix, as one block of at most
 ``PER_LAYER_MAX`` weights, for per-layer) is solved over its binary keep-mask x:
-- objective: the QCR-convexified row error f(x) = (1-x)^T Q' (1-x) + c^T (1-x) (``solvers.qcr``; SDP
-  dual for n <= 160, exact on binaries), scaled by the warm start's error;
+- objective: the QCR-convexified row error f(x) = (1-x)^T Q' (1-x) + c^T (1-x) (``solvers.qcr``; default
+  ``qcr="diag"``: the diagonal Shor SDP by the barrier method, any n; exact on binaries), scaled by the
+  warm start's error;
 - node relaxation: f over the group hypersimplices with the node's fixings, by blended pairwise
   conditional gradients (``fw_engine``), warm-started from the parent's active set restricted to
   vertices that respect the fixings; FW gap tolerance tightens with depth;
@@ -18,10 +19,12 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   first) every ``dive_every`` nodes to find incumbents;
 - primal heuristics (``bnb_heuristics.HEURISTICS``) chosen at each node by a bandit (``bandits``),
   reward = 1 - exp(-relative incumbent improvement per second);
-- node SDP bounds (``node_sdp=True``, row-local patterns): below the root, the row's diagonal Shor SDP
-  under the node's fixings (``row_sdp.fixed_row_bound``: a fresh, stronger convexification for the
-  sub-problem, where the root QCR objective only restricts) raises the node bound; the barrier
-  stops as soon as its bound prunes the node;
+- node SDP bounds (``node_sdp=True``, the default; row-local patterns): below the root, before FW, the
+  row's diagonal Shor SDP under the node's fixings (``row_sdp.fixed_row_bound``: a fresh, stronger
+  convexification of the sub-problem, where the root QCR objective only restricts) raises the node
+  bound and prunes without any FW run when it reaches the incumbent (the barrier stops there); FW
+  then only supplies the point to branch on and round, with a looser tolerance and fewer
+  iterations. On the real n = 48 slices this cut nodes 3-12x (e.g. 765 -> 63, 311 -> 63);
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
 """
 from __future__ import annotations
@@ -155,14 +158,24 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
+        node_bound = node.bound
+        if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
+            stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
+            sdp = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0],
+                                  tolerance=1e-3, cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
+            node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
+            if node_bound >= upper - BOUND_MARGIN:
+                continue
+        sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
         active = _respecting(node.active, node.keep, node.prune) or \
             [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
         run = frank_wolfe(ones, block.Q, block.pattern, active[0][0], linear=block.c, fixed_keep=node.keep,
-                          fixed_prune=node.prune, variant="bpcg", max_iterations=100 + 50 * node.depth,
-                          gap_tolerance=max(1e-9, 1e-4 * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
+                          fixed_prune=node.prune, variant="bpcg",
+                          max_iterations=(30 + 10 * node.depth) if sdp_on else (100 + 50 * node.depth),
+                          gap_tolerance=max(1e-9, (1e-3 if sdp_on else 1e-4) * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
                           active_set=active, cutoff=upper - BOUND_MARGIN)
         stats.fw_iterations += run.iterations
-        bound = max(node.bound, run.lower_bound)
+        bound = max(node_bound, run.lower_bound)
         if pseudocosts is not None:
             pseudocosts.update(node.branched, node.bound, bound)
         V = lmo(run.gradient, block.pattern, node.keep, node.prune)
@@ -176,13 +189,6 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         tighten = free & (run.objective - run.gap + delta > upper)
         keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
         stats.tightened += int(tighten.sum())
-        if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings
-            stats.sdp_bounds += 1
-            sdp = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, keep[0], prune[0],
-                                  tolerance=1e-3, cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
-            bound = max(bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
-            if bound >= upper - BOUND_MARGIN:
-                continue
         fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
         if not fractional.any():
             candidate = (run.X > 0.5) | keep
@@ -285,8 +291,8 @@ def _layer_block(problem: LayerProblem, start: np.ndarray):
 
 
 def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
-                 gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "auto",
-                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = False) -> MethodAnswer:
+                 gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "diag",
+                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = True) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring."""
     if branching not in BRANCHINGS:
         raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
