@@ -107,6 +107,7 @@ class Stats:
     fw_iterations: int = 0
     tightened: int = 0
     sdp_bounds: int = 0
+    sdp_pruned: int = 0   # nodes closed by their SDP bound alone (no FW run, no heuristic)
     calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
     wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
 
@@ -165,6 +166,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
                                   tolerance=1e-3, cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
             node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
             if node_bound >= upper - BOUND_MARGIN:
+                stats.sdp_pruned += 1
                 continue
         sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
         active = _respecting(node.active, node.keep, node.prune) or \
@@ -326,5 +328,5 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
     info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
             "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
             "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
-            "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds}
+            "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds, "sdp_pruned": stats.sdp_pruned}
     return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

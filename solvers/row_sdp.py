@@ -100,6 +100,8 @@ def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _newton_direction(K: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """K^-1 grad, with K Jacobi-scaled first (its diagonal spans many decades near the boundary)."""
+    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(grad))):
+        return np.full_like(grad, np.nan)
     scale = 1.0 / np.sqrt(np.clip(np.diag(K), 1e-300, None))
     scaled = K * np.outer(scale, scale)
     with warnings.catch_warnings():  # ill-conditioned by nature close to the boundary; checked by the line search
@@ -107,10 +109,17 @@ def _newton_direction(K: np.ndarray, grad: np.ndarray) -> np.ndarray:
         try:
             return scale * solve(scaled, scale * grad, assume_a="pos", check_finite=False)
         except (LinAlgError, ValueError):
+            pass
+        try:
             return scale * np.linalg.lstsq(scaled, scale * grad, rcond=None)[0]
+        except (LinAlgError, ValueError):
+            return np.full_like(grad, np.nan)
 
 
 def _cholesky(Z: np.ndarray):
+    """Cholesky factor of a positive definite Z, else None (also for non-finite input)."""
+    if not np.all(np.isfinite(Z)):
+        return None
     try:
         return cho_factor(Z, lower=True, check_finite=False)
     except LinAlgError:
@@ -145,6 +154,8 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
         grad = tau * b + grad_ld
         delta = _newton_direction(K, grad)
         decrement = float(grad @ delta)
+        if not np.isfinite(decrement):  # numerically stuck at the boundary: the current y is still valid
+            return y, None, step_count
         if decrement / 2.0 <= CENTERED:
             return y, _newton_direction(K, b), step_count
         value = tau * float(b @ y) + _log_det(factor)
@@ -162,6 +173,8 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
 
 def _predict(Qn, C, q2, y, move):
     """y + t move for the largest t in {1, 1/2, ...} keeping Z positive definite (path extrapolation)."""
+    if not np.all(np.isfinite(move)):
+        return y
     t = 1.0
     while t > 1e-6:
         if _cholesky(_matrix(Qn, C, y + t * move, q2)) is not None:
@@ -201,6 +214,14 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
     if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
         raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
+    sizes = C.sum(axis=0)
+    if np.any(p == 0) or np.any(p == sizes):  # no interior: fix those groups and solve the rest
+        if linear is not None:
+            raise ValueError("groups with nothing to choose need the linear term folded in; use fixed_row_bound")
+        value = fixed_row_bound(Q, [np.flatnonzero(C[:, g]) for g in range(C.shape[1])], p.astype(int),
+                                np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
+                                max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
+        return RowSDP(value, np.zeros(n), np.zeros(C.shape[1]), value, math.inf, 0)
     q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
     if q2.shape != (n,) or not np.all(np.isfinite(q2)):
         raise ValueError(f"linear must be a finite vector of length {n}")
@@ -239,19 +260,26 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     each group keeping its remaining prune count; inf when the fixings leave no feasible row.
     ``options`` go to ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
     """
-    keep, prune = np.asarray(keep, dtype=bool), np.asarray(prune, dtype=bool)
+    keep, prune = np.array(keep, dtype=bool), np.array(prune, dtype=bool)
+    counts_in = np.broadcast_to(prune_counts, (len(groups),))
+    for group, count in zip(groups, counts_in):  # groups with nothing left to choose are fixed outright
+        members = group[~(keep[group] | prune[group])]
+        left = int(count) - int(prune[group].sum())
+        if left < 0 or left > len(members):
+            return math.inf
+        if left == 0:
+            keep[members] = True
+        elif left == len(members):
+            prune[members] = True
     free = ~(keep | prune)
     constant = float(Q[np.ix_(prune, prune)].sum())
     position = np.cumsum(free) - 1
     sub_groups, counts = [], []
-    for group, count in zip(groups, np.broadcast_to(prune_counts, (len(groups),))):
-        left = int(count) - int(prune[group].sum())
+    for group, count in zip(groups, counts_in):
         members = group[free[group]]
-        if left < 0 or left > len(members):
-            return math.inf
         if len(members):
             sub_groups.append(position[members])
-            counts.append(left)
+            counts.append(int(count) - int(prune[group].sum()))
     if not sub_groups:
         return constant
     if "cutoff" in options:
