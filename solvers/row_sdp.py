@@ -103,7 +103,10 @@ def _newton_direction(K: np.ndarray, grad: np.ndarray) -> np.ndarray:
     if not (np.all(np.isfinite(K)) and np.all(np.isfinite(grad))):
         return np.full_like(grad, np.nan)
     scale = 1.0 / np.sqrt(np.clip(np.diag(K), 1e-300, None))
-    scaled = K * np.outer(scale, scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = K * np.outer(scale, scale)
+    if not np.all(np.isfinite(scaled)):
+        return np.full_like(grad, np.nan)
     with warnings.catch_warnings():  # ill-conditioned by nature close to the boundary; checked by the line search
         warnings.simplefilter("ignore", LinAlgWarning)
         try:
