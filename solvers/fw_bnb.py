@@ -60,6 +60,7 @@ class Node:
     active: list = field(compare=False)
     depth: int = field(compare=False)
     branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved); bound = parent's
+    sdp_warm: tuple | None = field(default=None, compare=False)  # parent's SDP dual point (row_sdp warm start)
 
 
 BRANCHINGS = ("most-fractional", "pseudocost")
@@ -159,11 +160,12 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
-        node_bound = node.bound
+        node_bound, sdp_warm = node.bound, None
         if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
             stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
-            sdp = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0],
-                                  tolerance=1e-3, cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
+            sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
+                                            node.prune[0], node.sdp_warm, tolerance=1e-3, cutoff=upper,
+                                            time_limit=max(deadline - time.perf_counter(), 0))
             node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
             if node_bound >= upper - BOUND_MARGIN:
                 stats.sdp_pruned += 1
@@ -214,7 +216,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             if _feasible(block.pattern, k, p):
                 moved = 1.0 - run.X[j] if side == "keep" else run.X[j]
                 child = Node(bound, next(counter), k, p, run.active, node.depth + 1,
-                             (j, int(side == "keep"), float(moved)))
+                             (j, int(side == "keep"), float(moved)), sdp_warm)
                 heapq.heappush(heap, child)
                 children.append((side, child))
         if children:

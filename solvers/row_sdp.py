@@ -53,6 +53,10 @@ class RowSDP:
     gamma: float
     gap: float
     newton_steps: int
+    tau: float = 1.0  # barrier weight reached (normalised units), for warm starts
+
+
+WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
 
 
 def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
@@ -199,7 +203,7 @@ def _best_gamma(Qn, C, q2, y) -> float:
 
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
                   max_newton: int = 1000, time_limit: float | None = None, linear: np.ndarray | None = None,
-                  cutoff: float = math.inf) -> RowSDP:
+                  cutoff: float = math.inf, start: tuple | None = None) -> RowSDP:
     """The diagonal Shor SDP bound of one row (module docstring); Q symmetric PSD (n x n).
 
     With ``linear`` (q, n-vector) the objective is e^T Q e + 2 q^T e (a row with fixings: q = Q_FP 1).
@@ -207,6 +211,8 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     partitioning range(n) (None: one group). ``tolerance``: relative barrier gap at which to stop.
     Stopped by ``max_newton`` or ``time_limit`` (seconds) the bound is still valid, only weaker (gap inf);
     it also stops once the bound reaches ``cutoff`` (branch-and-bound: the node is pruned anyway).
+    ``start`` = (s, rho, tau) of a related solve (a parent node's, restricted to this row's entries)
+    resumes the central path there when Q - diag(s) is positive definite (else a cold start).
     """
     deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
     Q = np.asarray(Q, dtype=np.float64)
@@ -221,9 +227,9 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     if np.any(p == 0) or np.any(p == sizes):  # no interior: fix those groups and solve the rest
         if linear is not None:
             raise ValueError("groups with nothing to choose need the linear term folded in; use fixed_row_bound")
-        value = fixed_row_bound(Q, [np.flatnonzero(C[:, g]) for g in range(C.shape[1])], p.astype(int),
-                                np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
-                                max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
+        value, _ = fixed_row_bound(Q, [np.flatnonzero(C[:, g]) for g in range(C.shape[1])], p.astype(int),
+                                   np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
+                                   max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
         return RowSDP(value, np.zeros(n), np.zeros(C.shape[1]), value, math.inf, 0)
     q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
     if q2.shape != (n,) or not np.all(np.isfinite(q2)):
@@ -235,10 +241,13 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
         return RowSDP(value, np.zeros(n), np.zeros(G), value, 0.0, 0)
     Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
     b = np.concatenate(([1.0], p, np.zeros(n)))
-    s0 = -np.ones(n)
-    v0 = s0 + q2
-    y = np.concatenate(([-1.0 - 0.25 * float(v0 @ cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
-    tau, steps, gap = 1.0, 0, math.inf
+    y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
+    if y is None:
+        s0 = -np.ones(n)
+        v0 = s0 + q2
+        y = np.concatenate(([-1.0 - 0.25 * float(v0 @ cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
+        tau = 1.0
+    steps, gap = 0, math.inf
     while steps < max_newton:
         y, tangent, used = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
         steps += used
@@ -252,16 +261,33 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
         tau *= growth
     y[0] = _best_gamma(Qn, C, q2, y)
     return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
-                  gap * scale, steps)
+                  gap * scale, steps, tau)
+
+
+def _warm_start(Qn, C, q2, start, scale):
+    """(strictly feasible y, tau) from (s, rho, tau) in Q's units, or (None, 1) when s is not feasible."""
+    s, rho, tau = start
+    s, rho = np.asarray(s, dtype=np.float64) / scale, np.asarray(rho, dtype=np.float64) / scale
+    if s.shape != (Qn.shape[0],) or rho.shape != (C.shape[1],) or not np.all(np.isfinite(s)):
+        return None, 1.0
+    lower = _cholesky(Qn - np.diag(s))
+    if lower is None:
+        return None, 1.0
+    v = s + q2 - C @ rho
+    gamma = -0.25 * float(v @ cho_solve(lower, v))
+    gamma -= 1e-3 * max(abs(gamma), 1.0)  # a margin: strictly inside
+    return np.concatenate(([gamma], rho, s)), max(1.0, tau / WARM_BACKOFF)
 
 
 def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
-                    **options) -> float:
-    """The SDP bound of a row whose entries ``keep`` are fixed to e = 0 and ``prune`` to e = 1 (bool, n).
+                    warm: tuple | None = None, **options) -> tuple[float, tuple | None]:
+    """(SDP bound, warm start for children) of a row whose entries ``keep`` are fixed to e = 0 and
+    ``prune`` to e = 1 (bool, n).
 
     On the free set F with P = ``prune``: e^T Q e = e_F^T Q_FF e_F + 2 (Q_FP 1)^T e_F + 1^T Q_PP 1,
-    each group keeping its remaining prune count; inf when the fixings leave no feasible row.
-    ``options`` go to ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
+    each group keeping its remaining prune count; bound inf when the fixings leave no feasible row.
+    ``warm`` = (s over all n entries, rho per group, tau) from a parent's call; ``options`` go to
+    ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
     """
     keep, prune = np.array(keep, dtype=bool), np.array(prune, dtype=bool)
     counts_in = np.broadcast_to(prune_counts, (len(groups),))
@@ -269,7 +295,7 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
         members = group[~(keep[group] | prune[group])]
         left = int(count) - int(prune[group].sum())
         if left < 0 or left > len(members):
-            return math.inf
+            return math.inf, None
         if left == 0:
             keep[members] = True
         elif left == len(members):
@@ -277,18 +303,23 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     free = ~(keep | prune)
     constant = float(Q[np.ix_(prune, prune)].sum())
     position = np.cumsum(free) - 1
-    sub_groups, counts = [], []
-    for group, count in zip(groups, counts_in):
+    sub_groups, counts, present = [], [], []
+    for g, (group, count) in enumerate(zip(groups, counts_in)):
         members = group[free[group]]
         if len(members):
             sub_groups.append(position[members])
             counts.append(int(count) - int(prune[group].sum()))
+            present.append(g)
     if not sub_groups:
-        return constant
+        return constant, None
     if "cutoff" in options:
         options["cutoff"] = options["cutoff"] - constant
-    linear = Q[np.ix_(free, prune)].sum(axis=1)
-    return constant + row_sdp_bound(Q[np.ix_(free, free)], counts, sub_groups, linear=linear, **options).bound
+    start = None if warm is None else (warm[0][free], warm[1][present], warm[2])
+    result = row_sdp_bound(Q[np.ix_(free, free)], counts, sub_groups, linear=Q[np.ix_(free, prune)].sum(axis=1),
+                           start=start, **options)
+    s_full, rho_full = np.full(len(Q), np.nan), np.full(len(groups), np.nan)
+    s_full[free], rho_full[present] = result.s, result.rho
+    return constant + result.bound, (s_full, rho_full, result.tau)
 
 
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,

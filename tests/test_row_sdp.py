@@ -143,7 +143,7 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
         order = rng.permutation(10)
         keep, prune = np.zeros(10, bool), np.zeros(10, bool)
         keep[order[:2]], prune[order[2:3]] = True, True
-        bound = fixed_row_bound(Q, groups, prune_counts, keep, prune)
+        bound, warm = fixed_row_bound(Q, groups, prune_counts, keep, prune)
         best = np.inf
         for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
             e = np.zeros(10, bool)
@@ -152,6 +152,12 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
                 best = min(best, e @ Q @ e)
         assert bound <= best * (1 + 1e-9)
         assert bound >= row_sdp_bound(Q, prune_counts, groups).bound * (1 - 1e-6)  # fixing only tightens
+        # a child (one more entry kept) warm-started from this solve: same bound, still valid
+        child_keep = keep.copy()
+        child_keep[order[3]] = True
+        cold, _ = fixed_row_bound(Q, groups, prune_counts, child_keep, prune, tolerance=1e-6)
+        warmed, _ = fixed_row_bound(Q, groups, prune_counts, child_keep, prune, warm, tolerance=1e-6)
+        assert warmed == pytest.approx(cold, rel=1e-4)
     everything = np.zeros(10, bool)
     everything[groups[0][: prune_counts[0] + 1]] = True  # more pruned than the group allows
-    assert fixed_row_bound(Q, groups, prune_counts, np.zeros(10, bool), everything) == np.inf
+    assert fixed_row_bound(Q, groups, prune_counts, np.zeros(10, bool), everything) == (np.inf, None)
