@@ -18,7 +18,7 @@ from .runner import ReferenceBook, execute
 
 # Asked for by name only: enumeration (tiny sets), the alias "exact", and the SCIP bandit variants
 # (compared on slices, e.g. --solvers mip,mip-scheduler,mip-alns-u).
-DEFAULT_EXCLUDED = {"brute-force", "exact", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bm", "fw-sdp", "mip-factor", "mip-plain", "mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i"}
+DEFAULT_EXCLUDED = {"brute-force", "exact", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only", "fw-bm", "fw-sdp", "mip-diag", "mip-factor", "mip-plain", "mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i"}
 
 
 def default_solvers() -> list[str]:

@@ -30,10 +30,14 @@ METHODS = {
     "fw-bnb": solve_fw_bnb,
     "fw-bnb-round-robin": partial(solve_fw_bnb, bandit="round-robin"),
     "fw-bnb-pseudocost": partial(solve_fw_bnb, branching="pseudocost"),
+    # fw-bnb as before node SDP bounds (root QCR by SCS's full Shor SDP only): shows what node SDPs buy.
+    "fw-bnb-root-only": partial(solve_fw_bnb, node_sdp=False, qcr="auto"),
     "brute-force": solve_brute_force,
     "mip": solve_mip,
     "mip-factor": partial(solve_mip, formulation="factor"),
     "mip-plain": partial(solve_mip, formulation="plain"),
+    # SCIP with the same root convexification as fw-bnb (diagonal Shor SDP by the barrier method).
+    "mip-diag": partial(solve_mip, qcr="diag"),
     "mip-scheduler": partial(solve_mip, scheduler="i"),
     **{f"mip-alns-{algo}": partial(solve_mip, alns_bandit=algo) for algo in ("u", "e", "g", "i")},
 }
@@ -57,8 +61,9 @@ METHODS["exact"] = solve_exact
 DEVICE_METHODS = {"fw", "fw-polish", "fw-bm", "fw-sdp", "sparseswaps"}
 
 # Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
-MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost"}
+MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only"}
 
 # Methods that prove optimality (their "optimal" status is a claim the harness checks).
-EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "mip", "mip-factor", "mip-plain", "mip-scheduler", "exact",
+EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only", "mip", "mip-diag",
+                 "mip-factor", "mip-plain", "mip-scheduler", "exact",
                  *(f"mip-alns-{a}" for a in "uegi")}
