@@ -22,7 +22,8 @@ from solvers.patterns import make_pattern
 from .checks import check_against_reference, check_answer, trusted
 from .records import provenance, utc_now
 
-INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status")
+INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status",
+                "sdp_rows", "cheap_bound", "sdp_bounds", "sdp_pruned")
 
 
 @functools.lru_cache(maxsize=4)

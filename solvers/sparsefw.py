@@ -43,6 +43,7 @@ from .scores import wanda_scores, warm_start_mask
 
 STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-sdp")
 BM_ROUNDS = 10
+CHEAP_SHARE = 0.25  # "row-sdp": share of a time limit for the shared-diagonal rounds before the row SDPs
 SDP_MAX_DIM = 256
 
 
@@ -89,7 +90,7 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
     if strengthen == "diag-bm":
         return _saddle_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
     if strengthen == "row-sdp" and problem.pattern.row_local:
-        return _row_sdp_bound(problem, start, variant, max_iterations, time_limit, device)
+        return _row_sdp_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
     W, H = problem.W, problem.H
     linear = None
     if strengthen != "none":
@@ -103,7 +104,8 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
 
 
 def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
-                  time_limit: float | None, device: str | None, rounds: int) -> tuple[float, dict]:
+                  time_limit: float | None, device: str | None, rounds: int, row_bounds: bool = False
+                  ) -> tuple[float, dict]:
     """Strengthening "diag-bm": max over s in S = {H - diag(s) PSD} of the relaxation bound B(s).
 
     B(s) = min_X f_s(X) (f_s: the objective with H - diag(s) and linear term w_ij^2 s_j on pruned
@@ -112,6 +114,8 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
     (an SDP, solved low-rank), s_1 = atom, s_t = s_{t-1} + 2 / (t + 2) (atom - s_{t-1}) stays in S (convex), and
     every round's FW bound f_s(X) - gap is a valid bound; the best over rounds (round 0: s = 0,
     the plain relaxation) is returned. Shared s for all rows (one n x n solve per round).
+    With ``row_bounds`` (row-local patterns) info["row_bounds"] holds per row the best row bound
+    f_i - gap_i over the rounds (each valid for its row, so their sum can beat the best round).
     """
     from .diag_sdp import max_diagonal_under
 
@@ -121,6 +125,7 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
     scale = max(float(np.mean(np.diag(H))), 1e-300)
     floor = 1e-3 * np.mean(W**2, axis=0) + 1e-300
     s, best, history, iterations, active, factor = None, -math.inf, [], 0, None, None
+    rows = np.full(W.shape[0], -np.inf) if row_bounds else None
     for t in range(rounds + 1):
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
         if remaining is not None and remaining <= 0:
@@ -133,21 +138,27 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
         best = max(best, run.lower_bound)
         history.append(run.lower_bound)
         active = run.active or None
+        X = to_numpy(run.X)
+        if rows is not None:
+            rows = np.maximum(rows, row_lower_bounds(problem, H_s, np.zeros_like(W) if linear is None else linear, X))
         if t == rounds:
             break
-        X = to_numpy(run.X)
         v = np.sum(W**2 * X * (1.0 - X), axis=0) + floor
         atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor)
         atom *= scale
         s = atom if s is None else s + 2.0 / (t + 2.0) * (atom - s)
-    return max(best, 0.0), {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": len(history) - 1,
-                            "bm_bounds": [float(b) for b in history]}
+    info = {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": len(history) - 1,
+            "bm_bounds": [float(b) for b in history]}
+    if rows is not None:
+        info["row_bounds"] = rows
+    return max(best, 0.0), info
 
 
 def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
-                   time_limit: float | None, device: str | None) -> tuple[float, dict]:
+                   time_limit: float | None, device: str | None, rounds: int) -> tuple[float, dict]:
     """Strengthening "row-sdp" (row-local patterns): the sum over rows of the better of two valid
-    row bounds, the diag-scaled FW bound f_i(X) - gap_i(X) and the row's diagonal Shor SDP bound
+    row bounds, the cheap one (per row the best FW row bound f_i - gap_i over the "diag-bm" saddle
+    rounds, given ``CHEAP_SHARE`` of the time) and the row's diagonal Shor SDP bound
     (``solvers.row_sdp``). Rows get SDPs in order of their gap between the warm start's error and
     the cheap bound, largest first, until the time limit; the rest keep the cheap bound.
     """
@@ -155,17 +166,15 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
 
     started = time.perf_counter()
     W, H = problem.W, problem.H
-    d = diagonal_strengthening(W, H, "diag-scaled")
-    H_s, linear = H - np.diag(d), W**2 * d[None, :]
-    run = frank_wolfe(to_device(W, device), to_device(H_s, device), problem.pattern, to_device(start, device),
-                      linear=to_device(linear, device), variant=variant, max_iterations=max_iterations,
-                      time_limit=time_limit)
-    cheap = row_lower_bounds(problem, H_s, linear, to_numpy(run.X))
+    budget = None if time_limit is None else CHEAP_SHARE * time_limit
+    _, saddle = _saddle_bound(problem, start, variant, max_iterations, budget, device, rounds, row_bounds=True)
+    cheap = saddle.pop("row_bounds")
     order = np.argsort(-(mask_error_rows(W, H, start) - cheap), kind="stable")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
     sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining)
     rows = np.fmax(cheap, sdp)
-    info.update({"certify_iterations": run.iterations, "strengthen": "row-sdp", "cheap_bound": float(np.sum(cheap)),
+    info.update({"certify_iterations": saddle["certify_iterations"], "strengthen": "row-sdp",
+                 "cheap_bound": float(np.sum(cheap)), "bm_bounds": saddle["bm_bounds"],
                  "sdp_rows_improved": int(np.sum(sdp > cheap))})
     return max(float(np.sum(rows)), 0.0), info
 
