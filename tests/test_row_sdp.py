@@ -161,3 +161,14 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
     everything = np.zeros(10, bool)
     everything[groups[0][: prune_counts[0] + 1]] = True  # more pruned than the group allows
     assert fixed_row_bound(Q, groups, prune_counts, np.zeros(10, bool), everything) == (np.inf, None)
+
+
+def test_row_sdp_gaps_benchmark_orders_the_bounds():
+    from benchmark.row_sdp_gaps import module_gaps
+
+    W, H = synthetic_layer(5, 24, seed=2)
+    rows = module_gaps(W, H, [0, 3], 0.5)
+    assert [r["row"] for r in rows] == [0, 3]
+    for r in rows:
+        assert r["plain_bound"] <= r["sdp_bound"] * (1 + 1e-9) <= r["best_error"] * (1 + 1e-9)
+        assert 0 <= r["sdp_gap"] <= r["plain_gap"]
