@@ -49,6 +49,8 @@ from .sparseswaps import swap_rows
 
 PER_LAYER_MAX = 256
 BOUND_MARGIN = 1e-9
+NODE_SDP_TOLERANCE = 1e-3  # relative barrier gap of node SDPs (their bounds are valid at any accuracy)
+NODE_FW_ITERATIONS = (30, 10)  # with node SDPs: FW iterations at a node = a + b * depth (it only supplies a point)
 
 
 @dataclass(order=True)
@@ -164,7 +166,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
             stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
             sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
-                                            node.prune[0], node.sdp_warm, tolerance=1e-3, cutoff=upper,
+                                            node.prune[0], node.sdp_warm, tolerance=NODE_SDP_TOLERANCE, cutoff=upper,
                                             time_limit=max(deadline - time.perf_counter(), 0))
             node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
             if node_bound >= upper - BOUND_MARGIN:
@@ -175,7 +177,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
         run = frank_wolfe(ones, block.Q, block.pattern, active[0][0], linear=block.c, fixed_keep=node.keep,
                           fixed_prune=node.prune, variant="bpcg",
-                          max_iterations=(30 + 10 * node.depth) if sdp_on else (100 + 50 * node.depth),
+                          max_iterations=(NODE_FW_ITERATIONS[0] + NODE_FW_ITERATIONS[1] * node.depth) if sdp_on else (100 + 50 * node.depth),
                           gap_tolerance=max(1e-9, (1e-3 if sdp_on else 1e-4) * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
                           active_set=active, cutoff=upper - BOUND_MARGIN)
         stats.fw_iterations += run.iterations
