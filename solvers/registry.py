@@ -42,9 +42,11 @@ METHODS = {
     **{f"mip-alns-{algo}": partial(solve_mip, alns_bandit=algo) for algo in ("u", "e", "g", "i")},
 }
 # "exact": the faster proven method per (pattern kind, objective), from measured medians on the real
-# SmolLM2 slices (see results/mip-bench and the issue notes): SCIP with QCR proved n = 64 slices in a
-# median 2.4 s vs 1-17 s for fw-bnb, so mip is chosen everywhere until fw-bnb is faster.
-EXACT_CHOICE = {("per-row", "mask"): "mip", ("N:M", "mask"): "mip", ("per-layer", "mask"): "mip"}
+# SmolLM2 slices (results/mip-bench, issue notes). With node SDP bounds fw-bnb proves the per-row
+# n = 48 / 64 slices in a median 0.14 / 0.32 s vs SCIP's 1.26 / 2.74 s, and 2:4 rows (n = 48) in
+# 0.1-0.6 s vs 3-8 s; per-layer stays with SCIP (fw-bnb takes at most 256 weights there) and so does
+# the reconstruct objective (fw-bnb is mask-only).
+EXACT_CHOICE = {("per-row", "mask"): "fw-bnb", ("N:M", "mask"): "fw-bnb", ("per-layer", "mask"): "mip"}
 
 
 def solve_exact(problem, **options):

@@ -94,3 +94,12 @@ def test_fw_bnb_rejects_what_it_cannot_solve():
         solve_layer(W, H, 0.5, "per-row", "fw-bnb", objective="reconstruct")
     with pytest.raises(ValueError, match="per-layer"):
         solve_layer(W, H, 0.5, "per-layer", "fw-bnb")
+
+
+def test_exact_dispatches_to_the_faster_method_and_is_optimal():
+    W, H = synthetic_layer(2, 8, seed=1)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    answer = solve_layer(W, H, 0.5, "per-row", "exact")
+    assert answer.info["exact_method"] == "fw-bnb" and answer.status == "optimal"
+    assert answer.objective == pytest.approx(optimum, rel=1e-9)
+    assert solve_layer(W, H, 0.5, "per-row", "exact", objective="reconstruct").info["exact_method"] == "mip"
