@@ -47,7 +47,7 @@ def test_limited_solve_returns_feasible_mask_and_valid_bound():
     assert timed.lower_bound <= optimum * (1 + 1e-9) <= timed.objective * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("method", ["mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i", "exact"])
+@pytest.mark.parametrize("method", ["mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i", "mip-diag"])
 def test_named_configurations_are_exact(method):
     W, H = synthetic_layer(2, 12, seed=2)
     optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
