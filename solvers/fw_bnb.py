@@ -163,7 +163,8 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             continue
         stats.nodes += 1
         node_bound, sdp_warm = node.bound, None
-        if block.row_Q is not None and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
+        sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
+        if sdp_on and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
             stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
             sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
                                             node.prune[0], node.sdp_warm, tolerance=NODE_SDP_TOLERANCE, cutoff=upper,
@@ -172,14 +173,12 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             if node_bound >= upper - BOUND_MARGIN:
                 stats.sdp_pruned += 1
                 continue
-        sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
         active = _respecting(node.active, node.keep, node.prune) or \
             [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
         run = frank_wolfe(ones, block.Q, block.pattern, active[0][0], linear=block.c, fixed_keep=node.keep,
-                          fixed_prune=node.prune, variant="bpcg",
-                          max_iterations=(NODE_FW_ITERATIONS[0] + NODE_FW_ITERATIONS[1] * node.depth) if sdp_on else (100 + 50 * node.depth),
-                          gap_tolerance=max(1e-9, (1e-3 if sdp_on else 1e-4) * 0.5**node.depth), time_limit=max(deadline - time.perf_counter(), 0),
-                          active_set=active, cutoff=upper - BOUND_MARGIN)
+                          fixed_prune=node.prune, variant="bpcg", **_node_fw_limits(node.depth, sdp_on),
+                          time_limit=max(deadline - time.perf_counter(), 0), active_set=active,
+                          cutoff=upper - BOUND_MARGIN)
         stats.fw_iterations += run.iterations
         bound = max(node_bound, run.lower_bound)
         if pseudocosts is not None:
@@ -227,6 +226,13 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     if not heap:
         return incumbent, upper, True
     return incumbent, min(min(n.bound for n in heap), upper), False
+
+
+def _node_fw_limits(depth: int, sdp_on: bool) -> dict:
+    """FW iteration cap and gap tolerance at a node: both tighten with depth; with node SDP bounds FW
+    only supplies a point to branch on and round, so it stops sooner and looser."""
+    a, b = NODE_FW_ITERATIONS if sdp_on else (100, 50)
+    return {"max_iterations": a + b * depth, "gap_tolerance": max(1e-9, (1e-3 if sdp_on else 1e-4) * 0.5**depth)}
 
 
 def _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng):

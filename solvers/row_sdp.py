@@ -37,6 +37,7 @@ from .patterns import Pattern
 
 POTRI_MIN_N = 256
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
+WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
 
 
 @dataclass
@@ -54,9 +55,6 @@ class RowSDP:
     gap: float
     newton_steps: int
     tau: float = 1.0  # barrier weight reached (normalised units), for warm starts
-
-
-WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
 
 
 def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
@@ -290,6 +288,10 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
     """
     keep, prune = np.array(keep, dtype=bool), np.array(prune, dtype=bool)
+    if keep.shape != (len(Q),) or prune.shape != (len(Q),):
+        raise ValueError(f"keep and prune must be boolean vectors of length {len(Q)}; got {keep.shape}, {prune.shape}")
+    if np.any(keep & prune):
+        raise ValueError(f"entries {np.flatnonzero(keep & prune).tolist()} are fixed both to keep and to prune")
     counts_in = np.broadcast_to(prune_counts, (len(groups),))
     for group, count in zip(groups, counts_in):  # groups with nothing left to choose are fixed outright
         members = group[~(keep[group] | prune[group])]
@@ -332,11 +334,14 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     """
     if not pattern.row_local:
         raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
+    rows = np.arange(W.shape[0]) if order is None else np.asarray(order)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or np.any((rows < 0) | (rows >= W.shape[0])):
+        raise ValueError(f"order must list row indices in [0, {W.shape[0]}); got {order!r}")
     groups = list(pattern.row_groups())
     counts = [pattern.prune] * len(groups)
     bounds = np.full(W.shape[0], np.nan)
     started, steps = time.perf_counter(), 0
-    for i in (range(W.shape[0]) if order is None else order):
+    for i in rows:
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
         if remaining is not None and remaining <= 0:
             break

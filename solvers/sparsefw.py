@@ -80,7 +80,7 @@ def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndar
                 d = np.asarray(dv.value) * scale
         except cp.error.SolverError:
             pass
-    lam = float(np.linalg.eigvalsh(H - np.diag(d))[0])  # "row-sdp" on per-layer lands here: diag-scaled
+    lam = float(np.linalg.eigvalsh(H - np.diag(d))[0])
     return d + min(0.0, lam) - 1e-12 * max(float(np.abs(np.diag(H)).max()), 1e-300)
 
 
@@ -89,8 +89,10 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
     """A valid lower bound on the integer optimum from FW over the full (strengthened) relaxation."""
     if strengthen == "diag-bm":
         return _saddle_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
-    if strengthen == "row-sdp" and problem.pattern.row_local:
-        return _row_sdp_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
+    if strengthen == "row-sdp":  # per-row SDPs need rows with their own counts; per-layer gets diag-scaled
+        if problem.pattern.row_local:
+            return _row_sdp_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
+        strengthen = "diag-scaled"
     W, H = problem.W, problem.H
     linear = None
     if strengthen != "none":

@@ -131,6 +131,8 @@ def test_layer_row_bounds_stop_at_the_time_limit_with_valid_rows():
     # row-wise valid: each row's bound is below that row's error under any feasible mask
     mask = solve_layer(W, H, 0.5, "per-row", "sparseswaps").mask
     assert np.all(bounds <= mask_error_rows(W, H, mask) * (1 + 1e-9))
+    with pytest.raises(ValueError, match="row indices"):
+        layer_row_bounds(W, H, problem.pattern, order=[0, 6])
     with pytest.raises(ValueError, match="row-local"):
         layer_row_bounds(W, H, make_problem(W, H, sparsity=0.5, pattern="per-layer").pattern)
 
@@ -161,6 +163,10 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
     everything = np.zeros(10, bool)
     everything[groups[0][: prune_counts[0] + 1]] = True  # more pruned than the group allows
     assert fixed_row_bound(Q, groups, prune_counts, np.zeros(10, bool), everything) == (np.inf, None)
+    with pytest.raises(ValueError, match="both to keep and to prune"):
+        fixed_row_bound(Q, groups, prune_counts, everything, everything)
+    with pytest.raises(ValueError, match="length 10"):
+        fixed_row_bound(Q, groups, prune_counts, np.zeros(9, bool), np.zeros(10, bool))
 
 
 def test_row_sdp_gaps_benchmark_orders_the_bounds():
