@@ -19,19 +19,14 @@ def relaxation_bounds(Q: np.ndarray, p: int) -> tuple[float, float, float]:
     """(plain, diagonal-only Shor, full Shor) lower bounds on min z^T Q z, z binary, sum z = p."""
     import cvxpy as cp
 
+    from solvers.qcr import shor_problem
+
     n = len(Q)
     z = cp.Variable(n)
     plain = cp.Problem(cp.Minimize(cp.quad_form(z, cp.psd_wrap(Q))), [z >= 0, z <= 1, cp.sum(z) == p]).solve(
         solver=cp.CLARABEL)
-    shor = []
-    for row_sums in (False, True):
-        Y = cp.Variable((n + 1, n + 1), PSD=True)
-        zz, Z = Y[1:, 0], Y[1:, 1:]
-        constraints = [Y[0, 0] == 1, cp.diag(Z) == zz, cp.sum(zz) == p]
-        if row_sums:
-            constraints.append(Z @ np.ones(n) == p * zz)
-        shor.append(cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints).solve(solver=cp.SCS, eps=1e-7,
-                                                                                  max_iters=50000))
+    shor = [shor_problem(Q, p, row_sums)[0].solve(solver=cp.SCS, eps=1e-7, max_iters=50000)
+            for row_sums in (False, True)]
     return float(plain), float(shor[0]), float(shor[1])
 
 

@@ -77,17 +77,27 @@ def continuous_bound(conv: Convexified, p: int, groups: list[np.ndarray] | None 
     return float(problem.value)
 
 
-def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS") -> Convexified:
-    """QCR with (a, u) from the Shor SDP dual (see module docstring); raises on solver failure."""
+def shor_problem(Q: np.ndarray, p: int, row_sums: bool = True):
+    """The Shor SDP of min z^T Q z, z binary, sum z = p, as a cvxpy problem (not solved), with its
+    diag Z = z and (``row_sums``) Z 1 = p z constraints: (problem, diag constraint, row-sum constraint or None).
+    0 <= z <= 1 is implied (Z_jj = z_j >= z_j^2); leaving it out keeps the dual exactly (a, u, ...)."""
     import cvxpy as cp
 
     n = len(Q)
     Y = cp.Variable((n + 1, n + 1), PSD=True)
     z, Z = Y[1:, 0], Y[1:, 1:]
     diag_cons = cp.diag(Z) == z
-    row_cons = Z @ np.ones(n) == p * z
-    # 0 <= z <= 1 is implied (Z_jj = z_j >= z_j^2); leaving it out keeps the dual exactly (a, u, ...).
-    problem = cp.Problem(cp.Minimize(cp.trace(Q @ Z)), [Y[0, 0] == 1, diag_cons, row_cons, cp.sum(z) == p])
+    row_cons = Z @ np.ones(n) == p * z if row_sums else None
+    constraints = [Y[0, 0] == 1, diag_cons] + ([row_cons] if row_sums else []) + [cp.sum(z) == p]
+    return cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints), diag_cons, row_cons
+
+
+def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS") -> Convexified:
+    """QCR with (a, u) from the Shor SDP dual (see module docstring); raises on solver failure."""
+    import cvxpy as cp
+
+    n = len(Q)
+    problem, diag_cons, row_cons = shor_problem(Q, p)
     problem.solve(solver=getattr(cp, solver), **SOLVER_OPTIONS.get(solver, {}))
     if problem.status not in ("optimal", "optimal_inaccurate") or diag_cons.dual_value is None:
         raise RuntimeError(f"Shor SDP not solved ({problem.status})")
