@@ -1,7 +1,7 @@
 """Array backends: one code path for numpy arrays and torch tensors (CPU or GPU).
 
-``namespace`` is array-api-compat's ``array_namespace`` (numpy or torch with the Array API's
-function names); the few operations the standard lacks live here. torch is never imported by
+``namespace`` is numpy itself for numpy arrays, else array-api-compat's ``array_namespace`` (torch
+with the Array API's function names); the few operations the standard lacks live here. torch is never imported by
 this module: a torch namespace only appears when the caller passes torch tensors.
 """
 from __future__ import annotations
@@ -9,8 +9,34 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
-namespace = array_namespace
-__all__ = ["add_into", "check_device", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
+
+
+def namespace(*arrays):
+    """numpy itself when every input is a numpy array (numpy >= 2.1 has the Array API's names in its
+    main namespace; the compat wrappers cost microseconds per call, most of FW's time on single rows),
+    else array-api-compat's namespace (torch)."""
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return np
+    return array_namespace(*arrays)
+
+__all__ = ["add_into", "one_blas_thread", "check_device", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
+
+
+_threadpools = None
+
+
+def one_blas_thread():
+    """Context manager running BLAS / LAPACK on one thread (threadpoolctl; ~12 us per use).
+
+    For small dense factorizations (n < a few hundred) threads only cost: with two threads on a
+    busy 2-core machine LAPACK potri / potrs at n = 49-129 took 3-10x longer than with one.
+    """
+    global _threadpools
+    if _threadpools is None:
+        from threadpoolctl import ThreadpoolController
+
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1, user_api="blas")
 
 
 def add_into(a, b, out):

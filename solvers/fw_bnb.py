@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import one_blas_thread
 from .bandits import Bandit
 from .bnb_heuristics import HEURISTICS, NodeContext
 from .fw_engine import frank_wolfe, lmo
@@ -44,7 +45,7 @@ from .patterns import Pattern
 from .problem import LayerProblem
 from .qcr import SDP_MAX_N, convexify
 from .result import MethodAnswer
-from .row_sdp import fixed_row_bound
+from .row_sdp import ONE_THREAD_MAX_N, fixed_row_bound
 from .sparseswaps import swap_rows
 
 PER_LAYER_MAX = 256
@@ -305,7 +306,19 @@ def _layer_block(problem: LayerProblem, start: np.ndarray):
 def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "diag",
                  sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = True) -> MethodAnswer:
-    """FW branch-and-bound on the mask objective; see the module docstring."""
+    """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
+    ``row_sdp.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
+    options = dict(time_limit=time_limit, seed=seed, warm_start=warm_start, node_limit=node_limit, gap_limit=gap_limit,
+                   bandit=bandit, dive_every=dive_every, qcr=qcr, sdp_max_n=sdp_max_n, branching=branching,
+                   node_sdp=node_sdp)
+    if problem.W.shape[1] < ONE_THREAD_MAX_N:
+        with one_blas_thread():
+            return _solve_fw_bnb(problem, **options)
+    return _solve_fw_bnb(problem, **options)
+
+
+def _solve_fw_bnb(problem: LayerProblem, *, time_limit, seed, warm_start, node_limit, gap_limit, bandit, dive_every,
+                  qcr, sdp_max_n, branching, node_sdp) -> MethodAnswer:
     if branching not in BRANCHINGS:
         raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
     from .mip import _warm_start

@@ -25,17 +25,18 @@ for an unusable answer).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, LinAlgWarning, cho_factor, cho_solve, lapack, solve
+from scipy.linalg import LinAlgError, lapack
 
+from .arrays import one_blas_thread
 from .patterns import Pattern
 
-POTRI_MIN_N = 256
+ONE_THREAD_MAX_N = 256  # rows narrower than this solve with one BLAS thread (threads only slow them)
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
 
@@ -100,47 +101,50 @@ def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.n
     return grad, K
 
 
-def _newton_direction(K: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """K^-1 grad, with K Jacobi-scaled first (its diagonal spans many decades near the boundary)."""
-    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(grad))):
-        return np.full_like(grad, np.nan)
+def _newton_direction(K: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """(K^-1 grad, factor for more right-hand sides), K Jacobi-scaled first (its diagonal spans many
+    decades near the boundary). LAPACK posv directly: scipy's ``solve`` wrapper costs 4x the solve at n < 100."""
     scale = 1.0 / np.sqrt(np.clip(np.diag(K), 1e-300, None))
     with np.errstate(over="ignore", invalid="ignore"):
-        scaled = K * np.outer(scale, scale)
-    if not np.all(np.isfinite(scaled)):
-        return np.full_like(grad, np.nan)
-    with warnings.catch_warnings():  # ill-conditioned by nature close to the boundary; checked by the line search
-        warnings.simplefilter("ignore", LinAlgWarning)
-        try:
-            return scale * solve(scaled, scale * grad, assume_a="pos", check_finite=False)
-        except (LinAlgError, ValueError):
-            pass
-        try:
-            return scale * np.linalg.lstsq(scaled, scale * grad, rcond=None)[0]
-        except (LinAlgError, ValueError):
-            return np.full_like(grad, np.nan)
-
-
-def _cholesky(Z: np.ndarray):
-    """Cholesky factor of a positive definite Z, else None (also for non-finite input)."""
-    if not np.all(np.isfinite(Z)):
-        return None
+        scaled = K * scale[:, None] * scale[None, :]
+        rhs = scale * grad
+    if not (np.all(np.isfinite(scaled)) and np.all(np.isfinite(rhs))):
+        return np.full_like(grad, np.nan), None
+    factor, solution, info = lapack.dposv(scaled, rhs, lower=1)
+    if info == 0:  # ill-conditioned by nature close to the boundary; the line search checks the step
+        return scale * solution, (factor, scale)
     try:
-        return cho_factor(Z, lower=True, check_finite=False)
-    except LinAlgError:
+        return scale * np.linalg.lstsq(scaled, rhs, rcond=None)[0], None
+    except (LinAlgError, ValueError):
+        return np.full_like(grad, np.nan), None
+
+
+def _solve_again(K: np.ndarray, factor: tuple | None, rhs: np.ndarray) -> np.ndarray:
+    """K^-1 rhs with the factor from ``_newton_direction`` (or a fresh solve when it had none)."""
+    if factor is None:
+        return _newton_direction(K, rhs)[0]
+    lower, scale = factor
+    return scale * lapack.dpotrs(lower, scale * rhs, lower=1)[0]
+
+
+def _cholesky(Z: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(lower Cholesky factor, log det Z) of a positive definite Z, else None (also for non-finite
+    input). LAPACK potrf directly (the upper triangle keeps Z's entries; only the lower one is read)."""
+    lower, info = lapack.dpotrf(Z, lower=1, clean=0)
+    if info != 0:
         return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_det = 2.0 * float(np.log(np.diagonal(lower)).sum())
+    return (lower, log_det) if math.isfinite(log_det) else None
 
 
-def _log_det(factor) -> float:
-    return 2.0 * float(np.sum(np.log(np.diag(factor[0]))))
+def _cho_solve(factor: tuple[np.ndarray, float], rhs: np.ndarray) -> np.ndarray:
+    return lapack.dpotrs(factor[0], rhs, lower=1)[0]
 
 
-def _inverse(factor) -> np.ndarray:
-    """Z^-1 from its Cholesky factor: LAPACK potri for large n (2x faster than solving with I at
-    n = 577), cho_solve below POTRI_MIN_N (multithreaded OpenBLAS potri measured 10-50x slower there)."""
-    n = len(factor[0])
-    if n < POTRI_MIN_N:
-        return cho_solve(factor, np.eye(n), check_finite=False)
+def _inverse(factor: tuple[np.ndarray, float]) -> np.ndarray:
+    """Z^-1 from its Cholesky factor by LAPACK potri (one thread: 2-3x faster than solving with I
+    at n = 49-257; multithreaded on a busy machine it can be 10x slower, see ``ONE_THREAD_MAX_N``)."""
     inverse = lapack.dpotri(factor[0], lower=1)[0]
     return np.tril(inverse) + np.tril(inverse, -1).T
 
@@ -157,22 +161,23 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
             return y, None, step_count - 1
         grad_ld, K = _newton_system(_inverse(factor), C)
         grad = tau * b + grad_ld
-        delta = _newton_direction(K, grad)
+        delta, K_factor = _newton_direction(K, grad)
         decrement = float(grad @ delta)
         if not np.isfinite(decrement):  # numerically stuck at the boundary: the current y is still valid
             return y, None, step_count
         if decrement / 2.0 <= CENTERED:
-            return y, _newton_direction(K, b), step_count
-        value = tau * float(b @ y) + _log_det(factor)
+            return y, _solve_again(K, K_factor, b), step_count
+        value = tau * float(b @ y) + factor[1]
         step = 1.0
         while step > 1e-12:  # backtracking: stay positive definite, Armijo on the barrier function
-            trial_factor = _cholesky(_matrix(Qn, C, y + step * delta, q2))
-            if trial_factor is not None and tau * float(b @ (y + step * delta)) + _log_det(trial_factor) >= value + 0.25 * step * decrement:
+            trial = y + step * delta
+            trial_factor = _cholesky(_matrix(Qn, C, trial, q2))
+            if trial_factor is not None and tau * float(b @ trial) + trial_factor[1] >= value + 0.25 * step * decrement:
                 break
             step /= 2.0
         else:
-            return y, _newton_direction(K, b), step_count
-        y, factor = y + step * delta, trial_factor
+            return y, _solve_again(K, K_factor, b), step_count
+        y, factor = trial, trial_factor
     return y, None, max_steps
 
 
@@ -196,7 +201,7 @@ def _best_gamma(Qn, C, q2, y) -> float:
     if lower is None:
         return float(y[0])
     v = s + q2 - C @ rho
-    return -0.25 * float(v @ cho_solve(lower, v)) * (1.0 + 1e-12)
+    return -0.25 * float(v @ _cho_solve(lower, v)) * (1.0 + 1e-12)
 
 
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
@@ -211,7 +216,17 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     it also stops once the bound reaches ``cutoff`` (branch-and-bound: the node is pruned anyway).
     ``start`` = (s, rho, tau) of a related solve (a parent node's, restricted to this row's entries)
     resumes the central path there when Q - diag(s) is positive definite (else a cold start).
+    Rows narrower than ``ONE_THREAD_MAX_N`` run with one BLAS thread.
     """
+    small = np.ndim(Q) == 2 and np.shape(Q)[0] < ONE_THREAD_MAX_N
+    threads = one_blas_thread() if small else contextlib.nullcontext()
+    with threads:
+        return _row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, growth=growth, max_newton=max_newton,
+                              time_limit=time_limit, linear=linear, cutoff=cutoff, start=start)
+
+
+def _row_sdp_bound(Q, prune_counts, groups, *, tolerance, growth, max_newton, time_limit, linear, cutoff,
+                   start) -> RowSDP:
     deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
     Q = np.asarray(Q, dtype=np.float64)
     n = Q.shape[0]
@@ -243,7 +258,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     if y is None:
         s0 = -np.ones(n)
         v0 = s0 + q2
-        y = np.concatenate(([-1.0 - 0.25 * float(v0 @ cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
+        y = np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
         tau = 1.0
     steps, gap = 0, math.inf
     while steps < max_newton:
@@ -272,7 +287,7 @@ def _warm_start(Qn, C, q2, start, scale):
     if lower is None:
         return None, 1.0
     v = s + q2 - C @ rho
-    gamma = -0.25 * float(v @ cho_solve(lower, v))
+    gamma = -0.25 * float(v @ _cho_solve(lower, v))
     gamma -= 1e-3 * max(abs(gamma), 1.0)  # a margin: strictly inside
     return np.concatenate(([gamma], rho, s)), max(1.0, tau / WARM_BACKOFF)
 
