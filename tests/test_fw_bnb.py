@@ -103,3 +103,29 @@ def test_exact_dispatches_to_the_faster_method_and_is_optimal():
     assert answer.info["exact_method"] == "fw-bnb" and answer.status == "optimal"
     assert answer.objective == pytest.approx(optimum, rel=1e-9)
     assert solve_layer(W, H, 0.5, "per-row", "exact", objective="reconstruct").info["exact_method"] == "mip"
+
+
+@pytest.mark.parametrize("groups", [None, "2:4"])
+def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups):
+    """The node's convexification (node SDP multipliers s on free entries) equals e^T Q e on every
+    binary e of the node's face and is convex there (Q_FF - diag s_F positive semidefinite)."""
+    import itertools
+
+    from solvers.fw_bnb import Block, _node_objective
+    from solvers.row_sdp import fixed_row_bound
+
+    W, H = synthetic_layer(1, 8, seed=3)
+    Q = np.outer(W[0], W[0]) * H
+    col_groups = [np.arange(8)] if groups is None else [np.arange(0, 4), np.arange(4, 8)]
+    counts = 4 if groups is None else 2
+    keep, prune = np.zeros(8, bool), np.zeros(8, bool)
+    keep[1], prune[2] = True, True
+    _, warm = fixed_row_bound(Q, col_groups, counts, keep, prune)
+    block = Block(Q * 0, np.zeros((1, 8)), None, None, None, None, Q, col_groups)
+    Q_node, c_node = _node_objective(block, warm)
+    free = ~(keep | prune)
+    assert np.linalg.eigvalsh(Q_node[np.ix_(free, free)])[0] >= -1e-12
+    for bits in itertools.product([0.0, 1.0], repeat=int(free.sum())):
+        e = prune.astype(float)
+        e[free] = bits
+        assert e @ Q_node @ e + c_node[0] @ e == pytest.approx(e @ Q @ e, rel=1e-9, abs=1e-12)
