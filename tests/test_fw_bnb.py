@@ -106,13 +106,16 @@ def test_exact_dispatches_to_the_faster_method_and_is_optimal():
 
 
 @pytest.mark.parametrize("groups", [None, "2:4"])
-def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups):
+def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups, monkeypatch):
     """The node's convexification (node SDP multipliers s on free entries) equals e^T Q e on every
     binary e of the node's face and is convex there (Q_FF - diag s_F positive semidefinite)."""
     import itertools
 
+    from solvers import fw_bnb
     from solvers.fw_bnb import Block, _node_objective
     from solvers.row_sdp import fixed_row_bound
+
+    monkeypatch.setattr(fw_bnb, "NODE_CONVEXIFY", True)
 
     W, H = synthetic_layer(1, 8, seed=3)
     Q = np.outer(W[0], W[0]) * H
