@@ -46,7 +46,8 @@ class RowSDP:
     """Result in Q's units: ``bound`` = gamma + p^T rho (valid), ``s`` the diagonal multipliers.
 
     ``gap`` bounds the distance of ``bound`` to the SDP optimum ((n+1)/tau after the last
-    centering; inf when stopped early); ``newton_steps`` counts all Newton steps.
+    centering; inf when stopped early or when the last centering stalled in its line search);
+    ``newton_steps`` counts all Newton steps.
     """
 
     bound: float
@@ -152,21 +153,22 @@ def _inverse(factor: tuple[np.ndarray, float]) -> np.ndarray:
 def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
     """Damped Newton on tau b^T y + log det Z(y) from a strictly feasible y.
 
-    Returns (y, tangent of the central path dy/dtau = K^-1 b, steps); tangent None when the step
-    budget ran out before the Newton decrement fell below ``CENTERED``.
+    Returns (y, tangent of the central path dy/dtau = K^-1 b, steps, centred); tangent None when the
+    step budget ran out before the Newton decrement fell below ``CENTERED``; centred False when the
+    line search found no acceptable step (y is still strictly feasible, but not known to be centred).
     """
     factor = _cholesky(_matrix(Qn, C, y, q2))
     for step_count in range(1, max_steps + 1):
         if time.perf_counter() > deadline:
-            return y, None, step_count - 1
+            return y, None, step_count - 1, False
         grad_ld, K = _newton_system(_inverse(factor), C)
         grad = tau * b + grad_ld
         delta, K_factor = _newton_direction(K, grad)
         decrement = float(grad @ delta)
         if not np.isfinite(decrement):  # numerically stuck at the boundary: the current y is still valid
-            return y, None, step_count
+            return y, None, step_count, False
         if decrement / 2.0 <= CENTERED:
-            return y, _solve_again(K, K_factor, b), step_count
+            return y, _solve_again(K, K_factor, b), step_count, True
         value = tau * float(b @ y) + factor[1]
         step = 1.0
         while step > 1e-12:  # backtracking: stay positive definite, Armijo on the barrier function
@@ -176,9 +178,9 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
                 break
             step /= 2.0
         else:
-            return y, _solve_again(K, K_factor, b), step_count
+            return y, _solve_again(K, K_factor, b), step_count, False
         y, factor = trial, trial_factor
-    return y, None, max_steps
+    return y, None, max_steps, False
 
 
 def _predict(Qn, C, q2, y, move):
@@ -260,19 +262,21 @@ def _row_sdp_bound(Q, prune_counts, groups, *, tolerance, growth, max_newton, ti
         v0 = s0 + q2
         y = np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
         tau = 1.0
-    steps, gap = 0, math.inf
+    steps, gap, centred = 0, math.inf, False
     while steps < max_newton:
-        y, tangent, used = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
+        y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
         steps += used
         if tangent is None:  # out of Newton steps or time before centering: no gap estimate
             gap = math.inf
             break
-        gap = (n + 1) / tau
+        gap = (n + 1) / tau  # the barrier's duality gap on the central path
         if gap <= tolerance * max(abs(float(b @ y)), 1e-12 * n) or float(b @ y) * scale >= cutoff:
-            break
+            break  # (a point whose line search stalled is used as if centred, but reports no gap)
         y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
         tau *= growth
     y[0] = _best_gamma(Qn, C, q2, y)
+    if steps and not centred:
+        gap = math.inf
     return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
                   gap * scale, steps, tau)
 
