@@ -146,8 +146,18 @@ def _cho_solve(factor: tuple[np.ndarray, float], rhs: np.ndarray) -> np.ndarray:
 def _inverse(factor: tuple[np.ndarray, float]) -> np.ndarray:
     """Z^-1 from its Cholesky factor by LAPACK potri (one thread: 2-3x faster than solving with I
     at n = 49-257; multithreaded on a busy machine it can be 10x slower, see ``ONE_THREAD_MAX_N``)."""
-    inverse = lapack.dpotri(factor[0], lower=1)[0]
-    return np.tril(inverse) + np.tril(inverse, -1).T
+    inverse = lapack.dpotri(factor[0], lower=1)[0]  # lower triangle only
+    return np.where(_lower_mask(len(inverse)), inverse, inverse.T)
+
+
+_LOWER_MASKS: dict[int, np.ndarray] = {}
+
+
+def _lower_mask(n: int) -> np.ndarray:
+    """Cached n x n boolean lower-triangle mask (np.tril rebuilds one per call)."""
+    if n not in _LOWER_MASKS:
+        _LOWER_MASKS[n] = np.tri(n, dtype=bool)
+    return _LOWER_MASKS[n]
 
 
 def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
