@@ -15,19 +15,24 @@ import argparse
 import numpy as np
 
 
+def plain_bound(Q: np.ndarray, p: int) -> float:
+    """min z^T Q z over the hypersimplex 0 <= z <= 1, sum z = p (Clarabel): the plain relaxation."""
+    import cvxpy as cp
+
+    z = cp.Variable(len(Q))
+    return float(cp.Problem(cp.Minimize(cp.quad_form(z, cp.psd_wrap(Q))), [z >= 0, z <= 1, cp.sum(z) == p]).solve(
+        solver=cp.CLARABEL))
+
+
 def relaxation_bounds(Q: np.ndarray, p: int) -> tuple[float, float, float]:
     """(plain, diagonal-only Shor, full Shor) lower bounds on min z^T Q z, z binary, sum z = p."""
     import cvxpy as cp
 
     from solvers.qcr import shor_problem
 
-    n = len(Q)
-    z = cp.Variable(n)
-    plain = cp.Problem(cp.Minimize(cp.quad_form(z, cp.psd_wrap(Q))), [z >= 0, z <= 1, cp.sum(z) == p]).solve(
-        solver=cp.CLARABEL)
     shor = [shor_problem(Q, p, row_sums)[0].solve(solver=cp.SCS, eps=1e-7, max_iters=50000)
             for row_sums in (False, True)]
-    return float(plain), float(shor[0]), float(shor[1])
+    return plain_bound(Q, p), float(shor[0]), float(shor[1])
 
 
 def main(argv: list[str] | None = None) -> None:

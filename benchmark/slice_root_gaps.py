@@ -1,0 +1,98 @@
+"""Root gaps on real slices against proven optima: how strong are the bounds fw-bnb starts from?
+
+For every one-row slice (per-row, 50%) of the given sets whose optimum some exact solver proved in
+the results directory's records, with Q = (w w^T) * H and p = n / 2 pruned weights:
+- plain: the hypersimplex relaxation min z^T Q z (Clarabel), the bound of unstrengthened FW;
+- diag-sdp: the diagonal Shor SDP (``solvers.row_sdp``), the bound fw-bnb's root and fw-sdp use;
+- gaps 1 - bound / optimum, and each heuristic's excess primal / optimum - 1 from the same records.
+Writes a JSON list (one entry per slice) and prints medians and ranges per set and per module.
+
+    python -m benchmark.slice_root_gaps --records results/mip-bench,results/main --out results/fw-bench/slice-root-gaps.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .records import read_records
+from .shor_gaps import plain_bound
+
+HEURISTICS = ("wanda", "sparsegpt", "sparseswaps", "fw")
+
+
+def proven_optima(records: list[dict]) -> dict:
+    """{(set, instance): optimum} from per-row@0.5 mask records with status "optimal"."""
+    return {(r["instance_set"], r["instance"]): float(r["objective"]) for r in records
+            if r.get("status") == "optimal" and r.get("setting") == "per-row@0.5" and r.get("objective_kind") == "mask"}
+
+
+def heuristic_values(records: list[dict]) -> dict:
+    """{(set, instance, solver): primal} of the heuristics (last record wins)."""
+    return {(r["instance_set"], r["instance"], r["solver"]): float(r["objective"]) for r in records
+            if r.get("solver") in HEURISTICS and r.get("setting") == "per-row@0.5" and r.get("objective") is not None
+            and r.get("objective_kind") == "mask"}
+
+
+def slice_gaps(set_name: str, optima: dict, primal: dict) -> list[dict]:
+    from instances.sets import load_set
+    from solvers.row_sdp import row_sdp_bound
+
+    rows = []
+    for problem in load_set(set_name, progress=False):
+        optimum = optima.get((set_name, problem.name))
+        if optimum is None or problem.W.shape[0] != 1:
+            continue
+        w = problem.W[0]
+        Q = np.outer(w, w) * problem.H
+        p = len(w) // 2
+        sdp, plain = row_sdp_bound(Q, p).bound, plain_bound(Q, p)
+        row = {"set": set_name, "instance": problem.name, "module": problem.name.split(".")[2], "n": len(w),
+               "optimum": optimum, "diag_sdp_bound": sdp, "plain_bound": plain,
+               "gap_diag_sdp": 1 - sdp / optimum, "gap_plain": 1 - plain / optimum}
+        for solver in HEURISTICS:
+            if (set_name, problem.name, solver) in primal:
+                row[f"excess_{solver}"] = primal[(set_name, problem.name, solver)] / optimum - 1
+        rows.append(row)
+    return rows
+
+
+def _summary(values) -> str:
+    values = 100 * np.asarray(values)
+    return f"median {np.median(values):.1f}% ({values.min():.1f}-{values.max():.1f}%)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.slice_root_gaps", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", default="results/mip-bench,results/main",
+                        help="comma-separated results directories (exact runs give optima, heuristics their excess)")
+    parser.add_argument("--sets", default=",".join(f"smollm2-135m-l3-n{n}" for n in (32, 48, 64, 96, 128)))
+    parser.add_argument("--out", help="JSON file for the per-slice rows")
+    args = parser.parse_args(argv)
+    records = [r for directory in args.records.split(",") for r in read_records(Path(directory))]
+    if not records:
+        raise SystemExit(f"slice_root_gaps: no records in {args.records}")
+    optima, primal = proven_optima(records), heuristic_values(records)
+    rows = []
+    for set_name in args.sets.split(","):
+        found = slice_gaps(set_name, optima, primal)
+        if not found:
+            print(f"{set_name}: no slice with a proven optimum in {args.records}")
+            continue
+        rows += found
+        print(f"{set_name} ({len(found)} slices): diag SDP gap {_summary([r['gap_diag_sdp'] for r in found])}, "
+              f"plain {_summary([r['gap_plain'] for r in found])}", flush=True)
+    for module in sorted({r["module"] for r in rows}):
+        mine = [r for r in rows if r["module"] == module]
+        print(f"  {module:10s} diag SDP gap {_summary([r['gap_diag_sdp'] for r in mine])}; sparseswaps excess "
+              + (_summary([r["excess_sparseswaps"] for r in mine if "excess_sparseswaps" in r])
+                 if any("excess_sparseswaps" in r for r in mine) else "n/a"))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
