@@ -57,14 +57,27 @@ def top_k_indices(grouped, k: int):
 
 
 def keep_rows_top_k(scores, k: int):
-    """Bool array of ``scores``'s shape marking the k largest entries of every row."""
-    chosen = top_k_indices(scores, k)
+    """Bool array of ``scores``'s shape marking the k largest entries of every row.
+
+    numpy: each row's k-th largest value by ``np.partition`` and one comparison (about half the time
+    of argpartition + scatter at 576 x 576); rows where ties at that value select more than k
+    entries fall back to argpartition, which breaks the ties arbitrarily.
+    """
     if is_torch_array(scores):
         import torch
 
+        chosen = top_k_indices(scores, k)
         return torch.zeros(scores.shape, dtype=torch.bool, device=scores.device).scatter_(1, chosen, True)
-    mask = np.zeros(scores.shape, dtype=bool)
-    np.put_along_axis(mask, chosen, True, axis=1)
+    size = scores.shape[1]
+    if k in (0, size):
+        return np.full(scores.shape, k == size)
+    kth = np.partition(scores, size - k, axis=1)[:, size - k : size - k + 1]
+    mask = scores >= kth
+    tied = np.flatnonzero(mask.sum(axis=1) != k)
+    if tied.size:
+        rows = np.zeros((tied.size, size), dtype=bool)
+        np.put_along_axis(rows, top_k_indices(scores[tied], k), True, axis=1)
+        mask[tied] = rows
     return mask
 
 

@@ -31,3 +31,19 @@ def test_nm_groups_are_consecutive_inputs_of_one_row():
 def test_bad_patterns(name, sparsity, message):
     with pytest.raises(ValueError, match=message):
         make_pattern(name, (4, 8), sparsity)
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 8])
+def test_keep_rows_top_k_selects_exactly_the_k_largest_per_row_even_with_ties(k):
+    from solvers.arrays import keep_rows_top_k
+
+    rng = np.random.default_rng(k)
+    scores = rng.standard_normal((6, 8))
+    scores[1] = 1.0                                  # all tied
+    scores[2, :3] = np.inf                           # fixed to keep
+    scores[3, :2], scores[3, 2:] = -np.inf, 0.5      # fixed to prune, the rest tied
+    mask = keep_rows_top_k(scores, k)
+    assert mask.shape == scores.shape and np.all(mask.sum(axis=1) == k)
+    for row, chosen in zip(scores, mask):            # every kept score >= every dropped score
+        if 0 < k < 8:
+            assert row[chosen].min() >= row[~chosen].max()
