@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     optima, primal = proven_optima(records), heuristic_values(records)
     rows = []
     for set_name in args.sets.split(","):
-        found = slice_gaps(set_name, optima, primal)
+        try:
+            found = slice_gaps(set_name, optima, primal)
+        except ValueError as err:  # an unknown set name: load_set names it and the known ones
+            raise SystemExit(f"slice_root_gaps: {err}") from None
         if not found:
             print(f"{set_name}: no slice with a proven optimum in {args.records}")
             continue

@@ -6,9 +6,15 @@ this module: a torch namespace only appears when the caller passes torch tensors
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
+__all__ = ["ONE_THREAD_MAX_N", "add_into", "blas_threads_for", "check_device", "device_of", "keep_rows_top_k",
+           "namespace", "to_device", "to_numpy", "top_k_indices"]
+
+ONE_THREAD_MAX_N = 256  # dense solves narrower than this run on one BLAS thread (threads only slow them)
 
 
 def namespace(*arrays):
@@ -19,19 +25,20 @@ def namespace(*arrays):
         return np
     return array_namespace(*arrays)
 
-__all__ = ["add_into", "one_blas_thread", "check_device", "device_of", "keep_rows_top_k", "namespace", "to_device", "to_numpy", "top_k_indices"]
-
 
 _threadpools = None
 
 
-def one_blas_thread():
-    """Context manager running BLAS / LAPACK on one thread (threadpoolctl; ~12 us per use).
+def blas_threads_for(n: int):
+    """Context manager: BLAS / LAPACK on one thread for dense work of width n < ``ONE_THREAD_MAX_N``
+    (threadpoolctl; ~12 us per use), else unchanged.
 
-    For small dense factorizations (n < a few hundred) threads only cost: with two threads on a
-    busy 2-core machine LAPACK potri / potrs at n = 49-129 took 3-10x longer than with one.
+    For small dense factorizations threads only cost: with two threads on a busy 2-core machine
+    LAPACK potri / potrs at n = 49-129 took 3-10x longer than with one.
     """
     global _threadpools
+    if n >= ONE_THREAD_MAX_N:
+        return contextlib.nullcontext()
     if _threadpools is None:
         from threadpoolctl import ThreadpoolController
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import one_blas_thread
+from .arrays import blas_threads_for
 from .bandits import Bandit
 from .bnb_heuristics import HEURISTICS, NodeContext
 from .fw_engine import frank_wolfe, lmo
@@ -45,7 +45,7 @@ from .patterns import Pattern
 from .problem import LayerProblem
 from .qcr import SDP_MAX_N, convexify
 from .result import MethodAnswer
-from .row_sdp import ONE_THREAD_MAX_N, fixed_row_bound
+from .row_sdp import fixed_row_bound
 from .sparseswaps import swap_rows
 
 PER_LAYER_MAX = 256
@@ -237,7 +237,7 @@ def _node_objective(block: Block, sdp_warm: tuple | None) -> tuple[np.ndarray, n
     on the free entries, 0 on fixed ones: exact on binaries, convex on the node's face since
     Q_FF - diag s_F is positive definite at any strictly feasible SDP point). Its FW bound then
     matches the node's SDP bound, and so does the dual tightening built on it."""
-    if sdp_warm is None or NODE_CONVEXIFY is False:
+    if sdp_warm is None or not NODE_CONVEXIFY:
         return block.Q, block.c
     s = np.nan_to_num(sdp_warm[0], nan=0.0)
     Q = block.row_Q.copy()
@@ -323,49 +323,39 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "diag",
                  sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = True) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
-    ``row_sdp.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
-    options = dict(time_limit=time_limit, seed=seed, warm_start=warm_start, node_limit=node_limit, gap_limit=gap_limit,
-                   bandit=bandit, dive_every=dive_every, qcr=qcr, sdp_max_n=sdp_max_n, branching=branching,
-                   node_sdp=node_sdp)
-    if problem.W.shape[1] < ONE_THREAD_MAX_N:
-        with one_blas_thread():
-            return _solve_fw_bnb(problem, **options)
-    return _solve_fw_bnb(problem, **options)
+    ``arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
+    with blas_threads_for(problem.W.shape[1]):
+        if branching not in BRANCHINGS:
+            raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
+        from .mip import _warm_start
 
-
-def _solve_fw_bnb(problem: LayerProblem, *, time_limit, seed, warm_start, node_limit, gap_limit, bandit, dive_every,
-                  qcr, sdp_max_n, branching, node_sdp) -> MethodAnswer:
-    if branching not in BRANCHINGS:
-        raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
-    from .mip import _warm_start
-
-    if problem.objective != "mask":
-        raise ValueError("fw-bnb solves the mask objective; use method 'mip' for objective='reconstruct'")
-    if not problem.pattern.row_local and problem.W.size > PER_LAYER_MAX:
-        raise ValueError(f"fw-bnb handles per-layer patterns up to {PER_LAYER_MAX} weights; got {problem.W.size}")
-    started = time.perf_counter()
-    deadline = started + (time_limit if time_limit is not None else math.inf)
-    start = _warm_start(problem, warm_start)
-    policy = Bandit(len(HEURISTICS), bandit, seed=seed)
-    stats, rng = Stats(), np.random.default_rng(seed)
-    mask, bound, proven, methods = start.copy(), 0.0, True, set()
-    blocks = _row_blocks(problem, start, qcr, sdp_max_n, node_sdp) if problem.pattern.row_local \
-        else [_layer_block(problem, start)]
-    for index, (block, scale, method) in enumerate(blocks):
-        methods.add(method)
-        share = (deadline - time.perf_counter()) / max(len(problem.W) - index, 1) if problem.pattern.row_local else math.inf
-        block_deadline = min(deadline, time.perf_counter() + share) if math.isfinite(share) else deadline
-        row_mask, row_bound, row_proven = solve_block(block, deadline=block_deadline, node_limit=node_limit,
-                                                      gap_limit=gap_limit, bandit=policy, stats=stats,
-                                                      dive_every=dive_every, rng=rng, branching=branching)
-        if problem.pattern.row_local:
-            mask[index] = row_mask[0]
-        else:
-            mask = row_mask.reshape(problem.shape)
-        bound += max(0.0, row_bound * (1 - BOUND_MARGIN)) * scale
-        proven &= row_proven
-    info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
-            "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
-            "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
-            "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds, "sdp_pruned": stats.sdp_pruned}
-    return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)
+        if problem.objective != "mask":
+            raise ValueError("fw-bnb solves the mask objective; use method 'mip' for objective='reconstruct'")
+        if not problem.pattern.row_local and problem.W.size > PER_LAYER_MAX:
+            raise ValueError(f"fw-bnb handles per-layer patterns up to {PER_LAYER_MAX} weights; got {problem.W.size}")
+        started = time.perf_counter()
+        deadline = started + (time_limit if time_limit is not None else math.inf)
+        start = _warm_start(problem, warm_start)
+        policy = Bandit(len(HEURISTICS), bandit, seed=seed)
+        stats, rng = Stats(), np.random.default_rng(seed)
+        mask, bound, proven, methods = start.copy(), 0.0, True, set()
+        blocks = _row_blocks(problem, start, qcr, sdp_max_n, node_sdp) if problem.pattern.row_local \
+            else [_layer_block(problem, start)]
+        for index, (block, scale, method) in enumerate(blocks):
+            methods.add(method)
+            share = (deadline - time.perf_counter()) / max(len(problem.W) - index, 1) if problem.pattern.row_local else math.inf
+            block_deadline = min(deadline, time.perf_counter() + share) if math.isfinite(share) else deadline
+            row_mask, row_bound, row_proven = solve_block(block, deadline=block_deadline, node_limit=node_limit,
+                                                          gap_limit=gap_limit, bandit=policy, stats=stats,
+                                                          dive_every=dive_every, rng=rng, branching=branching)
+            if problem.pattern.row_local:
+                mask[index] = row_mask[0]
+            else:
+                mask = row_mask.reshape(problem.shape)
+            bound += max(0.0, row_bound * (1 - BOUND_MARGIN)) * scale
+            proven &= row_proven
+        info = {"nodes": stats.nodes, "iterations": stats.fw_iterations, "tightened": stats.tightened,
+                "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
+                "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
+                "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds, "sdp_pruned": stats.sdp_pruned}
+        return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

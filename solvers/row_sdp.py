@@ -25,7 +25,6 @@ for an unusable answer).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -33,10 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, lapack
 
-from .arrays import one_blas_thread
+from .arrays import ONE_THREAD_MAX_N, blas_threads_for
 from .patterns import Pattern
 
-ONE_THREAD_MAX_N = 256  # rows narrower than this solve with one BLAS thread (threads only slow them)
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
 
@@ -230,65 +228,57 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     resumes the central path there when Q - diag(s) is positive definite (else a cold start).
     Rows narrower than ``ONE_THREAD_MAX_N`` run with one BLAS thread.
     """
-    small = np.ndim(Q) == 2 and np.shape(Q)[0] < ONE_THREAD_MAX_N
-    threads = one_blas_thread() if small else contextlib.nullcontext()
-    with threads:
-        return _row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, growth=growth, max_newton=max_newton,
-                              time_limit=time_limit, linear=linear, cutoff=cutoff, start=start)
-
-
-def _row_sdp_bound(Q, prune_counts, groups, *, tolerance, growth, max_newton, time_limit, linear, cutoff,
-                   start) -> RowSDP:
-    deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
-    Q = np.asarray(Q, dtype=np.float64)
-    n = Q.shape[0]
-    if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
-        raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
-    C = group_matrix(n, groups)
-    p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
-    if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
-        raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
-    sizes = C.sum(axis=0)
-    if np.any(p == 0) or np.any(p == sizes):  # no interior: fix those groups and solve the rest
-        if linear is not None:
-            raise ValueError("groups with nothing to choose need the linear term folded in; use fixed_row_bound")
-        value, _ = fixed_row_bound(Q, [np.flatnonzero(C[:, g]) for g in range(C.shape[1])], p.astype(int),
-                                   np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
-                                   max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
-        return RowSDP(value, np.zeros(n), np.zeros(C.shape[1]), value, math.inf, 0)
-    q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
-    if q2.shape != (n,) or not np.all(np.isfinite(q2)):
-        raise ValueError(f"linear must be a finite vector of length {n}")
-    scale = float(np.mean(np.diag(Q)))
-    G = C.shape[1]
-    if scale <= 0.0:  # Q = 0 (PSD with zero diagonal): the cheapest q2 entries of every group, exactly
-        value = sum(float(np.sort(q2[C[:, g] > 0])[: int(p[g])].sum()) for g in range(G))
-        return RowSDP(value, np.zeros(n), np.zeros(G), value, 0.0, 0)
-    Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
-    b = np.concatenate(([1.0], p, np.zeros(n)))
-    y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
-    if y is None:
-        s0 = -np.ones(n)
-        v0 = s0 + q2
-        y = np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
-        tau = 1.0
-    steps, gap, centred = 0, math.inf, False
-    while steps < max_newton:
-        y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
-        steps += used
-        if tangent is None:  # out of Newton steps or time before centering: no gap estimate
+    with blas_threads_for(np.shape(Q)[0] if np.ndim(Q) == 2 else 0):
+        deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
+        Q = np.asarray(Q, dtype=np.float64)
+        n = Q.shape[0]
+        if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
+            raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
+        C = group_matrix(n, groups)
+        p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
+        if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
+            raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
+        sizes = C.sum(axis=0)
+        if np.any(p == 0) or np.any(p == sizes):  # no interior: fix those groups and solve the rest
+            if linear is not None:
+                raise ValueError("groups with nothing to choose need the linear term folded in; use fixed_row_bound")
+            value, _ = fixed_row_bound(Q, [np.flatnonzero(C[:, g]) for g in range(C.shape[1])], p.astype(int),
+                                       np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
+                                       max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
+            return RowSDP(value, np.zeros(n), np.zeros(C.shape[1]), value, math.inf, 0)
+        q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
+        if q2.shape != (n,) or not np.all(np.isfinite(q2)):
+            raise ValueError(f"linear must be a finite vector of length {n}")
+        scale = float(np.mean(np.diag(Q)))
+        G = C.shape[1]
+        if scale <= 0.0:  # Q = 0 (PSD with zero diagonal): the cheapest q2 entries of every group, exactly
+            value = sum(float(np.sort(q2[C[:, g] > 0])[: int(p[g])].sum()) for g in range(G))
+            return RowSDP(value, np.zeros(n), np.zeros(G), value, 0.0, 0)
+        Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
+        b = np.concatenate(([1.0], p, np.zeros(n)))
+        y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
+        if y is None:
+            s0 = -np.ones(n)
+            v0 = s0 + q2
+            y = np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
+            tau = 1.0
+        steps, gap, centred = 0, math.inf, False
+        while steps < max_newton:
+            y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
+            steps += used
+            if tangent is None:  # out of Newton steps or time before centering: no gap estimate
+                gap = math.inf
+                break
+            gap = (n + 1) / tau  # the barrier's duality gap on the central path
+            if gap <= tolerance * max(abs(float(b @ y)), 1e-12 * n) or float(b @ y) * scale >= cutoff:
+                break  # (a point whose line search stalled is used as if centred, but reports no gap)
+            y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
+            tau *= growth
+        y[0] = _best_gamma(Qn, C, q2, y)
+        if steps and not centred:
             gap = math.inf
-            break
-        gap = (n + 1) / tau  # the barrier's duality gap on the central path
-        if gap <= tolerance * max(abs(float(b @ y)), 1e-12 * n) or float(b @ y) * scale >= cutoff:
-            break  # (a point whose line search stalled is used as if centred, but reports no gap)
-        y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
-        tau *= growth
-    y[0] = _best_gamma(Qn, C, q2, y)
-    if steps and not centred:
-        gap = math.inf
-    return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
-                  gap * scale, steps, tau)
+        return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
+                      gap * scale, steps, tau)
 
 
 def _warm_start(Qn, C, q2, start, scale):

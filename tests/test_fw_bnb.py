@@ -132,3 +132,16 @@ def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups, monk
         e = prune.astype(float)
         e[free] = bits
         assert e @ Q_node @ e + c_node[0] @ e == pytest.approx(e @ Q @ e, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fw_bnb_with_node_convexification_agrees_with_brute_force(seed, monkeypatch):
+    from solvers import fw_bnb
+
+    monkeypatch.setattr(fw_bnb, "NODE_CONVEXIFY", True)
+    W, H = synthetic_layer(2, 16, seed=seed)
+    for pattern, sparsity in (("per-row", 0.5), ("2:4", None)):
+        optimum = solve_layer(W, H, sparsity, pattern, "brute-force").objective
+        r = solve_layer(W, H, sparsity, pattern, "fw-bnb", warm_start="magnitude")
+        assert r.status == "optimal" and r.objective == pytest.approx(optimum, rel=1e-9)
+        assert r.lower_bound <= optimum * (1 + 1e-9)
