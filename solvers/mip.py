@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .objective import damped_gram, error_rows
+from .objective import damped_gram, error_rows, refit_residual
 from .problem import LayerProblem
 from .qcr import SDP_MAX_N, convexify, psd_factor
 from .result import MethodAnswer
@@ -129,8 +129,7 @@ def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objectiv
             model.addCons(-s[j] <= radius[j] * (1 - z[j]))
         y = _factor_rows(ps, model, F, x, tag)
         model.addCons(t >= ps.quicksum(v * v for v in y))
-        pruned = np.flatnonzero(start_z > 0.5)
-        x_start = _refit_error(w, H_inv, pruned)
+        x_start = refit_residual(w, H_row, start_z <= 0.5, H_inv)
         warm += [(x[j], float(x_start[j])) for j in range(n)]
         warm += [(s[j], float(x_start[j] - w[j] * start_z[j])) for j in range(n)]
         warm += [(y[k], float(F[:, k] @ x_start)) for k in range(len(y))]
@@ -159,14 +158,6 @@ def _factor_rows(ps, model, F, x, tag):
         model.addCons(v == ps.quicksum(float(F[j, k]) * x[j] for j in range(len(x)) if F[j, k] != 0))
         y.append(v)
     return y
-
-
-def _refit_error(w, H_inv, pruned):
-    """Error vector x = w - v of the least-squares re-fit with pruned set P (x_P = w_P), given H_d^{-1}."""
-    if pruned.size == 0:
-        return np.zeros_like(w)
-    step = np.linalg.solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
-    return H_inv[:, pruned] @ step
 
 
 def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):

@@ -15,6 +15,7 @@ through the Gram matrix H = X X^T, with H exactly as given.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 from .patterns import Pattern, group_violations
 
@@ -41,47 +42,54 @@ def damped_gram(H: np.ndarray, damping: float = DEFAULT_DAMPING) -> np.ndarray:
     return H + damping * (scale if scale > 0 else 1.0) * np.eye(H.shape[0])
 
 
-def _pruned_solves(W: np.ndarray, H_inv: np.ndarray, mask: np.ndarray, chunk_bytes: float = 2e8):
-    """Yield (rows, pruned column indices (R, p), x = [(H_d^{-1})_PP]^{-1} w_P (R, p)).
+def _spd_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A^{-1} b for symmetric positive definite A (LAPACK posv, Cholesky); least squares if A is singular
+    (only possible with damping 0 and a rank-deficient H)."""
+    _, x, info = lapack.dposv(A, b, lower=1)
+    if info != 0:
+        x = np.linalg.lstsq(A, b, rcond=None)[0]
+    return x
 
-    Rows with the same pruned count are solved together as one batched linear solve.
+
+def refit_residual(w: np.ndarray, H_d: np.ndarray, keep: np.ndarray, H_inv: np.ndarray | None = None) -> np.ndarray:
+    """Residual e = w - v of one row's least-squares re-fit: v minimises (w - v)^T H_d (w - v), v_P = 0.
+
+    e_P = w_P and, with K the kept and P the pruned indices (k = |K|, p = |P|), either
+      kept form   (k x k solve):  e_K = -(H_d)_KK^{-1} (H_d)_KP w_P,   or
+      pruned form (p x p solve):  e = (H_d^{-1})_{:,P} [(H_d^{-1})_PP]^{-1} w_P,
+    whichever system is smaller (the pruned form needs ``H_inv`` = H_d^{-1}). The error is e^T H_d e.
     """
-    counts = (~mask).sum(axis=1)
-    for p in np.unique(counts):
-        if p == 0:
-            continue
-        rows_all = np.flatnonzero(counts == p)
-        chunk = max(1, int(chunk_bytes // (8 * p * p)))
-        for r0 in range(0, rows_all.size, chunk):
-            rows = rows_all[r0 : r0 + chunk]
-            pruned = np.nonzero(~mask[rows])[1].reshape(rows.size, p)
-            blocks = H_inv[pruned[:, :, None], pruned[:, None, :]]
-            w_p = np.take_along_axis(W[rows], pruned, axis=1)
-            yield rows, pruned, np.linalg.solve(blocks, w_p[..., None])[..., 0]
-
-
-def _damped_inverse(H: np.ndarray, damping: float) -> np.ndarray:
-    H_inv = np.linalg.inv(damped_gram(H, damping))
-    return (H_inv + H_inv.T) / 2
+    pruned = np.flatnonzero(~keep)
+    kept = np.flatnonzero(keep)
+    e = np.zeros_like(w, dtype=np.float64)
+    if pruned.size == 0:
+        return e
+    if H_inv is not None and pruned.size < kept.size:
+        x = _spd_solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
+        e = H_inv[:, pruned] @ x
+    elif kept.size:
+        e[kept] = -_spd_solve(H_d[np.ix_(kept, kept)], H_d[np.ix_(kept, pruned)] @ w[pruned])
+    e[pruned] = w[pruned]
+    return e
 
 
 def reconstruct(W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float = DEFAULT_DAMPING,
                 weights: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """(per-row re-fit errors (d_out,), re-fitted weights or None) from one pass of batched solves.
+    """(per-row re-fit errors (d_out,), re-fitted weights or None).
 
-    Error of row i: w_P^T [(H_d^{-1})_PP]^{-1} w_P; weights: the minimiser of (w - v)^T H_d (w - v)
-    with v zero where pruned, v = w - H_d^{-1}[:, P] [(H_d^{-1})_PP]^{-1} w_P (OBS update).
+    Row i's residual e_i comes from ``refit_residual`` (one Cholesky solve of the smaller of its kept and
+    pruned systems); error e_i^T H_d e_i, weights v_i = w_i - e_i (exactly zero where pruned).
     """
-    H_inv = _damped_inverse(H, damping)
-    errors = np.zeros(W.shape[0])
-    V = np.array(W, dtype=np.float64, copy=True) if weights else None
-    for rows, pruned, x in _pruned_solves(W, H_inv, mask):
-        errors[rows] = np.einsum("rp,rp->r", np.take_along_axis(W[rows], pruned, axis=1), x)
-        if weights:
-            V[rows] -= np.einsum("rpj,rp->rj", H_inv[pruned], x)
-    if weights:
-        V[~mask] = 0.0
-    return errors, V
+    H_d = damped_gram(H, damping)
+    pruned_counts = (~mask).sum(axis=1)
+    H_inv = None
+    if np.any(pruned_counts < mask.shape[1] - pruned_counts):
+        H_inv = np.linalg.inv(H_d)
+        H_inv = (H_inv + H_inv.T) / 2
+    E = np.stack([refit_residual(W[i], H_d, mask[i], H_inv) for i in range(W.shape[0])]) if W.shape[0] else \
+        np.zeros(W.shape)
+    errors = np.einsum("ij,ij->i", E @ H_d, E)
+    return errors, (W - E if weights else None)
 
 
 def reconstruct_error_rows(
