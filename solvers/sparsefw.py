@@ -15,7 +15,10 @@
    d = lambda_min(H) 1; both cost one eigen-decomposition. "diag-bm" maximises the bound over d
    (a saddle point, ``_saddle_bound``): ``certify_rounds`` rounds, each one low-rank SDP solve
    (``solvers.diag_sdp``) and one FW run; far stronger on real layers, about rounds x the cost.
-   The bound from an alpha-fixed run is not valid and is never returned.
+   The bound from an alpha-fixed run is not valid and is never returned. For the per-row pattern on
+   the CPU (numpy) the relaxation of "none" / "diag-scaled" / "min-eig" / "diag-sdp" is solved exactly
+   by ``solvers.relaxation_pdas`` instead (same f - FW-gap certificate, at its exact optimum);
+   ``info["certify_solver"]`` says which ("pdas" or "fw"); ``certify_solver`` ("auto", "fw", "pdas") forces one.
 4. App. E guarantee per row (per-row pattern): f(rounded) - f(opt) <= eps + 2 lambda_max(Q_i)
    (min{k, r} + sqrt(2 r min{k, r})), r = d_in - k, eps = that row's FW gap; stored in ``info`` with
    the observed excess over the certified bound. lambda_max(Q_i) is bounded above by the smaller of
@@ -38,6 +41,7 @@ from .fw_engine import frank_wolfe
 from .objective import mask_error_rows
 from .patterns import Pattern, select_top
 from .problem import LayerProblem
+from .relaxation_pdas import relaxation_pdas
 from .result import MethodAnswer
 from .scores import wanda_scores, warm_start_mask
 
@@ -45,6 +49,7 @@ STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-
 BM_ROUNDS = 10
 CHEAP_SHARE = 0.25  # "row-sdp": share of a time limit for the shared-diagonal rounds before the row SDPs
 SDP_MAX_DIM = 256
+CERTIFY_SOLVERS = ("auto", "fw", "pdas")
 
 
 def fixed_by_alpha(problem: LayerProblem, alpha: float) -> np.ndarray | None:
@@ -85,8 +90,10 @@ def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndar
 
 
 def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, variant: str, max_iterations: int,
-                    time_limit: float | None, device: str | None = None, rounds: int = BM_ROUNDS) -> tuple[float, dict]:
-    """A valid lower bound on the integer optimum from FW over the full (strengthened) relaxation."""
+                    time_limit: float | None, device: str | None = None, rounds: int = BM_ROUNDS,
+                    solver: str = "auto") -> tuple[float, dict]:
+    """A valid lower bound on the integer optimum from the full (strengthened) relaxation, solved by FW or,
+    with ``solver`` "pdas" ("auto": per-row pattern on numpy), exactly by ``relaxation_pdas``."""
     if strengthen == "diag-bm":
         return _saddle_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
     if strengthen == "row-sdp":  # per-row SDPs need rows with their own counts; per-layer gets diag-scaled
@@ -98,11 +105,18 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
     if strengthen != "none":
         d = diagonal_strengthening(W, H, strengthen)
         H, linear = H - np.diag(d), W**2 * d[None, :]
+    if solver not in CERTIFY_SOLVERS:
+        raise ValueError(f"unknown certify_solver {solver!r}; known: {', '.join(CERTIFY_SOLVERS)}")
+    if solver == "pdas" or (solver == "auto" and problem.pattern.kind == "per-row" and device is None):
+        exact = relaxation_pdas(problem, H=H, linear=linear, time_limit=time_limit)
+        return max(exact.bound, 0.0), {"certify_solver": "pdas", "certify_iterations": int(exact.iterations.sum()),
+                                       "certify_gap": exact.value - exact.bound, "strengthen": strengthen,
+                                       "certify_rows_converged": int(exact.converged.sum())}
     W, H, start, linear = (to_device(x, device) for x in (W, H, start, linear))
     result = frank_wolfe(W, H, problem.pattern, start, linear=linear, variant=variant,
                          max_iterations=max_iterations, time_limit=time_limit)
-    return max(result.lower_bound, 0.0), {"certify_iterations": result.iterations, "certify_gap": result.gap,
-                                          "strengthen": strengthen}
+    return max(result.lower_bound, 0.0), {"certify_solver": "fw", "certify_iterations": result.iterations,
+                                          "certify_gap": result.gap, "strengthen": strengthen}
 
 
 def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
@@ -207,7 +221,7 @@ def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:
 def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0.9, warm_start="wanda",
              variant: str = "line-search", max_iterations: int = 200, polish: bool = False, certify: bool = True,
              strengthen: str = "diag-scaled", certify_iterations: int = 200, certify_rounds: int = BM_ROUNDS,
-             device: str | None = None) -> MethodAnswer:
+             certify_solver: str = "auto", device: str | None = None) -> MethodAnswer:
     """SparseFW; see the module docstring for the steps and options."""
     if strengthen not in STRENGTHENINGS:
         raise ValueError(f"unknown strengthen {strengthen!r}; known: {', '.join(STRENGTHENINGS)}")
@@ -240,7 +254,7 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
         remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
         lower_bound, certificate = certified_bound(problem, start if fixed is None else warm_start_mask(problem, "wanda"),
                                                    strengthen, variant, certify_iterations, remaining, device,
-                                                   certify_rounds)
+                                                   certify_rounds, certify_solver)
         info.update(certificate)
     if problem.objective == "mask":
         info["lower_bound_source"] = "full relaxation" if math.isfinite(lower_bound) else "none"

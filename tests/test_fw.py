@@ -119,8 +119,8 @@ def test_torch_and_numpy_paths_agree(device, variant):
 def test_sparsefw_device_option_gives_the_numpy_answer(device, method):
     _torch_device(device)
     W, H = synthetic_layer(16, 32, seed=5)
-    ref = solve_layer(W, H, 0.5, "per-row", method, alpha=0.5)
-    out = solve_layer(W, H, 0.5, "per-row", method, alpha=0.5, device=device)
+    ref = solve_layer(W, H, 0.5, "per-row", method, alpha=0.5, certify_solver="fw")
+    out = solve_layer(W, H, 0.5, "per-row", method, alpha=0.5, certify_solver="fw", device=device)
     assert out.info["device"] == device
     assert out.objective == pytest.approx(ref.objective, rel=1e-9)
     assert out.lower_bound == pytest.approx(ref.lower_bound, rel=1e-6)

@@ -67,3 +67,15 @@ def test_pdas_rejects_patterns_it_does_not_solve():
     W, H = synthetic_layer(2, 8, seed=0)
     with pytest.raises(ValueError, match="per-row"):
         relaxation_pdas(make_problem(W, H, sparsity=None, pattern="2:4"))
+
+
+def test_sparsefw_certifies_with_pdas_on_per_row_and_is_at_least_as_strong_as_fw():
+    W, H = synthetic_layer(3, 14, seed=8)
+    optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
+    options = dict(alpha=0.5, certify_iterations=50)
+    exact = solve_layer(W, H, 0.5, "per-row", "fw", **options)
+    by_fw = solve_layer(W, H, 0.5, "per-row", "fw", certify_solver="fw", **options)
+    assert exact.info["certify_solver"] == "pdas" and by_fw.info["certify_solver"] == "fw"
+    assert by_fw.lower_bound <= exact.lower_bound * (1 + 1e-9) <= optimum * (1 + 1e-9)
+    with pytest.raises(ValueError, match="certify_solver"):
+        solve_layer(W, H, 0.5, "per-row", "fw", certify_solver="newton", **options)
