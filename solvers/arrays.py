@@ -11,7 +11,7 @@ import contextlib
 import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
-__all__ = ["ONE_THREAD_MAX_N", "add_into", "blas_threads_for", "check_device", "device_of", "keep_rows_top_k",
+__all__ = ["ONE_THREAD_MAX_N", "add_into", "axpy", "blas_threads_for", "check_device", "device_of", "inner", "keep_rows_top_k",
            "namespace", "to_device", "to_numpy", "top_k_indices"]
 
 ONE_THREAD_MAX_N = 256  # dense solves narrower than this run on one BLAS thread (threads only slow them)
@@ -36,14 +36,19 @@ def blas_threads_for(n: int):
     For small dense factorizations threads only cost: with two threads on a busy 2-core machine
     LAPACK potri / potrs at n = 49-129 took 3-10x longer than with one.
     """
-    global _threadpools
     if n >= ONE_THREAD_MAX_N:
         return contextlib.nullcontext()
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def _controller():
+    """threadpoolctl's controller of the loaded BLAS / OpenMP libraries, made once (it scans them)."""
+    global _threadpools
     if _threadpools is None:
         from threadpoolctl import ThreadpoolController
 
         _threadpools = ThreadpoolController()
-    return _threadpools.limit(limits=1, user_api="blas")
+    return _threadpools
 
 
 def add_into(a, b, out):
@@ -66,9 +71,13 @@ def top_k_indices(grouped, k: int):
 def keep_rows_top_k(scores, k: int):
     """Bool array of ``scores``'s shape marking the k largest entries of every row.
 
-    numpy: each row's k-th largest value by ``np.partition`` and one comparison (about half the time
-    of argpartition + scatter at 576 x 576); rows where ties at that value select more than k
-    entries fall back to argpartition, which breaks the ties arbitrarily.
+    numpy: a threshold per row from ``np.partition`` of a float32 copy (35% faster than partitioning
+    float64 at 576 x 576): one float32 step below the rounded k-th value s*, so at most s* and values
+    within that step of it, then one comparison in full precision. A row whose comparison marks exactly
+    k entries got exactly its top k (any threshold set of size k is the top-k set); rows where rounding
+    or ties give another count fall back to argpartition in float64, which breaks ties arbitrarily.
+    Splitting the rows over threads was tried and dropped: inside FW the OpenBLAS threads still spin
+    after each GEMM and the split ran slower than one thread.
     """
     if is_torch_array(scores):
         import torch
@@ -78,14 +87,39 @@ def keep_rows_top_k(scores, k: int):
     size = scores.shape[1]
     if k in (0, size):
         return np.full(scores.shape, k == size)
-    kth = np.partition(scores, size - k, axis=1)[:, size - k : size - k + 1]
+    if scores.dtype == np.float64:  # round(s*) is the float32 k-th value; one float32 step below it is <= s*
+        with np.errstate(over="ignore", under="ignore"):
+            coarse = scores.astype(np.float32)
+        kth = np.partition(coarse, size - k, axis=1)[:, size - k : size - k + 1]
+        kth = np.nextafter(kth, np.float32(-np.inf)).astype(np.float64)
+    else:
+        kth = np.partition(scores, size - k, axis=1)[:, size - k : size - k + 1]
     mask = scores >= kth
-    tied = np.flatnonzero(mask.sum(axis=1) != k)
-    if tied.size:
-        rows = np.zeros((tied.size, size), dtype=bool)
-        np.put_along_axis(rows, top_k_indices(scores[tied], k), True, axis=1)
-        mask[tied] = rows
+    wrong = np.flatnonzero(mask.sum(axis=1) != k)
+    if wrong.size:
+        rows = np.zeros((wrong.size, size), dtype=bool)
+        np.put_along_axis(rows, top_k_indices(scores[wrong], k), True, axis=1)
+        mask[wrong] = rows
     return mask
+
+
+def axpy(alpha: float, x, y, scratch=None):
+    """y += alpha * x in place; returns y. With a preallocated ``scratch`` of x's shape (numpy) no
+    temporary is allocated (fresh 2.6 MB temporaries cost page faults every FW iteration). BLAS daxpy
+    was tried and dropped: with two OpenBLAS threads it ran 10x slower and slowed the next GEMM."""
+    if scratch is None or not isinstance(y, np.ndarray):
+        y += alpha * x
+        return y
+    np.multiply(x, alpha, out=scratch)
+    np.add(y, scratch, out=y)
+    return y
+
+
+def inner(a, b) -> float:
+    """sum(a * b) over all entries as a float: numpy by one BLAS dot (no temporary), torch by sum."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.flags.c_contiguous and b.flags.c_contiguous:
+        return float(np.vdot(a, b))
+    return float((a * b).sum())
 
 
 def to_numpy(x) -> np.ndarray:

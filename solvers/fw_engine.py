@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import device_of as _device, keep_rows_top_k, namespace, top_k_indices
+from .arrays import axpy, device_of as _device, inner, keep_rows_top_k, namespace, top_k_indices
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -82,7 +82,6 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else np.inf)
     groups = None if pattern.kind == "per-row" else xp.asarray(pattern.groups, device=_device(W))  # lmo: rows direct
-    linear = xp.zeros_like(W) if linear is None else linear
     if active_set:
         total = sum(w for _, w in active_set)
         active = [(xp.asarray(v, copy=True), w / total) for v, w in active_set]
@@ -92,49 +91,53 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
         X = xp.astype(start, W.dtype)
     best_bound, trace = -np.inf, []
     f = gap = np.nan
+    minus_two_W = -2.0 * W
+    scratch = np.empty(W.shape, dtype=W.dtype) if isinstance(W, np.ndarray) else None
     t = 0
     for t in range(max_iterations + 1):
         if t % RECOMPUTE_EVERY == 0:  # exact values now and then; in between f is updated exactly
             E = W * (1.0 - X)
             P = E @ H
-            f = float(xp.sum(E * P) + xp.sum(linear * (1.0 - X)))
-        G = -2.0 * W * P - linear
+            f = inner(E, P) + (0.0 if linear is None else inner(linear, 1.0 - X))
+        G = minus_two_W * P
+        if linear is not None:
+            G -= linear
         V = lmo(G, pattern, fixed_keep, fixed_prune, groups)
-        gap = float(xp.sum(G * X) - xp.sum(G * xp.astype(V, G.dtype)))
+        D = xp.astype(V, X.dtype) - X  # the FW direction; gap = <G, X - V>
+        gap = -inner(G, D)
         best_bound = max(best_bound, f - gap)
         trace.append((t, round(time.perf_counter() - started, 4), f, gap))
         if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
             break
         if cutoff is not None and best_bound >= cutoff:
             break
-        D, gamma_max, pairwise = _direction(xp, variant, G, X, V, active, gap)
+        D, gamma_max, pairwise = _direction(xp, variant, G, D, active, gap)
         WD = W * D
         WDH = WD @ H
-        slope, curvature = float(xp.sum(G * D)), float(xp.sum(WD * WDH))
+        slope, curvature = inner(G, D), inner(WD, WDH)
         if variant == "open-loop":
             gamma = 2.0 / (t + 2.0)
         else:
             gamma = min(gamma_max, -slope / (2.0 * curvature)) if curvature > 0 else gamma_max
         gamma = max(gamma, 0.0)
-        X += gamma * D
-        E -= gamma * WD
-        P -= gamma * WDH
+        axpy(gamma, D, X, scratch)
+        axpy(-gamma, WDH, P, scratch)
         f += gamma * slope + gamma**2 * curvature
         if variant == "bpcg":
             _update_active(xp, active, V, gamma, pairwise)
     return FWResult(X, f, gap, best_bound, t, trace, active if variant == "bpcg" else [], G)
 
 
-def _direction(xp, variant, G, X, V, active, fw_gap):
-    """(direction, max step, pairwise (away, towards) or None)."""
+def _direction(xp, variant, G, fw_direction, active, fw_gap):
+    """(direction, max step, pairwise (away, towards) or None); ``fw_direction`` = V - X."""
     if variant != "bpcg":
-        return xp.astype(V, X.dtype) - X, 1.0, None
-    inner = [float(xp.sum(G * xp.astype(vertex, G.dtype))) for vertex, _ in active]
-    away, towards = int(np.argmax(inner)), int(np.argmin(inner))
-    if inner[away] - inner[towards] >= fw_gap and away != towards:
-        direction = xp.astype(active[towards][0], X.dtype) - xp.astype(active[away][0], X.dtype)
+        return fw_direction, 1.0, None
+    inner_products = [inner(G, xp.astype(vertex, G.dtype)) for vertex, _ in active]
+    away, towards = int(np.argmax(inner_products)), int(np.argmin(inner_products))
+    if inner_products[away] - inner_products[towards] >= fw_gap and away != towards:
+        direction = xp.astype(active[towards][0], G.dtype) - xp.astype(active[away][0], G.dtype)
         return direction, active[away][1], (away, towards)
-    return xp.astype(V, X.dtype) - X, 1.0, None
+    return fw_direction, 1.0, None
 
 
 def _update_active(xp, active, V, gamma, pairwise):

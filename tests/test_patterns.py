@@ -47,3 +47,18 @@ def test_keep_rows_top_k_selects_exactly_the_k_largest_per_row_even_with_ties(k)
     for row, chosen in zip(scores, mask):            # every kept score >= every dropped score
         if 0 < k < 8:
             assert row[chosen].min() >= row[~chosen].max()
+
+
+def test_keep_rows_top_k_is_exact_where_float32_cannot_separate_the_scores():
+    """The float32 threshold merges scores that differ by 1e-12 relative; the float64 fallback still
+    returns the exact top k of every row (and the huge / tiny values float32 cannot hold)."""
+    from solvers.arrays import keep_rows_top_k
+
+    rng = np.random.default_rng(3)
+    scores = 1.0 + 1e-12 * rng.standard_normal((5, 40))
+    scores[3] = rng.standard_normal(40) * 1e300
+    scores[4] = rng.standard_normal(40) * 1e-300
+    mask = keep_rows_top_k(scores, 17)
+    assert np.all(mask.sum(axis=1) == 17)
+    for row, chosen in zip(scores, mask):
+        assert row[chosen].min() >= row[~chosen].max()
