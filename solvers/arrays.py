@@ -11,8 +11,8 @@ import contextlib
 import numpy as np
 from array_api_compat import array_namespace, device as device_of, is_torch_array
 
-__all__ = ["ONE_THREAD_MAX_N", "add_into", "axpy", "blas_threads_for", "check_device", "device_of", "inner", "keep_rows_top_k",
-           "namespace", "to_device", "to_numpy", "top_k_indices"]
+__all__ = ["ONE_THREAD_MAX_N", "add_into", "axpy", "blas_threads_for", "check_device", "device_of", "inner",
+           "keep_rows_top_k", "namespace", "one_blas_thread", "to_device", "to_numpy", "top_k_indices"]
 
 ONE_THREAD_MAX_N = 256  # dense solves narrower than this run on one BLAS thread (threads only slow them)
 
@@ -38,6 +38,11 @@ def blas_threads_for(n: int):
     """
     if n >= ONE_THREAD_MAX_N:
         return contextlib.nullcontext()
+    return one_blas_thread()
+
+
+def one_blas_thread():
+    """Context manager: BLAS / LAPACK on one thread inside it (threadpoolctl)."""
     return _controller().limit(limits=1, user_api="blas")
 
 
