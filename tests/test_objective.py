@@ -17,10 +17,11 @@ def test_mask_error_equals_output_error_with_activations():
     assert output_energy(W, X @ X.T) == pytest.approx(np.linalg.norm(W @ X) ** 2, rel=1e-10)
 
 
-def test_reconstruct_error_is_least_squares_refit():
+@pytest.mark.parametrize("sparsity", [0.2, 0.5, 0.8])  # pruned system smaller / equal / kept system smaller
+def test_reconstruct_error_is_least_squares_refit(sparsity):
     """g(M) equals the least-squares re-fit residual computed directly on the damped problem."""
     W, H = synthetic_layer(3, 10, seed=1)
-    mask = select_top(np.abs(W), make_pattern("per-row", W.shape, 0.5))
+    mask = select_top(np.abs(W), make_pattern("per-row", W.shape, sparsity))
     Hd = damped_gram(H)
     L = np.linalg.cholesky(Hd)  # Hd = L L^T: residual of row i = ||L^T (w - v)||^2
     direct = 0.0
