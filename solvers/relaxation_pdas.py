@@ -60,8 +60,8 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
 
     if problem.pattern.kind != "per-row":
         raise ValueError(f"relaxation_pdas supports the per-row pattern, not {problem.pattern.name!r}: per-layer "
-                         "couples the rows, and on N:M's many small groups PDAS cycles (measured on 2:4: 37-52% of "
-                         "rows unconverged); use Frank-Wolfe (solvers.fw_engine) there")
+                         "couples the rows, and on N:M's many small groups PDAS cycles (measured on 2:4: 25% of "
+                         "rows unconverged after 50 iterations); use Frank-Wolfe (solvers.fw_engine) there")
     started = time.perf_counter()
     W = problem.W
     H = problem.H if H is None else H
@@ -104,8 +104,8 @@ def _row(w: np.ndarray, H: np.ndarray, H_inv: np.ndarray | None, groups: np.ndar
         r = 2.0 * w * (H @ (w * z)) + c
         lam = _multipliers_of_closed_groups(lam, r, free, lower, upper, group_of, len(groups))
         mu = r - lam[group_of]
-        new_lower = (free & (z <= 0.0)) | (lower & (mu >= 0.0))
-        new_upper = (free & (z >= 1.0)) | (upper & (mu <= 0.0))
+        new_lower = _cap(((free & (z <= 0.0)) | (lower & (mu >= 0.0))), -r, groups, groups.shape[1] - prune)
+        new_upper = _cap(((free & (z >= 1.0)) | (upper & (mu <= 0.0))), r, groups, prune)
         if np.array_equal(new_lower, lower) and np.array_equal(new_upper, upper):
             return np.clip(z, 0.0, 1.0), iteration, True
         key = (new_lower.tobytes(), new_upper.tobytes())
@@ -169,6 +169,21 @@ def _face_solve(w, H, H_inv, F, rhs):
     return solution
 
 
+def _cap(chosen: np.ndarray, key: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
+    """``chosen`` with at most ``limit`` members per group, those of smallest ``key`` (the rest become free):
+    a group cannot hold more than ``prune`` ones or ``size - prune`` zeros, else its face has no
+    feasible point and PDAS cycles (measured on 2:4 without this rule)."""
+    inside = chosen[groups]
+    if np.all(inside.sum(axis=1) <= limit):
+        return chosen
+    order = np.argsort(np.where(inside, key[groups], np.inf), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(groups.shape[1]), order.shape), axis=1)
+    capped = chosen.copy()
+    capped[groups] = inside & (rank < limit)
+    return capped
+
+
 def _inverse_or_none(H: np.ndarray) -> np.ndarray | None:
     """H^{-1} (symmetric) when H is numerically positive definite (Cholesky succeeds), else None."""
     factor, info = lapack.dpotrf(H, lower=1)
@@ -199,7 +214,8 @@ def _multipliers_of_closed_groups(lam, r, free, lower, upper, group_of, n_groups
     lo = np.full(n_groups, -np.inf)
     np.minimum.at(hi, group_of[lower], r[lower])
     np.maximum.at(lo, group_of[upper], r[upper])
-    mid = np.where(np.isfinite(hi) & np.isfinite(lo), 0.5 * (hi + lo), np.where(np.isfinite(hi), hi, lo))
+    with np.errstate(invalid="ignore"):  # inf + -inf where a group has neither ones nor zeros (not used then)
+        mid = np.where(np.isfinite(hi) & np.isfinite(lo), 0.5 * (hi + lo), np.where(np.isfinite(hi), hi, lo))
     lam = lam.copy()
     lam[closed] = mid[closed]
     return lam
