@@ -15,6 +15,8 @@ __all__ = ["ONE_THREAD_MAX_N", "add_into", "axpy", "blas_threads_for", "check_de
            "keep_rows_top_k", "namespace", "one_blas_thread", "to_device", "to_numpy", "top_k_indices"]
 
 ONE_THREAD_MAX_N = 256  # dense solves narrower than this run on one BLAS thread (threads only slow them)
+COARSE_MIN_SIZE = 16384  # keep_rows_top_k partitions a float32 copy from this size on (below, the copy costs more:
+                         # 1 x 128 took 21 us instead of 12)
 
 
 def namespace(*arrays):
@@ -92,7 +94,8 @@ def keep_rows_top_k(scores, k: int):
     size = scores.shape[1]
     if k in (0, size):
         return np.full(scores.shape, k == size)
-    if scores.dtype == np.float64:  # round(s*) is the float32 k-th value; one float32 step below it is <= s*
+    if scores.dtype == np.float64 and scores.size >= COARSE_MIN_SIZE:  # round(s*) is the float32 k-th value;
+        # one float32 step below it is <= s*
         with np.errstate(over="ignore", under="ignore"):
             coarse = scores.astype(np.float32)
         kth = np.partition(coarse, size - k, axis=1)[:, size - k : size - k + 1]

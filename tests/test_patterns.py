@@ -54,11 +54,15 @@ def test_keep_rows_top_k_is_exact_where_float32_cannot_separate_the_scores():
     returns the exact top k of every row (and the huge / tiny values float32 cannot hold)."""
     from solvers.arrays import keep_rows_top_k
 
+    from solvers.arrays import COARSE_MIN_SIZE
+
     rng = np.random.default_rng(3)
-    scores = 1.0 + 1e-12 * rng.standard_normal((5, 40))
-    scores[3] = rng.standard_normal(40) * 1e300
-    scores[4] = rng.standard_normal(40) * 1e-300
-    mask = keep_rows_top_k(scores, 17)
-    assert np.all(mask.sum(axis=1) == 17)
+    scores = 1.0 + 1e-12 * rng.standard_normal((5, 4000))
+    scores[2] = rng.standard_normal(4000)
+    scores[3] = rng.standard_normal(4000) * 1e300
+    scores[4] = rng.standard_normal(4000) * 1e-300
+    assert scores.size >= COARSE_MIN_SIZE  # the float32 path
+    mask = keep_rows_top_k(scores, 1700)
+    assert np.all(mask.sum(axis=1) == 1700)
     for row, chosen in zip(scores, mask):
         assert row[chosen].min() >= row[~chosen].max()
