@@ -23,18 +23,13 @@ TRACKED_PACKAGES = ("numpy", "scipy", "pyscipopt", "cvxpy", "clarabel", "torch",
 
 @functools.lru_cache(maxsize=1)
 def provenance() -> dict:
-    """Machine, CPU, threads, git commit and library versions of this process (flat keys)."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        commit += "+dirty" if dirty else ""
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
-    info = {"git_commit": commit, "machine": platform.node(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
-            "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
+    """Machine, CPU, threads, git commit and library versions of this process (flat keys).
+
+    The commit is the one checked out when this module was imported (the code a long run executes),
+    not HEAD at the time a record is written.
+    """
+    info = {"git_commit": STARTED_AT_COMMIT, "machine": platform.node(), "cpu": _cpu_name(),
+            "cpu_count": os.cpu_count(), "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
             "python": platform.python_version()}
     for package in TRACKED_PACKAGES:
         try:
@@ -42,6 +37,22 @@ def provenance() -> dict:
         except importlib.metadata.PackageNotFoundError:
             info[f"version_{package}"] = None
     return info
+
+
+def _git_commit() -> str:
+    """Short HEAD commit of this checkout, "+dirty" with uncommitted changes to tracked files."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+STARTED_AT_COMMIT = _git_commit()
 
 
 def _cpu_name() -> str:
