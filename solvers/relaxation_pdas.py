@@ -94,7 +94,7 @@ def _row(w: np.ndarray, H: np.ndarray, H_inv: np.ndarray | None, groups: np.ndar
     group_of = np.empty(n, dtype=int)
     group_of[groups] = np.arange(len(groups))[:, None]
     lower, upper = z <= 0.0, z >= 1.0
-    seen = set()
+    seen, iteration = set(), 0
     for iteration in range(1, max_iterations + 1):
         free = ~(lower | upper)
         free |= _groups_needing_freedom(free, upper, group_of, len(groups), prune)
@@ -113,7 +113,7 @@ def _row(w: np.ndarray, H: np.ndarray, H_inv: np.ndarray | None, groups: np.ndar
             break
         seen.add(key)
         lower, upper = new_lower, new_upper
-    return _project(z, groups, prune), max_iterations, False
+    return _project(z, groups, prune), iteration, False  # cycled or out of iterations
 
 
 def _solve_on_face(w, H, H_inv, c, free, upper, group_of, n_groups, prune):
