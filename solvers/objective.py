@@ -15,8 +15,8 @@ through the Gram matrix H = X X^T, with H exactly as given.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
 
+from .linalg import spd_inverse, spd_solve
 from .patterns import Pattern, group_violations
 
 OBJECTIVES = ("mask", "reconstruct")
@@ -42,15 +42,6 @@ def damped_gram(H: np.ndarray, damping: float = DEFAULT_DAMPING) -> np.ndarray:
     return H + damping * (scale if scale > 0 else 1.0) * np.eye(H.shape[0])
 
 
-def _spd_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """A^{-1} b for symmetric positive definite A (LAPACK posv, Cholesky); least squares if A is singular
-    (only possible with damping 0 and a rank-deficient H)."""
-    _, x, info = lapack.dposv(A, b, lower=1)
-    if info != 0:
-        x = np.linalg.lstsq(A, b, rcond=None)[0]
-    return x
-
-
 def refit_residual(w: np.ndarray, H_d: np.ndarray, keep: np.ndarray, H_inv: np.ndarray | None = None) -> np.ndarray:
     """Residual e = w - v of one row's least-squares re-fit: v minimises (w - v)^T H_d (w - v), v_P = 0.
 
@@ -65,10 +56,10 @@ def refit_residual(w: np.ndarray, H_d: np.ndarray, keep: np.ndarray, H_inv: np.n
     if pruned.size == 0:
         return e
     if H_inv is not None and pruned.size < kept.size:
-        x = _spd_solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
+        x = spd_solve(H_inv[np.ix_(pruned, pruned)], w[pruned])
         e = H_inv[:, pruned] @ x
     elif kept.size:
-        e[kept] = -_spd_solve(H_d[np.ix_(kept, kept)], H_d[np.ix_(kept, pruned)] @ w[pruned])
+        e[kept] = -spd_solve(H_d[np.ix_(kept, kept)], H_d[np.ix_(kept, pruned)] @ w[pruned])
     e[pruned] = w[pruned]
     return e
 
@@ -82,10 +73,7 @@ def reconstruct(W: np.ndarray, H: np.ndarray, mask: np.ndarray, damping: float =
     """
     H_d = damped_gram(H, damping)
     pruned_counts = (~mask).sum(axis=1)
-    H_inv = None
-    if np.any(pruned_counts < mask.shape[1] - pruned_counts):
-        H_inv = np.linalg.inv(H_d)
-        H_inv = (H_inv + H_inv.T) / 2
+    H_inv = spd_inverse(H_d) if np.any(pruned_counts < mask.shape[1] - pruned_counts) else None
     E = np.stack([refit_residual(W[i], H_d, mask[i], H_inv) for i in range(W.shape[0])]) if W.shape[0] else \
         np.zeros(W.shape)
     errors = np.einsum("ij,ij->i", E @ H_d, E)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .arrays import one_blas_thread
+from .linalg import spd_inverse, spd_solve
 from .problem import LayerProblem
 
 MAX_ITERATIONS = 50
@@ -56,7 +57,7 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
     """Solve every row's relaxation (``H`` defaults to the problem's; ``linear`` (d_out x d_in) adds
     sum_ij linear_ij (1 - X_ij)). Rows left when ``time_limit`` (s) runs out keep the diagonal first guess
     (projected, flagged not converged); their bounds stay valid, only weaker."""
-    from .sparsefw import row_lower_bounds
+    from .sparsefw import row_values_and_gaps
 
     if problem.pattern.kind != "per-row":
         raise ValueError(f"relaxation_pdas supports the per-row pattern, not {problem.pattern.name!r}: per-layer "
@@ -64,10 +65,14 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
                          "rows unconverged after 50 iterations); use Frank-Wolfe (solvers.fw_engine) there")
     started = time.perf_counter()
     W = problem.W
-    H = problem.H if H is None else H
+    H = problem.H if H is None else np.asarray(H, dtype=np.float64)
     linear = np.zeros_like(W) if linear is None else np.asarray(linear, dtype=np.float64)
+    if H.shape != (W.shape[1],) * 2 or not np.all(np.isfinite(H)):
+        raise ValueError(f"H must be a finite {W.shape[1]} x {W.shape[1]} matrix; got shape {H.shape}")
+    if linear.shape != W.shape or not np.all(np.isfinite(linear)):
+        raise ValueError(f"linear must be a finite array of W's shape {W.shape}; got shape {linear.shape}")
     groups, prune = problem.pattern.row_groups(), problem.pattern.prune
-    H_inv = _inverse_or_none(H)
+    H_inv = spd_inverse(H)
     Z = np.empty_like(W)
     iterations = np.zeros(W.shape[0], dtype=int)
     converged = np.zeros(W.shape[0], dtype=bool)
@@ -78,9 +83,8 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
             Z[i], iterations[i], converged[i] = _row(W[i], H, H_inv, groups, prune, linear[i], guess[i],
                                                      0 if out_of_time else max_iterations)
     X = 1.0 - Z
-    E = W * Z
-    values = np.sum(E * (E @ H), axis=1) + np.sum(linear * Z, axis=1)
-    bounds = row_lower_bounds(problem, H, linear, X)
+    values, gaps = row_values_and_gaps(problem, H, linear, X)
+    bounds = values - gaps
     if np.all(linear >= 0):  # f >= 0 on the whole box (H PSD): 0 is a bound too
         bounds = np.maximum(bounds, 0.0)
     return RelaxationResult(X=X, row_values=values, row_bounds=np.minimum(bounds, values), iterations=iterations,
@@ -163,10 +167,7 @@ def _face_solve(w, H, H_inv, F, rhs):
     Q_FF = H.take(F, axis=0).take(F, axis=1)
     Q_FF *= wF[:, None]
     Q_FF *= wF[None, :]
-    _, solution, info = lapack.dposv(Q_FF, rhs, lower=1, overwrite_a=1)
-    if info != 0:  # singular Q_FF (zero weights or rank-deficient H): least squares
-        solution = np.linalg.lstsq(np.outer(wF, wF) * H[np.ix_(F, F)], rhs, rcond=None)[0]
-    return solution
+    return spd_solve(Q_FF, rhs)  # least squares for a singular Q_FF (zero weights or rank-deficient H)
 
 
 def _cap(chosen: np.ndarray, key: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
@@ -182,17 +183,6 @@ def _cap(chosen: np.ndarray, key: np.ndarray, groups: np.ndarray, limit: int) ->
     capped = chosen.copy()
     capped[groups] = inside & (rank < limit)
     return capped
-
-
-def _inverse_or_none(H: np.ndarray) -> np.ndarray | None:
-    """H^{-1} (symmetric) when H is numerically positive definite (Cholesky succeeds), else None."""
-    factor, info = lapack.dpotrf(H, lower=1)
-    if info != 0:
-        return None
-    inverse, info = lapack.dpotri(factor, lower=1)
-    if info != 0:
-        return None
-    return np.tril(inverse) + np.tril(inverse, -1).T
 
 
 def _groups_needing_freedom(free, upper, group_of, n_groups, prune) -> np.ndarray:

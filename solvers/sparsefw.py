@@ -198,10 +198,17 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
 def row_lower_bounds(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Per-row certified bounds f_i(X) - gap_i(X) of the convex objective with H_s and ``linear``
     (row-local patterns: f and its FW gap split over rows, and each row's relaxation is separate)."""
+    values, gaps = row_values_and_gaps(problem, H_s, linear, X)
+    return values - gaps
+
+
+def row_values_and_gaps(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(f_i(X), gap_i(X)) per row for the objective with H_s and ``linear``, from one product (W * (1 - X)) H_s."""
     E = problem.W * (1 - X)
     P = E @ H_s
     values = np.sum(E * P, axis=1) + np.sum(linear * (1 - X), axis=1)
-    return values - _row_gaps(problem, X, P, linear)
+    return values, _row_gaps(problem, X, P, linear)
 
 
 def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:

@@ -63,10 +63,17 @@ def test_pdas_survives_zero_weights_and_a_singular_gram():
     assert np.isfinite(result.bound)
 
 
-def test_pdas_rejects_patterns_it_does_not_solve():
+def test_pdas_rejects_patterns_it_does_not_solve_and_bad_arrays():
     W, H = synthetic_layer(2, 8, seed=0)
     with pytest.raises(ValueError, match="per-row"):
         relaxation_pdas(make_problem(W, H, sparsity=None, pattern="2:4"))
+    problem = make_problem(W, H, sparsity=0.5, pattern="per-row")
+    with pytest.raises(ValueError, match="H must be"):
+        relaxation_pdas(problem, H=H[:7, :7])
+    with pytest.raises(ValueError, match="H must be"):
+        relaxation_pdas(problem, H=np.full((8, 8), np.nan))
+    with pytest.raises(ValueError, match="linear must be"):
+        relaxation_pdas(problem, linear=np.ones((2, 7)))
 
 
 def test_sparsefw_certifies_with_pdas_on_per_row_and_is_at_least_as_strong_as_fw():

@@ -1,0 +1,26 @@
+"""Dense symmetric positive definite solves and inverses through LAPACK directly (scipy's wrappers
+around them cost several times the factorization at the sizes of single rows)."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import lapack
+
+
+def spd_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A^{-1} b for symmetric positive definite A (LAPACK posv, Cholesky, A and b left intact); least
+    squares if the Cholesky fails (a singular A, e.g. from a rank-deficient Gram matrix)."""
+    _, x, info = lapack.dposv(A, b, lower=1)
+    if info != 0:
+        x = np.linalg.lstsq(A, b, rcond=None)[0]
+    return x
+
+
+def spd_inverse(A: np.ndarray) -> np.ndarray | None:
+    """A^{-1} (symmetric) when A is numerically positive definite (Cholesky succeeds), else None."""
+    factor, info = lapack.dpotrf(A, lower=1)
+    if info != 0:
+        return None
+    inverse, info = lapack.dpotri(factor, lower=1)
+    if info != 0:
+        return None
+    return np.tril(inverse) + np.tril(inverse, -1).T
