@@ -15,6 +15,7 @@ f(X) - gap <= min f over the polytope (convex f); the best one is kept.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
 RECOMPUTE_EVERY = 50
+STACK_MAX_ENTRIES = 1 << 18  # bpcg stacks its active vertices into one matrix up to this many entries
 
 
 @dataclass
@@ -114,7 +116,8 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
         D, gamma_max, pairwise = _direction(xp, variant, G, D, active, gap)
         WD = W * D
         WDH = WD @ H
-        slope, curvature = inner(G, D), inner(WD, WDH)
+        slope = -gap if pairwise is None else inner(G, D)  # FW direction: <G, V - X> = -gap
+        curvature = inner(WD, WDH)
         if variant == "open-loop":
             gamma = 2.0 / (t + 2.0)
         else:
@@ -132,7 +135,11 @@ def _direction(xp, variant, G, fw_direction, active, fw_gap):
     """(direction, max step, pairwise (away, towards) or None); ``fw_direction`` = V - X."""
     if variant != "bpcg":
         return fw_direction, 1.0, None
-    inner_products = [inner(G, xp.astype(vertex, G.dtype)) for vertex, _ in active]
+    if math.prod(G.shape) * len(active) <= STACK_MAX_ENTRIES:  # small blocks (fw-bnb rows): one product for all vertices
+        stacked = xp.reshape(xp.stack([vertex for vertex, _ in active]), (len(active), -1))
+        inner_products = [float(v) for v in xp.astype(stacked, G.dtype) @ xp.reshape(G, (-1,))]
+    else:
+        inner_products = [inner(G, xp.astype(vertex, G.dtype)) for vertex, _ in active]
     away, towards = int(np.argmax(inner_products)), int(np.argmin(inner_products))
     if inner_products[away] - inner_products[towards] >= fw_gap and away != towards:
         direction = xp.astype(active[towards][0], G.dtype) - xp.astype(active[away][0], G.dtype)

@@ -296,6 +296,65 @@ def _warm_start(Qn, C, q2, start, scale):
     return np.concatenate(([gamma], rho, s)), max(1.0, tau / WARM_BACKOFF)
 
 
+def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int) -> tuple | None:
+    """(keep, prune) with every group that has nothing left to choose fixed outright (new arrays), or None
+    when the fixings leave no feasible row (a group with more pruned or kept entries than its counts allow)."""
+    keep, prune = np.array(keep, dtype=bool), np.array(prune, dtype=bool)
+    if keep.shape != (n,) or prune.shape != (n,):
+        raise ValueError(f"keep and prune must be boolean vectors of length {n}; got {keep.shape}, {prune.shape}")
+    if np.any(keep & prune):
+        raise ValueError(f"entries {np.flatnonzero(keep & prune).tolist()} are fixed both to keep and to prune")
+    for group, count in zip(groups, np.broadcast_to(prune_counts, (len(groups),))):
+        members = group[~(keep[group] | prune[group])]
+        left = int(count) - int(prune[group].sum())
+        if left < 0 or left > len(members):
+            return None
+        if left == 0:
+            keep[members] = True
+        elif left == len(members):
+            prune[members] = True
+    return keep, prune
+
+
+def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
+                      warm: tuple | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """How much the bound of ``fixed_row_bound`` (whose warm tuple is ``warm``) rises, for free, when one
+    more entry is fixed: (rise if e_j = 0 i.e. kept, rise if e_j = 1 i.e. pruned), NaN where j is not free.
+
+    The bound is the minimum over all real e_F of the Lagrangian L(e) = e^T A e + a^T e + rho^T p + const,
+    A = Q_FF - diag(s_F) (positive definite at any strictly feasible dual point), a = s_F + 2 Q_FP 1 - C_F rho,
+    and L equals e^T Q e on every binary row of the node. With e_j = c added, the minimum over the
+    hyperplane rises by (c - e*_j)^2 / (A^-1)_jj, e* = -A^-1 a / 2 (the unconstrained minimiser): a valid
+    bound for that child from the parent's dual point, at one Cholesky factorization and inverse for all j.
+    None when there is no dual point or A is not numerically positive definite.
+    """
+    if warm is None:
+        return None
+    completed = complete_fixings(groups, prune_counts, keep, prune, len(Q))
+    if completed is None:
+        return None
+    keep, prune = completed
+    free = ~(keep | prune)
+    s_full, rho_full = warm[0], warm[1]
+    if not free.any() or np.any(np.isnan(s_full[free])):
+        return None
+    A = Q[np.ix_(free, free)] - np.diag(s_full[free])
+    lower = _cholesky(A)
+    if lower is None:
+        return None
+    group_of = np.empty(len(Q), dtype=int)
+    for g, group in enumerate(groups):
+        group_of[group] = g
+    rho = np.nan_to_num(rho_full[group_of[free]], nan=0.0)
+    a = s_full[free] + 2.0 * Q[np.ix_(free, prune)].sum(axis=1) - rho
+    e_star = -0.5 * _cho_solve(lower, a)
+    inverse_diagonal = np.diag(_inverse(lower))
+    rise_keep, rise_prune = np.full(len(Q), np.nan), np.full(len(Q), np.nan)
+    rise_keep[free] = e_star**2 / inverse_diagonal
+    rise_prune[free] = (1.0 - e_star) ** 2 / inverse_diagonal
+    return rise_keep, rise_prune
+
+
 def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
                     warm: tuple | None = None, **options) -> tuple[float, tuple | None]:
     """(SDP bound, warm start for children) of a row whose entries ``keep`` are fixed to e = 0 and
@@ -306,21 +365,11 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     ``warm`` = (s over all n entries, rho per group, tau) from a parent's call; ``options`` go to
     ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
     """
-    keep, prune = np.array(keep, dtype=bool), np.array(prune, dtype=bool)
-    if keep.shape != (len(Q),) or prune.shape != (len(Q),):
-        raise ValueError(f"keep and prune must be boolean vectors of length {len(Q)}; got {keep.shape}, {prune.shape}")
-    if np.any(keep & prune):
-        raise ValueError(f"entries {np.flatnonzero(keep & prune).tolist()} are fixed both to keep and to prune")
     counts_in = np.broadcast_to(prune_counts, (len(groups),))
-    for group, count in zip(groups, counts_in):  # groups with nothing left to choose are fixed outright
-        members = group[~(keep[group] | prune[group])]
-        left = int(count) - int(prune[group].sum())
-        if left < 0 or left > len(members):
-            return math.inf, None
-        if left == 0:
-            keep[members] = True
-        elif left == len(members):
-            prune[members] = True
+    completed = complete_fixings(groups, counts_in, keep, prune, len(Q))
+    if completed is None:
+        return math.inf, None
+    keep, prune = completed
     free = ~(keep | prune)
     constant = float(Q[np.ix_(prune, prune)].sum())
     position = np.cumsum(free) - 1

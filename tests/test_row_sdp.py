@@ -9,7 +9,8 @@ from instances.synthetic import synthetic_layer
 from solvers import solve_layer
 from solvers.objective import mask_error_rows
 from solvers.problem import make_problem
-from solvers.row_sdp import _matrix, _newton_system, fixed_row_bound, group_matrix, layer_row_bounds, row_sdp_bound
+from solvers.row_sdp import (_matrix, _newton_system, fixed_row_bound, fixing_increments, group_matrix, layer_row_bounds,
+                             row_sdp_bound)
 
 
 def _row_q(n, seed):
@@ -178,3 +179,32 @@ def test_row_sdp_gaps_benchmark_orders_the_bounds():
     for r in rows:
         assert r["plain_bound"] <= r["sdp_bound"] * (1 + 1e-9) <= r["best_error"] * (1 + 1e-9)
         assert 0 <= r["sdp_gap"] <= r["plain_gap"]
+
+
+@pytest.mark.parametrize("groups, prune_counts", [([np.arange(10)], [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
+def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
+    """Parent bound + rise(j, side) never exceeds the brute-force optimum of that child (j fixed too),
+    whether the parent's SDP was solved tightly or stopped after a few Newton steps."""
+    Q = _row_q(10, 3)
+    keep, prune = np.zeros(10, bool), np.zeros(10, bool)
+    keep[7], prune[2] = True, True
+    for options in ({"tolerance": 1e-6}, {"max_newton": 3}):
+        bound, warm = fixed_row_bound(Q, groups, prune_counts, keep, prune, **options)
+        rise_keep, rise_prune = fixing_increments(Q, groups, prune_counts, keep, prune, warm)
+        assert np.all(np.isnan(rise_keep[[2, 7]])) and np.all(np.isfinite(np.delete(rise_keep, [2, 7])))
+        assert np.all(np.delete(rise_keep, [2, 7]) >= 0) and np.all(np.delete(rise_prune, [2, 7]) >= 0)
+        rises = 0
+        for j in set(range(10)) - {2, 7}:
+            for side, rise in (("keep", rise_keep[j]), ("prune", rise_prune[j])):
+                child_keep, child_prune = keep.copy(), prune.copy()
+                (child_keep if side == "keep" else child_prune)[j] = True
+                best = np.inf
+                for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
+                    e = np.zeros(10, bool)
+                    e[[i for part in picked for i in part]] = True
+                    if not np.any(e & child_keep) and np.all(e[child_prune]):
+                        best = min(best, e @ Q @ e)
+                assert bound + rise <= best * (1 + 1e-9) + 1e-9
+                rises += rise > 1e-9 * abs(bound)
+        assert rises > 0  # the rises are not all zero: they can fix variables
+    assert fixing_increments(Q, groups, prune_counts, keep, prune, None) is None
