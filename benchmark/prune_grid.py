@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                 module.weight.data.copy_(weight)
             run_started = time.perf_counter()
             modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
-                                  tokens=tokens, time_limit=args.time_limit, progress=False)
+                                  tokens=tokens, time_limit=args.time_limit, progress=True)
             pruned_ppl = perplexity(loaded.model, windows)
             record = prune_record(loaded, modules, model=args.model, method=method, pattern=pattern,
                                   sparsity=sparsity, objective=objective, dense_ppl=dense_ppl, pruned_ppl=pruned_ppl,

@@ -111,6 +111,7 @@ class Block:
     polish: callable         # mask -> 1-swap local optimum
     row_Q: np.ndarray | None = None   # true (scaled) quadratic on pruned indicators, for node SDP bounds
     row_groups: list | None = None    # column groups of the row (node SDP bounds)
+    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau)) of the root QCR's diagonal SDP, if any
 
 
 @dataclass
@@ -180,27 +181,18 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
             sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
                                             node.prune[0], node.sdp_warm, tolerance=NODE_SDP_TOLERANCE, cutoff=upper,
                                             time_limit=max(deadline - time.perf_counter(), 0))
+        elif sdp_on and block.root_sdp is not None:  # the root's: the one QCR already solved
+            sdp, sdp_warm = block.root_sdp
+        if sdp_warm is not None or (sdp_on and node.depth > 0):
             node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
             if node_bound >= upper - BOUND_MARGIN:
                 stats.sdp_pruned += 1
                 continue
-            if SDP_FIXING:
-                rises = fixing_increments(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
-                                          node.prune[0], sdp_warm)
-                if rises is not None:
-                    sdp_rises = (sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, rises[0][None, :], rises[1][None, :])
-                    no_keep = sdp_rises[0] + np.nan_to_num(sdp_rises[1], nan=-np.inf) >= upper
-                    no_prune = sdp_rises[0] + np.nan_to_num(sdp_rises[2], nan=-np.inf) >= upper
-                    if np.any(no_keep & no_prune):
-                        stats.sdp_pruned += 1
-                        continue
-                    if no_keep.any() or no_prune.any():
-                        stats.sdp_fixed += int(no_keep.sum() + no_prune.sum())
-                        k_, p_ = node.keep | no_prune, node.prune | no_keep
-                        if not _feasible(block.pattern, k_, p_):
-                            stats.sdp_pruned += 1
-                            continue
-                        node.keep, node.prune = k_, p_
+            if SDP_FIXING and sdp_warm is not None:
+                sdp_rises = _sdp_fixings(block, node, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, sdp_warm, upper, stats)
+                if sdp_rises is None:  # the fixings left no feasible row
+                    stats.sdp_pruned += 1
+                    continue
         active = _respecting(node.active, node.keep, node.prune) or \
             [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
         Q_node, c_node = _node_objective(block, sdp_warm)
@@ -264,6 +256,27 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     return incumbent, min(min(n.bound for n in heap), upper), False
 
 
+def _sdp_fixings(block: Block, node: Node, sdp: float, warm: tuple, upper: float, stats: Stats):
+    """Fix (in ``node``) every free entry whose one-side child the node SDP's dual point already bounds at or
+    above ``upper`` (``row_sdp.fixing_increments``). Returns (sdp, rise if kept, rise if pruned), each
+    (1, n), for the children's bounds; or None when the fixings leave the node without a feasible row."""
+    rises = fixing_increments(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0], warm)
+    if rises is None:
+        return (sdp, np.full(node.keep.shape, np.nan), np.full(node.keep.shape, np.nan))
+    rise_keep, rise_prune = rises[0][None, :], rises[1][None, :]
+    no_keep = sdp + np.nan_to_num(rise_keep, nan=-np.inf) >= upper
+    no_prune = sdp + np.nan_to_num(rise_prune, nan=-np.inf) >= upper
+    if np.any(no_keep & no_prune):
+        return None
+    if no_keep.any() or no_prune.any():
+        keep, prune = node.keep | no_prune, node.prune | no_keep
+        if not _feasible(block.pattern, keep, prune):
+            return None
+        stats.sdp_fixed += int(no_keep.sum() + no_prune.sum())
+        node.keep, node.prune = keep, prune
+    return (sdp, rise_keep, rise_prune)
+
+
 def _node_objective(block: Block, sdp_warm: tuple | None) -> tuple[np.ndarray, np.ndarray]:
     """(quadratic, linear term) of the node's convex objective: the root's QCR one, or with a node SDP
     the node's own diagonal convexification e^T (Q - diag s) e + s^T e (s = the node SDP's multipliers
@@ -323,8 +336,12 @@ def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: i
             out, _, _ = swap_rows(w[None, :], H, mask.reshape(1, -1), col_groups, pattern.keep, math.inf, 10_000)
             return out
 
+        root_sdp = None
+        if node_sdp and conv.sdp_point is not None:  # one group's rho serves every group (same Lagrangian)
+            s_root, rho_root, tau_root = conv.sdp_point
+            root_sdp = (conv.relaxation_bound, (s_root, np.full(len(col_groups), float(rho_root[0])), tau_root))
         yield Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
-                    Q / scale if node_sdp else None, list(col_groups) if node_sdp else None), scale, conv.method
+                    Q / scale if node_sdp else None, list(col_groups) if node_sdp else None, root_sdp), scale, conv.method
 
 
 def _layer_block(problem: LayerProblem, start: np.ndarray):

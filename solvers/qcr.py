@@ -34,6 +34,7 @@ class Convexified:
     factor: np.ndarray
     method: str
     relaxation_bound: float = float("nan")
+    sdp_point: tuple | None = None  # "diag": the diagonal SDP's dual point (s, rho, tau), in Q's units
 
 
 def psd_factor(Q: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
@@ -124,6 +125,7 @@ def diag_convexify(Q: np.ndarray, p: int) -> Convexified:
     result = row_sdp_bound(Q, p)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")
     conv.relaxation_bound = result.bound  # the SDP value: the box-constrained relaxation is at least this
+    conv.sdp_point = (result.s, result.rho, result.tau)
     return conv
 
 
