@@ -190,9 +190,10 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
                 continue
             if SDP_FIXING and sdp_warm is not None:
                 sdp_rises = _sdp_fixings(block, node, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, sdp_warm, upper, stats)
-                if sdp_rises is None:  # the fixings left no feasible row
+                if sdp_rises is None:  # the bound reaches the incumbent, or the fixings left no feasible row
                     stats.sdp_pruned += 1
                     continue
+                node_bound = max(node_bound, sdp_rises[0])
         active = _respecting(node.active, node.keep, node.prune) or \
             [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
         Q_node, c_node = _node_objective(block, sdp_warm)
@@ -263,7 +264,10 @@ def _sdp_fixings(block: Block, node: Node, sdp: float, warm: tuple, upper: float
     rises = fixing_increments(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0], warm)
     if rises is None:
         return (sdp, np.full(node.keep.shape, np.nan), np.full(node.keep.shape, np.nan))
-    rise_keep, rise_prune = rises[0][None, :], rises[1][None, :]
+    sdp = max(sdp, rises[0] * (1 - BOUND_MARGIN) - BOUND_MARGIN)  # the dual point's bound on the hyperplanes
+    if sdp >= upper:
+        return None
+    rise_keep, rise_prune = rises[1][None, :], rises[2][None, :]
     no_keep = sdp + np.nan_to_num(rise_keep, nan=-np.inf) >= upper
     no_prune = sdp + np.nan_to_num(rise_prune, nan=-np.inf) >= upper
     if np.any(no_keep & no_prune):

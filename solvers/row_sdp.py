@@ -317,16 +317,19 @@ def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int
 
 
 def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
-                      warm: tuple | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """How much the bound of ``fixed_row_bound`` (whose warm tuple is ``warm``) rises, for free, when one
-    more entry is fixed: (rise if e_j = 0 i.e. kept, rise if e_j = 1 i.e. pruned), NaN where j is not free.
+                      warm: tuple | None) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """Bounds from the dual point ``warm`` of ``fixed_row_bound`` at no further SDP solve: (node bound,
+    rise if e_j = 0 i.e. kept, rise if e_j = 1 i.e. pruned), rises NaN where j is not free.
 
-    The bound is the minimum over all real e_F of the Lagrangian L(e) = e^T A e + a^T e + rho^T p + const,
-    A = Q_FF - diag(s_F) (positive definite at any strictly feasible dual point), a = s_F + 2 Q_FP 1 - C_F rho,
-    and L equals e^T Q e on every binary row of the node. With e_j = c added, the minimum over the
-    hyperplane rises by (c - e*_j)^2 / (A^-1)_jj, e* = -A^-1 a / 2 (the unconstrained minimiser): a valid
-    bound for that child from the parent's dual point, at one Cholesky factorization and inverse for all j.
-    None when there is no dual point or A is not numerically positive definite.
+    At (s, rho) the Lagrangian L(e) = e^T A e + a^T e + rho^T p + const, A = Q_FF - diag(s_F) (positive
+    definite at any strictly feasible dual point), a = s_F + 2 Q_FP 1 - C_F rho, equals e^T Q e on every
+    binary row of the node, and all of those lie on the hyperplanes C_F^T e = p. Its minimum there (the node
+    bound; >= the SDP bound, equal at the SDP optimum) is at e_bar = e* + A^-1 C K^-1 (p - C^T e*),
+    e* = -A^-1 a / 2, K = C^T A^-1 C; fixing e_j = c as well raises it by (c - e_bar_j)^2 / P_jj,
+    P = A^-1 - A^-1 C K^-1 C^T A^-1: a valid bound for that child, for all j from one factorization.
+    (Without the hyperplanes the rise would be (c - e*_j)^2 / (A^-1)_jj, about 10x smaller on random rows.)
+    None when there is no dual point, the fixings leave no feasible row, or A is not numerically
+    positive definite.
     """
     if warm is None:
         return None
@@ -345,14 +348,29 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
     group_of = np.empty(len(Q), dtype=int)
     for g, group in enumerate(groups):
         group_of[group] = g
+    present = np.unique(group_of[free])
+    C = (group_of[free][:, None] == present[None, :]).astype(np.float64)  # free entries x groups with any
+    counts = np.broadcast_to(prune_counts, (len(groups),))[present] - np.array([prune[groups[g]].sum() for g in present])
     rho = np.nan_to_num(rho_full[group_of[free]], nan=0.0)
     a = s_full[free] + 2.0 * Q[np.ix_(free, prune)].sum(axis=1) - rho
-    e_star = -0.5 * _cho_solve(lower, a)
-    inverse_diagonal = np.diag(_inverse(lower))
+    inverse = _inverse(lower)
+    e_star = -0.5 * (inverse @ a)
+    # on the hyperplanes C^T e = counts (where every feasible row lies): minimiser e_bar and the inverse
+    # restricted there, P = A^-1 - A^-1 C (C^T A^-1 C)^-1 C^T A^-1
+    AC = inverse @ C
+    K = C.T @ AC
+    try:
+        e_bar = e_star + AC @ np.linalg.solve(K, counts - C.T @ e_star)
+        P_diagonal = np.diag(inverse) - np.einsum("ij,ij->i", AC, np.linalg.solve(K, AC.T).T)
+    except np.linalg.LinAlgError:
+        e_bar, P_diagonal = e_star, np.diag(inverse)
+    usable = P_diagonal > 1e-9 * np.diag(inverse)  # else e_j is (numerically) pinned by its group: no claim
     rise_keep, rise_prune = np.full(len(Q), np.nan), np.full(len(Q), np.nan)
-    rise_keep[free] = e_star**2 / inverse_diagonal
-    rise_prune[free] = (1.0 - e_star) ** 2 / inverse_diagonal
-    return rise_keep, rise_prune
+    rise_keep[free] = np.where(usable, e_bar**2 / np.where(usable, P_diagonal, 1.0), 0.0)
+    rise_prune[free] = np.where(usable, (1.0 - e_bar) ** 2 / np.where(usable, P_diagonal, 1.0), 0.0)
+    rho_present = np.nan_to_num(rho_full[present], nan=0.0)
+    base = float(Q[np.ix_(prune, prune)].sum() + rho_present @ counts + e_bar @ (A @ e_bar) + a @ e_bar)
+    return base, rise_keep, rise_prune
 
 
 def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,

@@ -183,17 +183,19 @@ def test_row_sdp_gaps_benchmark_orders_the_bounds():
 
 @pytest.mark.parametrize("groups, prune_counts", [([np.arange(10)], [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
 def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
-    """Parent bound + rise(j, side) never exceeds the brute-force optimum of that child (j fixed too),
-    whether the parent's SDP was solved tightly or stopped after a few Newton steps."""
+    """The dual point's node bound lies between the SDP bound and the node's optimum, and node bound +
+    rise(j, side) never exceeds the brute-force optimum of that child (j fixed too), whether the SDP
+    was solved tightly or stopped after a few Newton steps."""
     Q = _row_q(10, 3)
     keep, prune = np.zeros(10, bool), np.zeros(10, bool)
     keep[7], prune[2] = True, True
     for options in ({"tolerance": 1e-6}, {"max_newton": 3}):
         bound, warm = fixed_row_bound(Q, groups, prune_counts, keep, prune, **options)
-        rise_keep, rise_prune = fixing_increments(Q, groups, prune_counts, keep, prune, warm)
+        base, rise_keep, rise_prune = fixing_increments(Q, groups, prune_counts, keep, prune, warm)
+        assert base >= bound - 1e-9 * abs(bound)  # the hyperplane minimum of the same Lagrangian
         assert np.all(np.isnan(rise_keep[[2, 7]])) and np.all(np.isfinite(np.delete(rise_keep, [2, 7])))
         assert np.all(np.delete(rise_keep, [2, 7]) >= 0) and np.all(np.delete(rise_prune, [2, 7]) >= 0)
-        rises = 0
+        rises, node_best = 0, np.inf
         for j in set(range(10)) - {2, 7}:
             for side, rise in (("keep", rise_keep[j]), ("prune", rise_prune[j])):
                 child_keep, child_prune = keep.copy(), prune.copy()
@@ -204,7 +206,9 @@ def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
                     e[[i for part in picked for i in part]] = True
                     if not np.any(e & child_keep) and np.all(e[child_prune]):
                         best = min(best, e @ Q @ e)
-                assert bound + rise <= best * (1 + 1e-9) + 1e-9
+                assert base + rise <= best * (1 + 1e-9) + 1e-9
                 rises += rise > 1e-9 * abs(bound)
+                node_best = min(node_best, best)
+        assert base <= node_best * (1 + 1e-9) + 1e-9
         assert rises > 0  # the rises are not all zero: they can fix variables
     assert fixing_increments(Q, groups, prune_counts, keep, prune, None) is None
