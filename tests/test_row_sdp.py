@@ -138,6 +138,17 @@ def test_layer_row_bounds_stop_at_the_time_limit_with_valid_rows():
         layer_row_bounds(W, H, make_problem(W, H, sparsity=0.5, pattern="per-layer").pattern)
 
 
+def _fixed_optimum(Q, groups, prune_counts, keep, prune):
+    """min e^T Q e over binary e with the group counts, e = 0 on ``keep`` and 1 on ``prune`` (brute force)."""
+    best = np.inf
+    for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
+        e = np.zeros(len(Q), bool)
+        e[[j for part in picked for j in part]] = True
+        if not np.any(e & keep) and np.all(e[prune]):
+            best = min(best, e @ Q @ e)
+    return best
+
+
 @pytest.mark.parametrize("groups, prune_counts", [([np.arange(10)], [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
 def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
     Q = _row_q(10, 7)
@@ -147,12 +158,7 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
         keep, prune = np.zeros(10, bool), np.zeros(10, bool)
         keep[order[:2]], prune[order[2:3]] = True, True
         bound, warm = fixed_row_bound(Q, groups, prune_counts, keep, prune)
-        best = np.inf
-        for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
-            e = np.zeros(10, bool)
-            e[[j for part in picked for j in part]] = True
-            if not np.any(e & keep) and np.all(e[prune]):
-                best = min(best, e @ Q @ e)
+        best = _fixed_optimum(Q, groups, prune_counts, keep, prune)
         assert bound <= best * (1 + 1e-9)
         assert bound >= row_sdp_bound(Q, prune_counts, groups).bound * (1 - 1e-6)  # fixing only tightens
         # a child (one more entry kept) warm-started from this solve: same bound, still valid
@@ -200,12 +206,7 @@ def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
             for side, rise in (("keep", rise_keep[j]), ("prune", rise_prune[j])):
                 child_keep, child_prune = keep.copy(), prune.copy()
                 (child_keep if side == "keep" else child_prune)[j] = True
-                best = np.inf
-                for picked in itertools.product(*[itertools.combinations(g, c) for g, c in zip(groups, prune_counts)]):
-                    e = np.zeros(10, bool)
-                    e[[i for part in picked for i in part]] = True
-                    if not np.any(e & child_keep) and np.all(e[child_prune]):
-                        best = min(best, e @ Q @ e)
+                best = _fixed_optimum(Q, groups, prune_counts, child_keep, child_prune)
                 assert base + rise <= best * (1 + 1e-9) + 1e-9
                 rises += rise > 1e-9 * abs(bound)
                 node_best = min(node_best, best)
