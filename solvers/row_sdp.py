@@ -364,7 +364,8 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
         P_diagonal = np.diag(inverse) - np.einsum("ij,ij->i", AC, np.linalg.solve(K, AC.T).T)
     except np.linalg.LinAlgError:
         e_bar, P_diagonal = e_star, np.diag(inverse)
-    usable = P_diagonal > 1e-9 * np.diag(inverse)  # else e_j is (numerically) pinned by its group: no claim
+    usable = P_diagonal > 1e-6 * np.diag(inverse)  # else e_j is (nearly) pinned by its group and P_jj, a difference
+    # of close numbers, is not trusted: no claim (rise 0)
     rise_keep, rise_prune = np.full(len(Q), np.nan), np.full(len(Q), np.nan)
     rise_keep[free] = np.where(usable, e_bar**2 / np.where(usable, P_diagonal, 1.0), 0.0)
     rise_prune[free] = np.where(usable, (1.0 - e_bar) ** 2 / np.where(usable, P_diagonal, 1.0), 0.0)
