@@ -179,7 +179,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
-        node_bound, sdp_warm, sdp_rises = node.bound, None, None
+        node_bound, sdp, sdp_warm, sdp_rises = node.bound, None, None, None
         sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
         if sdp_on and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
             stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
@@ -188,7 +188,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
                                             time_limit=max(deadline - time.perf_counter(), 0))
         elif sdp_on and block.root_sdp is not None:  # the root's: the one QCR already solved
             sdp, sdp_warm = block.root_sdp
-        if sdp_warm is not None or (sdp_on and node.depth > 0):
+        if sdp is not None:
             node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
             if node_bound >= upper - BOUND_MARGIN:
                 stats.sdp_pruned += 1

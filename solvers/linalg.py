@@ -23,4 +23,16 @@ def spd_inverse(A: np.ndarray) -> np.ndarray | None:
     inverse, info = lapack.dpotri(factor, lower=1)
     if info != 0:
         return None
-    return np.tril(inverse) + np.tril(inverse, -1).T
+    return symmetric_from_lower(inverse)
+
+
+_LOWER_MASKS: dict[int, np.ndarray] = {}
+
+
+def symmetric_from_lower(M: np.ndarray) -> np.ndarray:
+    """The symmetric matrix whose lower triangle is M's (LAPACK potri fills only that one); the n x n
+    lower-triangle mask is cached per n (np.tril rebuilds one per call)."""
+    n = len(M)
+    if n not in _LOWER_MASKS:
+        _LOWER_MASKS[n] = np.tri(n, dtype=bool)
+    return np.where(_LOWER_MASKS[n], M, M.T)

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, lapack
 
 from .arrays import ONE_THREAD_MAX_N, blas_threads_for
+from .linalg import symmetric_from_lower
 from .patterns import Pattern
 
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
@@ -144,18 +145,7 @@ def _cho_solve(factor: tuple[np.ndarray, float], rhs: np.ndarray) -> np.ndarray:
 def _inverse(factor: tuple[np.ndarray, float]) -> np.ndarray:
     """Z^-1 from its Cholesky factor by LAPACK potri (one thread: 2-3x faster than solving with I
     at n = 49-257; multithreaded on a busy machine it can be 10x slower, see ``ONE_THREAD_MAX_N``)."""
-    inverse = lapack.dpotri(factor[0], lower=1)[0]  # lower triangle only
-    return np.where(_lower_mask(len(inverse)), inverse, inverse.T)
-
-
-_LOWER_MASKS: dict[int, np.ndarray] = {}
-
-
-def _lower_mask(n: int) -> np.ndarray:
-    """Cached n x n boolean lower-triangle mask (np.tril rebuilds one per call)."""
-    if n not in _LOWER_MASKS:
-        _LOWER_MASKS[n] = np.tri(n, dtype=bool)
-    return _LOWER_MASKS[n]
+    return symmetric_from_lower(lapack.dpotri(factor[0], lower=1)[0])  # potri fills the lower triangle only
 
 
 def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
@@ -316,6 +306,41 @@ def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int
     return keep, prune
 
 
+@dataclass
+class NodeReduction:
+    """A row with fixings, on its free set F (P = the pruned entries, fixings completed):
+    e^T Q e = e_F^T Q_FF e_F + 2 ``linear``^T e_F + ``constant``, ``linear`` = Q_FP 1, constant = 1^T Q_PP 1;
+    ``sub_groups`` the positions in F of each group with free entries (``present``: their indices),
+    ``counts`` how many of them each must still prune."""
+
+    free: np.ndarray
+    constant: float
+    linear: np.ndarray
+    present: list
+    sub_groups: list
+    counts: list
+
+
+def _node_reduction(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep, prune) -> NodeReduction | None:
+    """The row reduced to its free entries (``NodeReduction``), or None when the fixings leave no feasible row."""
+    counts_in = np.broadcast_to(prune_counts, (len(groups),))
+    completed = complete_fixings(groups, counts_in, keep, prune, len(Q))
+    if completed is None:
+        return None
+    keep, prune = completed
+    free = ~(keep | prune)
+    position = np.cumsum(free) - 1
+    sub_groups, counts, present = [], [], []
+    for g, (group, count) in enumerate(zip(groups, counts_in)):
+        members = group[free[group]]
+        if len(members):
+            sub_groups.append(position[members])
+            counts.append(int(count) - int(prune[group].sum()))
+            present.append(g)
+    return NodeReduction(free, float(Q[np.ix_(prune, prune)].sum()), Q[np.ix_(free, prune)].sum(axis=1), present,
+                         sub_groups, counts)
+
+
 def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
                       warm: tuple | None) -> tuple[float, np.ndarray, np.ndarray] | None:
     """Bounds from the dual point ``warm`` of ``fixed_row_bound`` at no further SDP solve: (node bound,
@@ -333,26 +358,21 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
     """
     if warm is None:
         return None
-    completed = complete_fixings(groups, prune_counts, keep, prune, len(Q))
-    if completed is None:
+    node = _node_reduction(Q, groups, prune_counts, keep, prune)
+    if node is None or not node.present:
         return None
-    keep, prune = completed
-    free = ~(keep | prune)
+    free = node.free
     s_full, rho_full = warm[0], warm[1]
-    if not free.any() or np.any(np.isnan(s_full[free])):
+    if np.any(np.isnan(s_full[free])):
         return None
     A = Q[np.ix_(free, free)] - np.diag(s_full[free])
     lower = _cholesky(A)
     if lower is None:
         return None
-    group_of = np.empty(len(Q), dtype=int)
-    for g, group in enumerate(groups):
-        group_of[group] = g
-    present = np.unique(group_of[free])
-    C = (group_of[free][:, None] == present[None, :]).astype(np.float64)  # free entries x groups with any
-    counts = np.broadcast_to(prune_counts, (len(groups),))[present] - np.array([prune[groups[g]].sum() for g in present])
-    rho = np.nan_to_num(rho_full[group_of[free]], nan=0.0)
-    a = s_full[free] + 2.0 * Q[np.ix_(free, prune)].sum(axis=1) - rho
+    C = group_matrix(int(free.sum()), node.sub_groups)  # free entries x groups with any
+    counts = np.asarray(node.counts, dtype=np.float64)
+    rho_present = np.nan_to_num(rho_full[node.present], nan=0.0)
+    a = s_full[free] + 2.0 * node.linear - C @ rho_present
     inverse = _inverse(lower)
     e_star = -0.5 * (inverse @ a)
     # on the hyperplanes C^T e = counts (where every feasible row lies): minimiser e_bar and the inverse
@@ -369,8 +389,7 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
     rise_keep, rise_prune = np.full(len(Q), np.nan), np.full(len(Q), np.nan)
     rise_keep[free] = np.where(usable, e_bar**2 / np.where(usable, P_diagonal, 1.0), 0.0)
     rise_prune[free] = np.where(usable, (1.0 - e_bar) ** 2 / np.where(usable, P_diagonal, 1.0), 0.0)
-    rho_present = np.nan_to_num(rho_full[present], nan=0.0)
-    base = float(Q[np.ix_(prune, prune)].sum() + rho_present @ counts + e_bar @ (A @ e_bar) + a @ e_bar)
+    base = float(node.constant + rho_present @ counts + e_bar @ (A @ e_bar) + a @ e_bar)
     return base, rise_keep, rise_prune
 
 
@@ -384,31 +403,20 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     ``warm`` = (s over all n entries, rho per group, tau) from a parent's call; ``options`` go to
     ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
     """
-    counts_in = np.broadcast_to(prune_counts, (len(groups),))
-    completed = complete_fixings(groups, counts_in, keep, prune, len(Q))
-    if completed is None:
+    node = _node_reduction(Q, groups, prune_counts, keep, prune)
+    if node is None:
         return math.inf, None
-    keep, prune = completed
-    free = ~(keep | prune)
-    constant = float(Q[np.ix_(prune, prune)].sum())
-    position = np.cumsum(free) - 1
-    sub_groups, counts, present = [], [], []
-    for g, (group, count) in enumerate(zip(groups, counts_in)):
-        members = group[free[group]]
-        if len(members):
-            sub_groups.append(position[members])
-            counts.append(int(count) - int(prune[group].sum()))
-            present.append(g)
-    if not sub_groups:
-        return constant, None
+    if not node.present:
+        return node.constant, None
     if "cutoff" in options:
-        options["cutoff"] = options["cutoff"] - constant
-    start = None if warm is None else (warm[0][free], warm[1][present], warm[2])
-    result = row_sdp_bound(Q[np.ix_(free, free)], counts, sub_groups, linear=Q[np.ix_(free, prune)].sum(axis=1),
-                           start=start, **options)
+        options["cutoff"] = options["cutoff"] - node.constant
+    free = node.free
+    start = None if warm is None else (warm[0][free], warm[1][node.present], warm[2])
+    result = row_sdp_bound(Q[np.ix_(free, free)], node.counts, node.sub_groups, linear=node.linear, start=start,
+                           **options)
     s_full, rho_full = np.full(len(Q), np.nan), np.full(len(groups), np.nan)
-    s_full[free], rho_full[present] = result.s, result.rho
-    return constant + result.bound, (s_full, rho_full, result.tau)
+    s_full[free], rho_full[node.present] = result.s, result.rho
+    return node.constant + result.bound, (s_full, rho_full, result.tau)
 
 
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
