@@ -37,7 +37,9 @@ from .linalg import symmetric_from_lower
 from .patterns import Pattern
 
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
-WARM_BACKOFF = 256.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (measured best of 8-2048)
+WARM_BACKOFF = 16.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (fw-bnb on the hard n96/n128
+# slices, new gamma start: 4: 119 s, 8: 62 s, 16: 51 s, 32: 84 s, 64: 73 s, 256: 100 s in all; node counts move too)
+WARM_FIRST_STEPS = 100  # a warm start whose first centering needs more Newton steps is dropped for a cold start
 
 
 @dataclass
@@ -247,15 +249,18 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
         Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
         b = np.concatenate(([1.0], p, np.zeros(n)))
         y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
-        if y is None:
-            s0 = -np.ones(n)
-            v0 = s0 + q2
-            y = np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(n)), v0))], np.zeros(G), s0))
-            tau = 1.0
+        warm = y is not None
+        if not warm:
+            y, tau = _cold_start(Qn, q2, G), 1.0
         steps, gap, centred = 0, math.inf, False
         while steps < max_newton:
-            y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, max_newton - steps, deadline)
+            budget = min(max_newton - steps, WARM_FIRST_STEPS) if warm else max_newton - steps
+            y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, budget, deadline)
             steps += used
+            if tangent is None and warm and steps < max_newton and time.perf_counter() < deadline:
+                y, tau, warm = _cold_start(Qn, q2, G), 1.0, False  # the warm point did not centre: start afresh
+                continue
+            warm = False
             if tangent is None:  # out of Newton steps or time before centering: no gap estimate
                 gap = math.inf
                 break
@@ -271,6 +276,13 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                       gap * scale, steps, tau)
 
 
+def _cold_start(Qn, q2, G) -> np.ndarray:
+    """A strictly feasible y: s = -1 (Q + I is positive definite), rho = 0, gamma 1 below its largest value."""
+    s0 = -np.ones(len(q2))
+    v0 = s0 + q2
+    return np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(len(q2))), v0))], np.zeros(G), s0))
+
+
 def _warm_start(Qn, C, q2, start, scale):
     """(strictly feasible y, tau) from (s, rho, tau) in Q's units, or (None, 1) when s is not feasible."""
     s, rho, tau = start
@@ -281,9 +293,10 @@ def _warm_start(Qn, C, q2, start, scale):
     if lower is None:
         return None, 1.0
     v = s + q2 - C @ rho
+    tau = max(1.0, tau / WARM_BACKOFF)
     gamma = -0.25 * float(v @ _cho_solve(lower, v))
-    gamma -= 1e-3 * max(abs(gamma), 1.0)  # a margin: strictly inside
-    return np.concatenate(([gamma], rho, s)), max(1.0, tau / WARM_BACKOFF)
+    gamma -= 1.0 / tau  # the barrier's best gamma for these (rho, s) at this tau: tau + d/dgamma log(gamma_max - gamma) = 0
+    return np.concatenate(([gamma], rho, s)), tau
 
 
 def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int) -> tuple | None:
