@@ -39,7 +39,7 @@ from .patterns import Pattern
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 WARM_BACKOFF = 16.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (fw-bnb on the hard n96/n128
 # slices, new gamma start: 4: 119 s, 8: 62 s, 16: 51 s, 32: 84 s, 64: 73 s, 256: 100 s in all; node counts move too)
-WARM_FIRST_STEPS = 100  # a warm start whose first centering needs more Newton steps is dropped for a cold start
+WARM_FIRST_STEPS = 100  # a warm start whose first centering needs more Newton steps (or stalls) is dropped for a cold start
 
 
 @dataclass
@@ -257,7 +257,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
             budget = min(max_newton - steps, WARM_FIRST_STEPS) if warm else max_newton - steps
             y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, budget, deadline)
             steps += used
-            if tangent is None and warm and steps < max_newton and time.perf_counter() < deadline:
+            if warm and not centred and steps < max_newton and time.perf_counter() < deadline:
                 y, tau, warm = _cold_start(Qn, q2, G), 1.0, False  # the warm point did not centre: start afresh
                 continue
             warm = False
@@ -295,8 +295,13 @@ def _warm_start(Qn, C, q2, start, scale):
     v = s + q2 - C @ rho
     tau = max(1.0, tau / WARM_BACKOFF)
     gamma = -0.25 * float(v @ _cho_solve(lower, v))
-    gamma -= 1.0 / tau  # the barrier's best gamma for these (rho, s) at this tau: tau + d/dgamma log(gamma_max - gamma) = 0
-    return np.concatenate(([gamma], rho, s)), tau
+    # the barrier's best gamma for these (rho, s) at this tau (tau + d/dgamma log(gamma_max - gamma) = 0), kept
+    # clear of gamma_max's rounding
+    gamma -= max(1.0 / tau, 1e-6 * max(abs(gamma), 1.0))
+    y = np.concatenate(([gamma], rho, s))
+    if _cholesky(_matrix(Qn, C, y, q2)) is None:
+        return None, 1.0
+    return y, tau
 
 
 def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int) -> tuple | None:

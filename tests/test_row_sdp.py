@@ -176,6 +176,20 @@ def test_fixed_row_bound_below_the_fixed_optimum(groups, prune_counts):
         fixed_row_bound(Q, groups, prune_counts, np.zeros(9, bool), np.zeros(10, bool))
 
 
+def test_warm_starts_that_fail_fall_back_to_the_cold_bound():
+    """Starts at the boundary (the row's own optimum at a huge tau) or from another row's multipliers
+    (feasible after rescaling, but not central) end at the cold start's bound, never below it or in an error."""
+    Q = _row_q(12, 3)
+    cold = row_sdp_bound(Q, 6, tolerance=1e-6)
+    own = row_sdp_bound(Q, 6, tolerance=1e-6, start=(cold.s, cold.rho, 1e30))
+    assert own.bound == pytest.approx(cold.bound, rel=1e-4)
+    other = _row_q(12, 4)
+    other_result = row_sdp_bound(other, 6, tolerance=1e-6)
+    t = other_result.s / np.diag(other)  # the same diagonal shift of H in the other row's units
+    start = (t * np.diag(Q), other_result.rho, other_result.tau)
+    assert row_sdp_bound(Q, 6, tolerance=1e-6, start=start).bound == pytest.approx(cold.bound, rel=1e-4)
+
+
 def test_row_sdp_gaps_benchmark_orders_the_bounds():
     from benchmark.row_sdp_gaps import module_gaps
 
