@@ -83,8 +83,8 @@ def keep_rows_top_k(scores, k: int):
     within that step of it, then one comparison in full precision. A row whose comparison marks exactly
     k entries got exactly its top k (any threshold set of size k is the top-k set); rows where rounding
     or ties give another count fall back to argpartition in float64, which breaks ties arbitrarily.
-    Splitting the rows over threads was tried and dropped: inside FW the OpenBLAS threads still spin
-    after each GEMM and the split ran slower than one thread.
+    Splitting only this over threads ran slower than one thread (after a GEMM on two OpenBLAS threads
+    those threads still spin); ``solvers.fw_row_split`` splits the whole FW iteration by rows instead.
     """
     if is_torch_array(scores):
         import torch

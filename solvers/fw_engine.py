@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrays import axpy, device_of as _device, inner, keep_rows_top_k, namespace, top_k_indices
+from .fw_row_split import frank_wolfe_row_split, split_workers
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -80,6 +81,11 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown FW variant {variant!r}; known: {', '.join(VARIANTS)}")
+    workers = split_workers(W, pattern, variant, linear, active_set)
+    if workers > 1:  # numpy on several BLAS threads: rows split over workers instead (fw_row_split)
+        return frank_wolfe_row_split(W, H, pattern, start, workers, linear=linear, fixed_keep=fixed_keep,
+                                     fixed_prune=fixed_prune, variant=variant, max_iterations=max_iterations,
+                                     gap_tolerance=gap_tolerance, time_limit=time_limit, cutoff=cutoff)
     xp = namespace(W, H, start)
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else np.inf)

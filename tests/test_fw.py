@@ -124,3 +124,31 @@ def test_sparsefw_device_option_gives_the_numpy_answer(device, method):
     assert out.info["device"] == device
     assert out.objective == pytest.approx(ref.objective, rel=1e-9)
     assert out.lower_bound == pytest.approx(ref.lower_bound, rel=1e-6)
+
+
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+@pytest.mark.parametrize("variant", ["line-search", "open-loop"])
+def test_row_split_runs_the_engine_iterates(monkeypatch, pattern, variant):
+    """Rows split over worker threads (fw_row_split) give fw_engine's own iterates, bound and gradient, also
+    with fixings and a linear term."""
+    import solvers.fw_engine as fw_engine
+    from solvers.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
+
+    W, H = synthetic_layer(64, SPLIT_MIN_ENTRIES // 64, seed=5)
+    shape = make_pattern(pattern, W.shape, 0.5)
+    start = select_top(wanda_scores(W, H), shape)
+    rng = np.random.default_rng(0)
+    fixed_keep = start & (rng.random(W.shape) < 0.05)
+    fixed_prune = ~start & (rng.random(W.shape) < 0.05)
+    linear = rng.random(W.shape)
+    options = dict(linear=linear, fixed_keep=fixed_keep, fixed_prune=fixed_prune, variant=variant, max_iterations=60,
+                   gap_tolerance=0.0)
+    monkeypatch.setattr(fw_engine, "split_workers", lambda *args: 1)
+    engine = frank_wolfe(W, H, shape, start, **options)
+    split = frank_wolfe_row_split(W, H, shape, start, 3, **options)
+    assert split.iterations == engine.iterations == 60
+    np.testing.assert_allclose(split.X, engine.X, atol=1e-9)
+    np.testing.assert_allclose(split.gradient, engine.gradient, rtol=1e-9, atol=1e-9 * np.abs(engine.gradient).max())
+    assert split.objective == pytest.approx(engine.objective, rel=1e-9)
+    assert split.lower_bound == pytest.approx(engine.lower_bound, rel=1e-9)
+    assert np.all(split.X[fixed_keep] == 1.0) and np.all(split.X[fixed_prune] == 0.0)
