@@ -23,6 +23,7 @@ import numpy as np
 
 from .arrays import axpy, device_of as _device, inner, keep_rows_top_k, namespace, top_k_indices
 from .fw_row_split import frank_wolfe_row_split, split_workers
+from .fw_steps import should_stop, step_size
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -115,20 +116,15 @@ def frank_wolfe(W, H, pattern: Pattern, start, *, linear=None, fixed_keep=None, 
         gap = -inner(G, D)
         best_bound = max(best_bound, f - gap)
         trace.append((t, round(time.perf_counter() - started, 4), f, gap))
-        if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
-            break
-        if cutoff is not None and best_bound >= cutoff:
+        if should_stop(t, f, gap, best_bound, max_iterations=max_iterations, gap_tolerance=gap_tolerance,
+                       deadline=deadline, cutoff=cutoff):
             break
         D, gamma_max, pairwise = _direction(xp, variant, G, D, active, gap)
         WD = W * D
         WDH = WD @ H
         slope = -gap if pairwise is None else inner(G, D)  # FW direction: <G, V - X> = -gap
         curvature = inner(WD, WDH)
-        if variant == "open-loop":
-            gamma = 2.0 / (t + 2.0)
-        else:
-            gamma = min(gamma_max, -slope / (2.0 * curvature)) if curvature > 0 else gamma_max
-        gamma = max(gamma, 0.0)
+        gamma = step_size(variant, t, slope, curvature, gamma_max)
         axpy(gamma, D, X, scratch)
         axpy(-gamma, WDH, P, scratch)
         f += gamma * slope + gamma**2 * curvature

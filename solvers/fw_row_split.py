@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .arrays import _controller, axpy, inner, keep_rows_top_k, one_blas_thread
+from .fw_steps import should_stop, step_size
 from .patterns import Pattern
 
 SPLIT_MIN_ENTRIES = 1 << 16  # layers with fewer weights run in fw_engine (the hand-offs would cost more)
@@ -123,15 +124,10 @@ def frank_wolfe_row_split(W: np.ndarray, H: np.ndarray, pattern: Pattern, start:
             gap, curvature = float(sum(s[0] for s in sums)), float(sum(s[1] for s in sums))
             best_bound = max(best_bound, f - gap)
             trace.append((t, round(time.perf_counter() - started, 4), f, gap))
-            if gap <= gap_tolerance * max(abs(f), 1e-300) or t == max_iterations or time.perf_counter() > deadline:
+            if should_stop(t, f, gap, best_bound, max_iterations=max_iterations, gap_tolerance=gap_tolerance,
+                           deadline=deadline, cutoff=cutoff):
                 break
-            if cutoff is not None and best_bound >= cutoff:
-                break
-            if variant == "open-loop":
-                gamma = 2.0 / (t + 2.0)
-            else:
-                gamma = min(1.0, gap / (2.0 * curvature)) if curvature > 0 else 1.0
-            gamma = max(gamma, 0.0)
+            gamma = step_size(variant, t, -gap, curvature)  # FW direction: slope <G, V - X> = -gap
             _run(blocks, "step", gamma)
             f += -gamma * gap + gamma**2 * curvature
     gradient = np.concatenate([b.G for b in blocks])
