@@ -32,11 +32,12 @@ mask relaxation and no lower bound is claimed.
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
 
-from .arrays import check_device, to_device, to_numpy
+from .arrays import ONE_THREAD_MAX_N, check_device, to_device, to_numpy
 from .fw_engine import frank_wolfe
 from .objective import mask_error_rows
 from .patterns import Pattern, select_top
@@ -47,6 +48,7 @@ from .scores import wanda_scores, warm_start_mask
 
 STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-sdp")
 BM_ROUNDS = 10
+SDP_WORKERS = 0  # "row-sdp": processes for the row SDPs (0: one per CPU core) on rows of >= ONE_THREAD_MAX_N inputs
 CHEAP_SHARE = 0.25  # "row-sdp": share of a time limit for the shared-diagonal rounds before the row SDPs
 SDP_MAX_DIM = 256
 CERTIFY_SOLVERS = ("auto", "fw", "pdas")
@@ -187,7 +189,9 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     cheap = saddle.pop("row_bounds")
     order = np.argsort(-(mask_error_rows(W, H, start) - cheap), kind="stable")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
-    sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining)
+    workers = SDP_WORKERS or os.cpu_count() or 1
+    workers = workers if W.shape[1] >= ONE_THREAD_MAX_N and W.shape[0] > workers else 1  # narrow rows: no pool
+    sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining, workers=workers)
     rows = np.fmax(cheap, sdp)
     info.update({"certify_iterations": saddle["certify_iterations"], "strengthen": "row-sdp",
                  "cheap_bound": float(np.sum(cheap)), "bm_bounds": saddle["bm_bounds"],

@@ -132,6 +132,12 @@ def test_layer_row_bounds_stop_at_the_time_limit_with_valid_rows():
     # row-wise valid: each row's bound is below that row's error under any feasible mask
     mask = solve_layer(W, H, 0.5, "per-row", "sparseswaps").mask
     assert np.all(bounds <= mask_error_rows(W, H, mask) * (1 + 1e-9))
+    in_processes, info = layer_row_bounds(W, H, problem.pattern, order=order, workers=2)
+    np.testing.assert_allclose(in_processes, bounds, rtol=1e-9)  # same rows, same answers
+    assert info["sdp_rows"] == 6 and np.all(np.isnan(layer_row_bounds(W, H, problem.pattern, time_limit=0.0,
+                                                                         workers=2)[0]))
+    with pytest.raises(ValueError, match="workers"):
+        layer_row_bounds(W, H, problem.pattern, workers=0)
     with pytest.raises(ValueError, match="row indices"):
         layer_row_bounds(W, H, problem.pattern, order=[0, 6])
     with pytest.raises(ValueError, match="row-local"):
