@@ -43,7 +43,7 @@ METHODS = {
 }
 # "exact": the faster proven method per (pattern kind, objective), from measured medians on the real
 # SmolLM2 slices (results/mip-bench, issue notes). With node SDP bounds fw-bnb proves the per-row
-# n = 48 / 64 slices in a median 0.14 / 0.32 s vs SCIP's 1.26 / 2.74 s, and 2:4 rows (n = 48) in
+# n = 48 / 64 / 96 slices in a median 0.043 / 0.061 / 0.115 s vs SCIP's 1.09 / 2.11 / 12.1 s, and 2:4 rows (n = 48) in
 # 0.1-0.6 s vs 3-8 s; per-layer stays with SCIP (fw-bnb takes at most 256 weights there) and so does
 # the reconstruct objective (fw-bnb is mask-only).
 EXACT_CHOICE = {("per-row", "mask"): "fw-bnb", ("N:M", "mask"): "fw-bnb", ("per-layer", "mask"): "mip"}
