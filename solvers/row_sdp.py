@@ -459,8 +459,8 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
     if int(workers) == 1:
-        _set_row_job(H, counts, groups, tolerance)
-        results = ((i, _row_job(W[i], deadline)) for i in rows)
+        job = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}
+        results = ((i, _row_job(job, W[i], deadline)) for i in rows)
         steps = 0
         for i, (bound, used) in results:
             if bound is None:
@@ -472,30 +472,29 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
                     "sdp_seconds": round(time.monotonic() - started, 3)}
 
 
-_ROW_JOB: dict = {}
+_WORKER_JOB: dict = {}  # in a worker process of ``_parallel_rows``: what every row of the call shares
 
 
-def _set_row_job(H, counts, groups, tolerance) -> None:
-    """What every row of a ``layer_row_bounds`` call shares (set once per process)."""
-    _ROW_JOB.update(H=H, counts=counts, groups=groups, tolerance=tolerance)
+def _set_worker_job(H, counts, groups, tolerance) -> None:
+    _WORKER_JOB.update(H=H, counts=counts, groups=groups, tolerance=tolerance)
 
 
-def _row_job(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
+def _row_job(job: dict, w: np.ndarray, deadline: float) -> tuple[float | None, int]:
     """(bound, Newton steps) of the row with weights w; (None, 0) when the deadline (time.monotonic) has passed."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None, 0
-    H = _ROW_JOB["H"]
-    result = row_sdp_bound(w[:, None] * H * w[None, :], _ROW_JOB["counts"], _ROW_JOB["groups"],
-                           tolerance=_ROW_JOB["tolerance"], time_limit=None if math.isinf(remaining) else remaining)
+    H = job["H"]
+    result = row_sdp_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=job["tolerance"],
+                           time_limit=None if math.isinf(remaining) else remaining)
     return result.bound, result.newton_steps
 
 
-def _row_job_one_thread(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
+def _worker_row_job(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
     from .arrays import one_blas_thread
 
     with one_blas_thread():
-        return _row_job(w, deadline)
+        return _row_job(_WORKER_JOB, w, deadline)
 
 
 def _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, workers, bounds) -> int:
@@ -503,14 +502,14 @@ def _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, workers, bou
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     steps, pending, queue = 0, {}, iter(rows)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_set_row_job,
+    with ProcessPoolExecutor(max_workers=workers, initializer=_set_worker_job,
                              initargs=(H, counts, groups, tolerance)) as pool:
         while True:
             while len(pending) < 2 * workers and time.monotonic() < deadline:
                 i = next(queue, None)
                 if i is None:
                     break
-                pending[pool.submit(_row_job_one_thread, W[i], deadline)] = i
+                pending[pool.submit(_worker_row_job, W[i], deadline)] = i
             if not pending:
                 return steps
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
