@@ -93,6 +93,15 @@ def _on_one_thread(function, *args):
     return function(*args)
 
 
+def _forget_pool() -> None:
+    """In a forked child the parent's pool threads do not exist (submitting to it would wait forever)."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:

@@ -152,3 +152,25 @@ def test_row_split_runs_the_engine_iterates(monkeypatch, pattern, variant):
     assert split.objective == pytest.approx(engine.objective, rel=1e-9)
     assert split.lower_bound == pytest.approx(engine.lower_bound, rel=1e-9)
     assert np.all(split.X[fixed_keep] == 1.0) and np.all(split.X[fixed_prune] == 0.0)
+
+
+def _split_run_objective(args):
+    from solvers.fw_row_split import frank_wolfe_row_split
+
+    W, H, shape, start = args
+    return frank_wolfe_row_split(W, H, shape, start, 2, max_iterations=5).objective
+
+
+def test_row_split_works_in_a_forked_child_after_the_parent_used_it():
+    """The worker-thread pool does not survive fork; a child (a harness job process) gets its own."""
+    import multiprocessing
+
+    from solvers.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
+
+    W, H = synthetic_layer(64, SPLIT_MIN_ENTRIES // 64, seed=6)
+    shape = make_pattern("per-row", W.shape, 0.5)
+    start = select_top(wanda_scores(W, H), shape)
+    here = frank_wolfe_row_split(W, H, shape, start, 2, max_iterations=5).objective  # the parent's pool exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(_split_run_objective, ((W, H, shape, start),)).get(timeout=120)
+    assert there == pytest.approx(here, rel=1e-12)
