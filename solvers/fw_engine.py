@@ -23,7 +23,7 @@ import numpy as np
 
 from .arrays import axpy, device_of as _device, inner, keep_rows_top_k, namespace, top_k_indices
 from .fw_row_split import frank_wolfe_row_split, split_workers
-from .fw_steps import should_stop, step_size
+from .fw_steps import oracle_scores, should_stop, step_size
 from .patterns import Pattern
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
@@ -53,11 +53,7 @@ def lmo(gradient, pattern: Pattern, fixed_keep=None, fixed_prune=None, groups=No
     Partial selection (argpartition / topk); ties break arbitrarily, which any minimiser allows.
     """
     xp = namespace(gradient)
-    scores = -gradient
-    if fixed_keep is not None:
-        scores = xp.where(fixed_keep, xp.inf, scores)
-    if fixed_prune is not None:
-        scores = xp.where(fixed_prune, -xp.inf, scores)
+    scores = oracle_scores(gradient, fixed_keep, fixed_prune)
     if pattern.kind == "per-row":  # groups are the rows: no gather / scatter through flat indices
         return keep_rows_top_k(scores, pattern.keep)
     if groups is None:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .arrays import _controller, axpy, inner, keep_rows_top_k, one_blas_thread
-from .fw_steps import should_stop, step_size
+from .fw_steps import oracle_scores, should_stop, step_size
 from .patterns import Pattern
 
 SPLIT_MIN_ENTRIES = 1 << 16  # layers with fewer weights run in fw_engine (the hand-offs would cost more)
@@ -53,11 +53,7 @@ class _Rows:
         self.D = self.WDH = self.G = None
 
     def lmo(self, G):
-        scores = -G
-        if self.fixed_keep is not None:
-            scores = np.where(self.fixed_keep, np.inf, scores)
-        if self.fixed_prune is not None:
-            scores = np.where(self.fixed_prune, -np.inf, scores)
+        scores = oracle_scores(G, self.fixed_keep, self.fixed_prune)
         grouped = scores.reshape(-1, self.group_size)  # per-row: the rows; N:M: M consecutive inputs each
         return keep_rows_top_k(grouped, self.keep).reshape(scores.shape)
 

@@ -1,4 +1,4 @@
-"""The two scalar rules every FW loop here shares: when to stop, and the step size.
+"""The rules every FW loop here shares: the LMO's scores under fixings, when to stop, and the step size.
 
 f is quadratic along a direction D: f(X + g D) = f + g * slope + g^2 * curvature, slope = <grad, D>,
 curvature = <W D, (W D) H> (units of the objective), so the exact line search is -slope / (2 curvature).
@@ -6,6 +6,20 @@ curvature = <W D, (W D) H> (units of the objective), so the exact line search is
 from __future__ import annotations
 
 import time
+
+from .arrays import namespace
+
+
+def oracle_scores(gradient, fixed_keep=None, fixed_prune=None):
+    """-gradient with fixed-to-keep entries at +inf and fixed-to-prune entries at -inf: the LMO keeps the top
+    scores of every group (numpy or torch, as the gradient)."""
+    xp = namespace(gradient)
+    scores = -gradient
+    if fixed_keep is not None:
+        scores = xp.where(fixed_keep, xp.inf, scores)
+    if fixed_prune is not None:
+        scores = xp.where(fixed_prune, -xp.inf, scores)
+    return scores
 
 
 def should_stop(t: int, f: float, gap: float, best_bound: float, *, max_iterations: int, gap_tolerance: float,

@@ -195,15 +195,20 @@ def _predict(Qn, C, q2, y, move):
     return y
 
 
+def _gamma_max(factor: tuple[np.ndarray, float], v: np.ndarray) -> float:
+    """Largest gamma with Z PSD for given (rho, s): -v^T (Q - diag s)^-1 v / 4, v = s + q2 - C rho, from the
+    Cholesky factor of Q - diag s (Z's Schur complement on its first entry)."""
+    return -0.25 * float(v @ _cho_solve(factor, v))
+
+
 def _best_gamma(Qn, C, q2, y) -> float:
-    """Largest gamma with Z PSD for the given (rho, s): -v^T (Q - diag s)^-1 v / 4, v = s + q2 - C rho."""
+    """``_gamma_max`` at y's (rho, s), a hair above (rounding); y's own gamma when Q - diag s is not definite."""
     G = C.shape[1]
     rho, s = y[1:1 + G], y[1 + G:]
     lower = _cholesky(Qn - np.diag(s))
     if lower is None:
         return float(y[0])
-    v = s + q2 - C @ rho
-    return -0.25 * float(v @ _cho_solve(lower, v)) * (1.0 + 1e-12)
+    return _gamma_max(lower, s + q2 - C @ rho) * (1.0 + 1e-12)
 
 
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
@@ -279,8 +284,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
 def _cold_start(Qn, q2, G) -> np.ndarray:
     """A strictly feasible y: s = -1 (Q + I is positive definite), rho = 0, gamma 1 below its largest value."""
     s0 = -np.ones(len(q2))
-    v0 = s0 + q2
-    return np.concatenate(([-1.0 - 0.25 * float(v0 @ _cho_solve(_cholesky(Qn + np.eye(len(q2))), v0))], np.zeros(G), s0))
+    return np.concatenate(([_gamma_max(_cholesky(Qn + np.eye(len(q2))), s0 + q2) - 1.0], np.zeros(G), s0))
 
 
 def _warm_start(Qn, C, q2, start, scale):
@@ -292,9 +296,8 @@ def _warm_start(Qn, C, q2, start, scale):
     lower = _cholesky(Qn - np.diag(s))
     if lower is None:
         return None, 1.0
-    v = s + q2 - C @ rho
     tau = max(1.0, tau / WARM_BACKOFF)
-    gamma = -0.25 * float(v @ _cho_solve(lower, v))
+    gamma = _gamma_max(lower, s + q2 - C @ rho)
     # the barrier's best gamma for these (rho, s) at this tau (tau + d/dgamma log(gamma_max - gamma) = 0), kept
     # clear of gamma_max's rounding
     gamma -= max(1.0 / tau, 1e-6 * max(abs(gamma), 1.0))
@@ -459,11 +462,10 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
     if int(workers) == 1:
-        job = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}
-        results = ((i, _row_job(job, W[i], deadline)) for i in rows)
-        steps = 0
-        for i, (bound, used) in results:
-            if bound is None:
+        job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}, 0
+        for i in rows:
+            bound, used = _row_job(job, W[i], deadline)
+            if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
     else:
