@@ -454,14 +454,14 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     rows = np.arange(W.shape[0]) if order is None else np.asarray(order)
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or np.any((rows < 0) | (rows >= W.shape[0])):
         raise ValueError(f"order must list row indices in [0, {W.shape[0]}); got {order!r}")
-    if int(workers) < 1:
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer; got {workers!r}")
     groups = list(pattern.row_groups())
     counts = [pattern.prune] * len(groups)
     bounds = np.full(W.shape[0], np.nan)
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
-    if int(workers) == 1:
+    if workers == 1:
         job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}, 0
         for i in rows:
             bound, used = _row_job(job, W[i], deadline)

@@ -136,8 +136,9 @@ def test_layer_row_bounds_stop_at_the_time_limit_with_valid_rows():
     np.testing.assert_allclose(in_processes, bounds, rtol=1e-9)  # same rows, same answers
     assert info["sdp_rows"] == 6 and np.all(np.isnan(layer_row_bounds(W, H, problem.pattern, time_limit=0.0,
                                                                          workers=2)[0]))
-    with pytest.raises(ValueError, match="workers"):
-        layer_row_bounds(W, H, problem.pattern, workers=0)
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(ValueError, match="workers must be a positive integer"):
+            layer_row_bounds(W, H, problem.pattern, workers=bad)
     with pytest.raises(ValueError, match="row indices"):
         layer_row_bounds(W, H, problem.pattern, order=[0, 6])
     with pytest.raises(ValueError, match="row-local"):
