@@ -1,0 +1,82 @@
+"""The per-row diagonal Shor SDP bound by the primal-dual (HKM) method (solvers.row_sdp_ipm)."""
+import numpy as np
+import pytest
+
+from solvers.row_sdp import _matrix, _newton_system, group_matrix, row_sdp_bound
+from solvers.row_sdp_ipm import (constraint_values, product_constraint_values, row_sdp_bound_ipm, schur_matrix,
+                                 times_dual_step)
+from test_row_sdp import _brute_force, _clarabel_value, _row_q
+
+GROUPS = [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])]
+
+
+def _constraint_matrices(n, C):
+    """A_k with Z(y) = C0 - sum_k y_k A_k, from differences of Z (so they follow row_sdp._matrix)."""
+    Q = np.zeros((n, n))
+    zero = np.zeros(1 + C.shape[1] + n)
+    return [_matrix(Q, C, zero) - _matrix(Q, C, e) for e in np.eye(len(zero))]
+
+
+@pytest.mark.parametrize("groups", [None, [np.arange(0, 3), np.arange(3, 7)]])
+def test_schur_matrix_and_operators_match_their_definitions(groups):
+    """M_kl = tr(A_k X A_l G), A(X)_k = <A_k, X>, X A^T(dy) = X sum_k dy_k A_k, A(X G) without the product;
+    X = G gives the barrier's K."""
+    n, rng = 7, np.random.default_rng(0)
+    C = group_matrix(n, groups)
+    As = _constraint_matrices(n, C)
+    X, G = (a @ a.T for a in rng.standard_normal((2, n + 1, n + 1)))
+    expected = [[np.trace(A @ X @ B @ G) for B in As] for A in As]
+    np.testing.assert_allclose(schur_matrix(X, G, C), expected, atol=1e-10)
+    np.testing.assert_allclose(schur_matrix(G, G, C), _newton_system(G, C)[1], atol=1e-10)
+    np.testing.assert_allclose(constraint_values(X, C), [np.sum(A * X) for A in As], atol=1e-12)
+    np.testing.assert_allclose(product_constraint_values(X, G, C), constraint_values(X @ G, C), atol=1e-10)
+    dy = rng.standard_normal(len(As))
+    np.testing.assert_allclose(times_dual_step(X, dy, C), X @ sum(d * A for d, A in zip(dy, As)), atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("groups, prune_counts", GROUPS)
+def test_bound_is_the_sdp_optimum_and_below_brute_force(seed, groups, prune_counts):
+    Q = _row_q(10, seed)
+    result = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-7)
+    assert result.bound == pytest.approx(_clarabel_value(Q, groups, prune_counts), rel=1e-5)
+    assert result.bound <= _brute_force(Q, groups or [np.arange(10)], prune_counts) * (1 + 1e-9)
+    C = group_matrix(10, groups)  # the certificate: Z at the returned point is PSD
+    Z = _matrix(Q, C, np.concatenate(([result.gamma], result.rho, result.s)))
+    assert np.linalg.eigvalsh(Z)[0] >= -1e-9 * np.abs(Q).max()
+    assert result.gamma + np.dot(prune_counts, result.rho) == pytest.approx(result.bound, rel=1e-9)
+
+
+@pytest.mark.parametrize("n, groups, counts", [(64, None, 32), (64, "2:4", 2), (96, None, 60)])
+def test_agrees_with_the_barrier_method_in_fewer_iterations(n, groups, counts):
+    Q = _row_q(n, 5)
+    if groups == "2:4":
+        groups, counts = [np.arange(g, g + 4) for g in range(0, n, 4)], [counts] * (n // 4)
+    primal_dual = row_sdp_bound_ipm(Q, counts, groups)
+    barrier = row_sdp_bound(Q, counts, groups)
+    assert primal_dual.bound == pytest.approx(barrier.bound, rel=1e-4)
+    assert primal_dual.newton_steps < barrier.newton_steps / 3
+
+
+def test_linear_term_and_delegated_cases():
+    Q = _row_q(10, 2)
+    q = np.linspace(-1.0, 1.0, 10)
+    with_linear = row_sdp_bound_ipm(Q, 4, linear=q, tolerance=1e-7)
+    assert with_linear.bound == pytest.approx(row_sdp_bound(Q, 4, linear=q, tolerance=1e-7).bound, rel=1e-5)
+    assert row_sdp_bound_ipm(np.zeros((4, 4)), 2).bound == 0.0  # Q = 0: the barrier solver's exact answer
+    groups = [np.arange(0, 5), np.arange(5, 10)]  # a group with nothing to choose: solved with it fixed
+    assert row_sdp_bound_ipm(Q, [0, 3], groups).bound == pytest.approx(row_sdp_bound(Q, [0, 3], groups).bound)
+    with pytest.raises(ValueError, match="square"):
+        row_sdp_bound_ipm(np.ones((3, 4)), 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        row_sdp_bound_ipm(np.eye(4), 5)
+    with pytest.raises(ValueError, match="linear"):
+        row_sdp_bound_ipm(Q, 4, linear=np.ones(3))
+
+
+def test_stopped_early_the_bound_is_still_valid():
+    Q = _row_q(12, 4)
+    optimum = _brute_force(Q, [np.arange(12)], [6])
+    for iterations in (1, 3):
+        early = row_sdp_bound_ipm(Q, 6, max_iterations=iterations)
+        assert early.bound <= optimum * (1 + 1e-9) and early.newton_steps <= iterations
