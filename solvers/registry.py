@@ -25,7 +25,7 @@ METHODS = {
     "fw-polish": partial(solve_fw, polish=True),
     # SparseFW with the strongest bound: saddle-point diagonal strengthening (solvers.sparsefw, "diag-bm").
     "fw-bm": partial(solve_fw, strengthen="diag-bm", variant="bpcg"),
-    # SparseFW with per-row diagonal Shor SDP bounds (solvers.row_sdp; "row-sdp"), the strongest and slowest.
+    # SparseFW with per-row diagonal Shor SDP bounds (solvers.row_sdp_ipm; "row-sdp"), the strongest and slowest.
     "fw-sdp": partial(solve_fw, strengthen="row-sdp", variant="bpcg"),
     "fw-bnb": solve_fw_bnb,
     "fw-bnb-round-robin": partial(solve_fw_bnb, bandit="round-robin"),

@@ -177,7 +177,7 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     """Strengthening "row-sdp" (row-local patterns): the sum over rows of the better of two valid
     row bounds, the cheap one (per row the best FW row bound f_i - gap_i over the "diag-bm" saddle
     rounds, given ``CHEAP_SHARE`` of the time) and the row's diagonal Shor SDP bound
-    (``solvers.row_sdp``). Rows get SDPs in order of their gap between the warm start's error and
+    (``solvers.row_sdp.layer_row_bounds``, primal-dual solves). Rows get SDPs in order of their gap between the warm start's error and
     the cheap bound, largest first, until the time limit; the rest keep the cheap bound.
     """
     from .row_sdp import layer_row_bounds
