@@ -6,17 +6,19 @@ Same SDP and certificate as ``solvers.row_sdp`` (read its docstring first): the 
 
 and the primal  min <C0, X>  s.t.  A(X) = b,  X PSD  ((n+1)-square: X_00 = 1, C^T x = p, diag X_b = x).
 The dual-only barrier method there needs ~200 Newton steps on a full 576-wide row (most of them in its first
-centerings); a primal-dual method using X as well needs ~15-20 iterations to the same bound.
+centerings; ~550 at n = 1536); a primal-dual method using X as well needs 15-22 iterations to the same bound
+(``benchmark.row_sdp_gaps --compare-barrier``: 3x faster at n = 576, 6x at n = 1536).
 
 Method (Helmberg-Rendl-Vanderbei-Wolkowicz / Kojima-Shindoh-Hara / Monteiro direction with Mehrotra's
 predictor-corrector): y stays strictly dual feasible (Z(y) positive definite: every b^T y is a valid bound),
-X starts at I (primal infeasible). Per iteration, with G = Z^-1 and mu = <X, Z> / (n+1):
+X starts centred, X = c Z^-1 with trace 1 + sum p (primal infeasible). Per iteration, with G = Z^-1 and mu = <X, Z> / (n+1):
     Schur system  M dy = b - sigma mu A(G) + A(R G),   M_kl = tr(A_k X A_l G)  (``schur_matrix``, O(n^2)),
     dZ = -A^T(dy),  dX = sym(sigma mu G - R G - X + X A^T(dy) G),
 where the predictor has sigma = 0, R = 0 and the corrector sigma = (mu_aff / mu)^3, R = dX_p dZ_p.
-A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction costs
-one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky factor and inverse, M's factor and the
-Cholesky tests of the step lengths (0.95 of the way to the boundary). Stops when <X, Z> <= ``tolerance`` *
+A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction
+costs one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky
+factor and inverse, M's factor and the Cholesky tests of the step lengths (0.95 of the way to the boundary;
+without the corrector, fixed or step-driven sigma, the bound was still 0.05-700% off after 60 iterations). Stops when <X, Z> <= ``tolerance`` *
 |b^T y| (the barrier method's stopping rule: there (n+1) / tau is the same quantity on its central path), or
 when the bound stalls; then gamma is raised to its largest feasible value (``row_sdp._best_gamma``).
 <X, Z> is a proven gap only for a feasible X; the primal residual typically stalls near 1e-2 (the Schur
@@ -136,9 +138,9 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
     for iterations in range(1, max_iterations + 1):
         Z_factor = _cholesky(Z)
         if Z_factor is None:  # rounding at the boundary: the previous point was the last strictly feasible one
-            y = history_point
+            y = last_feasible
             break
-        history_point = y.copy()
+        last_feasible = y.copy()
         G = _inverse(Z_factor)
         mu = float(np.sum(X * Z)) / size
         residual = b - constraint_values(X, C)
@@ -181,7 +183,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         Z = _matrix(Qn, C, y, q2)
     else:
         if _cholesky(Z) is None:
-            y = history_point
+            y = last_feasible
     y[0] = _best_gamma(Qn, C, q2, y)
     groups = C.shape[1]
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
