@@ -23,7 +23,7 @@ from .checks import check_against_reference, check_answer, trusted
 from .records import provenance, utc_now
 
 INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status",
-                "sdp_rows", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed")
+                "sdp_rows", "sdp_iterations", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed")
 
 
 @functools.lru_cache(maxsize=4)
