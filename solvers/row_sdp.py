@@ -213,6 +213,24 @@ def _best_gamma(Qn, C, q2, y) -> float:
     return _gamma_max(lower, s + q2 - C @ rho) * (1.0 + 1e-12)
 
 
+def checked_row_matrix(Q) -> np.ndarray:
+    """Q as a float64 array, or a clear error when it is not a finite square matrix."""
+    Q = np.asarray(Q, dtype=np.float64)
+    n = Q.shape[0] if Q.ndim == 2 else 0
+    if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
+        raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
+    return Q
+
+
+def doubled_linear_term(linear, n: int) -> np.ndarray:
+    """q2 = 2 q for the objective e^T Q e + 2 q^T e (zeros for None); a clear error when q is not a finite
+    n-vector."""
+    q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
+    if q2.shape != (n,) or not np.all(np.isfinite(q2)):
+        raise ValueError(f"linear must be a finite vector of length {n}")
+    return q2
+
+
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
                   max_newton: int = 1000, time_limit: float | None = None, linear: np.ndarray | None = None,
                   cutoff: float = math.inf, start: tuple | None = None) -> RowSDP:
@@ -229,10 +247,8 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     """
     with blas_threads_for(np.shape(Q)[0] if np.ndim(Q) == 2 else 0):
         deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
-        Q = np.asarray(Q, dtype=np.float64)
+        Q = checked_row_matrix(Q)
         n = Q.shape[0]
-        if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
-            raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
         C = group_matrix(n, groups)
         p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
         if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
@@ -245,9 +261,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                                        np.zeros(n, bool), np.zeros(n, bool), tolerance=tolerance, growth=growth,
                                        max_newton=max_newton, time_limit=time_limit, cutoff=cutoff)
             return RowSDP(value, np.zeros(n), np.zeros(C.shape[1]), value, math.inf, 0)
-        q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
-        if q2.shape != (n,) or not np.all(np.isfinite(q2)):
-            raise ValueError(f"linear must be a finite vector of length {n}")
+        q2 = doubled_linear_term(linear, n)
         scale = float(np.mean(np.diag(Q)))
         G = C.shape[1]
         if scale <= 0.0:  # Q = 0 (PSD with zero diagonal): the cheapest q2 entries of every group, exactly

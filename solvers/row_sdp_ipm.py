@@ -11,16 +11,17 @@ centerings; ~550 at n = 1536); a primal-dual method using X as well needs 15-22 
 
 Method (Helmberg-Rendl-Vanderbei-Wolkowicz / Kojima-Shindoh-Hara / Monteiro direction with Mehrotra's
 predictor-corrector): y stays strictly dual feasible (Z(y) positive definite: every b^T y is a valid bound),
-X starts centred, X = c Z^-1 with trace 1 + sum p (primal infeasible). Per iteration, with G = Z^-1 and mu = <X, Z> / (n+1):
+X starts centred, X = c Z^-1 with trace 1 + sum p (primal infeasible). Per iteration, with G = Z^-1 and
+mu = <X, Z> / (n+1):
     Schur system  M dy = b - sigma mu A(G) + A(R G),   M_kl = tr(A_k X A_l G)  (``schur_matrix``, O(n^2)),
     dZ = -A^T(dy),  dX = sym(sigma mu G - R G - X + X A^T(dy) G),
 where the predictor has sigma = 0, R = 0 and the corrector sigma = (mu_aff / mu)^3, R = dX_p dZ_p.
 A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction
 costs one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky
 factor and inverse, M's factor and the Cholesky tests of the step lengths (0.95 of the way to the boundary;
-without the corrector, fixed or step-driven sigma, the bound was still 0.05-700% off after 60 iterations). Stops when <X, Z> <= ``tolerance`` *
-|b^T y| (the barrier method's stopping rule: there (n+1) / tau is the same quantity on its central path), or
-when the bound stalls; then gamma is raised to its largest feasible value (``row_sdp._best_gamma``).
+without the corrector, fixed or step-driven sigma, the bound was still 0.05-700% off after 60 iterations).
+Stops when <X, Z> <= ``tolerance`` * |b^T y| (the barrier method's stopping rule: there (n+1) / tau is the
+same quantity on its central path), or when the bound stalls; then gamma is raised to its largest feasible value (``row_sdp._best_gamma``).
 <X, Z> is a proven gap only for a feasible X; the primal residual typically stalls near 1e-2 (the Schur
 matrix grows ill-conditioned), while the bound agrees with the barrier method's to ~1e-5 (tests, benchmark).
 """
@@ -33,7 +34,8 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .arrays import blas_threads_for
-from .row_sdp import RowSDP, _best_gamma, _cholesky, _cold_start, _inverse, _matrix, group_matrix, row_sdp_bound
+from .row_sdp import (RowSDP, _best_gamma, _cholesky, _cold_start, _inverse, _matrix, checked_row_matrix,
+                      doubled_linear_term, group_matrix, row_sdp_bound)
 
 PRIMAL_RESIDUAL = 1e-3  # max |b - A(X)| (entries of X are O(1)) below which <X, Z> is trusted as the gap
 STEP_FRACTION = 0.95  # of the way to the boundary of the PSD cone
@@ -107,10 +109,8 @@ def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: fl
     primal-dual method of the module docstring. ``newton_steps`` counts its iterations; ``gap`` is
     <X, Z> when the primal residual is small (else inf). Groups with nothing to choose go to the barrier solver.
     """
-    Q = np.asarray(Q, dtype=np.float64)
-    n = Q.shape[0] if Q.ndim == 2 else 0
-    if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
-        raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
+    Q = checked_row_matrix(Q)
+    n = Q.shape[0]
     C = group_matrix(n, groups)
     p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
     sizes = C.sum(axis=0)
@@ -118,9 +118,7 @@ def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: fl
     if p.shape != (C.shape[1],) or np.any(p <= 0) or np.any(p >= sizes) or scale <= 0.0:
         # nothing to choose somewhere, Q = 0 or bad counts: the barrier solver handles (or rejects) these
         return row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear)
-    q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
-    if q2.shape != (n,) or not np.all(np.isfinite(q2)):
-        raise ValueError(f"linear must be a finite vector of length {n}")
+    q2 = doubled_linear_term(linear, n)
     with blas_threads_for(n):
         return _solve(Q, C, p, q2, scale, tolerance, max_iterations,
                       time.perf_counter() + (math.inf if time_limit is None else time_limit))
