@@ -150,20 +150,23 @@ def _solve_on_face(w, H, H_inv, c, free, upper, group_of, n_groups, prune):
 def _face_solve(w, H, H_inv, F, rhs):
     """Q_FF^{-1} rhs with Q = diag(w) H diag(w): one Cholesky of Q_FF, or, when the complement A of F is
     the smaller set (and H^{-1} = M is known, w_F != 0), of M_AA through the Schur complement
-    H_FF^{-1} = M_FF - M_FA M_AA^{-1} M_AF (|A|^3 instead of |F|^3 flops)."""
+    H_FF^{-1} = M_FF - M_FA M_AA^{-1} M_AF (|A|^3 instead of |F|^3 flops). The products with M go column
+    by column (matrix-vector: a 2-column product took twice as long as two, OpenBLAS, one thread) and the
+    second one only through M's rows A (|A| n instead of n^2 flops)."""
     wF = w[F]
     n = w.size
     if H_inv is not None and 2 * F.size > n and np.all(wF != 0):
-        A = np.setdiff1d(np.arange(n), F, assume_unique=True)
-        y = np.zeros((n, rhs.shape[1]))
-        y[F] = rhs / wF[:, None]
-        t = H_inv @ y
-        M_AA = H_inv.take(A, axis=0).take(A, axis=1)
-        _, s, info = lapack.dposv(M_AA, t[A], lower=1, overwrite_a=1, overwrite_b=1)
+        off_face = np.ones(n, dtype=bool)
+        off_face[F] = False
+        A = np.flatnonzero(off_face)
+        padded = np.zeros((rhs.shape[1], n))
+        padded[:, F] = (rhs / wF[:, None]).T
+        t = np.column_stack([H_inv @ column for column in padded])  # M diag(1/w) rhs, zero off F
+        rows_A = H_inv.take(A, axis=0)  # M[A, :] = M[:, A]^T
+        _, s, info = lapack.dposv(rows_A.take(A, axis=1), t[A], lower=1, overwrite_a=1, overwrite_b=1)
         if info == 0:
-            y[:] = 0.0
-            y[A] = s
-            return (t[F] - (H_inv @ y)[F]) / wF[:, None]
+            correction = np.column_stack([rows_A.T @ column for column in s.T])
+            return (t[F] - correction[F]) / wF[:, None]
     Q_FF = H.take(F, axis=0).take(F, axis=1)
     Q_FF *= wF[:, None]
     Q_FF *= wF[None, :]
