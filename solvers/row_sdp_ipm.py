@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 from scipy.linalg import lapack
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from .arrays import blas_threads_for
 from .row_sdp import (RowSDP, _best_gamma, _cholesky, _cold_start, _inverse, _matrix, checked_row_matrix,
@@ -40,6 +41,9 @@ from .row_sdp import (RowSDP, _best_gamma, _cholesky, _cold_start, _inverse, _ma
 PRIMAL_RESIDUAL = 1e-3  # max |b - A(X)| (entries of X are O(1)) below which <X, Z> is trusted as the gap
 STEP_FRACTION = 0.95  # of the way to the boundary of the PSD cone
 STALL_ITERATIONS = 3  # stop when the bound rose by < tolerance / 10 (relative) over this many iterations
+LANCZOS_TOLERANCE = 1e-4  # relative accuracy of the extreme eigenvalue behind a step length
+LANCZOS_MIN_N = 100  # below this size the eigenvalue comes from the dense matrix
+MAX_RETREATS = 30  # halvings of a step that left the cone (an inexact eigenvalue) before giving up
 
 
 def schur_matrix(X: np.ndarray, G: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -92,6 +96,44 @@ def times_dual_step(X: np.ndarray, dy: np.ndarray, C: np.ndarray) -> np.ndarray:
     return out
 
 
+def max_step(lower: np.ndarray, direction: np.ndarray, cap: float) -> float | None:
+    """The largest t <= cap keeping P + t D positive semidefinite, P = L L^T (L: the lower triangle of
+    ``lower``): t = 1 / lambda_max(-L^-1 D L^-T), ``cap`` when that eigenvalue is <= 1 / cap. The eigenvalue by
+    Lanczos (ARPACK; a product is two triangular solves and one with D, 3 n^2 flops, where each Cholesky test of
+    a trial step costs n^3 / 3), from the dense matrix below ``LANCZOS_MIN_N``; None if Lanczos fails."""
+    n = lower.shape[0]
+    if n < LANCZOS_MIN_N:
+        inner = lapack.dtrtrs(lower, lapack.dtrtrs(lower, direction, lower=1)[0].T, lower=1)[0]
+        top = -float(np.linalg.eigvalsh((inner + inner.T) / 2.0)[0])
+    else:
+        def product(v: np.ndarray) -> np.ndarray:
+            return -lapack.dtrtrs(lower, direction @ lapack.dtrtrs(lower, v, lower=1, trans=1)[0], lower=1)[0]
+
+        start = np.random.default_rng(0).standard_normal(n)
+        try:
+            top = float(eigsh(LinearOperator((n, n), matvec=product, dtype=np.float64), k=1, which="LA", v0=start,
+                              tol=LANCZOS_TOLERANCE, return_eigenvectors=False)[0])
+        except ArpackNoConvergence:
+            return None
+    return cap if top * cap <= 1.0 else 1.0 / top
+
+
+def _step(factor, point: np.ndarray, direction: np.ndarray, first: float, shrink: float) -> float:
+    """The first of first, first * shrink, ... (down to 1e-8) below the largest step ``max_step`` finds from
+    the point's Cholesky factor (0 when none is), or, when Lanczos fails, the first that passes a Cholesky test.
+    The geometric grid is deliberate: taking 0.95 of the exact largest step instead left the iterates too close
+    to the boundary (the method jammed, bounds 1e-4 short, on the tests' 10-variable rows)."""
+    largest = max_step(factor[0], direction, 2.0 * first)
+    if largest is None:
+        return _step_length(point, direction, first, shrink)
+    t = first
+    while t > 1e-8:
+        if t < largest * (1.0 - 1e-9):
+            return t
+        t *= shrink
+    return 0.0
+
+
 def _step_length(point: np.ndarray, direction: np.ndarray, first: float, shrink: float) -> float:
     """The first of first, first * shrink, ... (down to 1e-8) keeping point + t direction positive definite
     (Cholesky test), 0 when none does."""
@@ -132,13 +174,18 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
     Z = _matrix(Qn, C, y, q2)
     G = _inverse(_cholesky(Z))
     X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
-    history, gap, iterations, guess = [], math.inf, 0, (0.5, 0.5)
+    history, gap, iterations, previous, guess = [], math.inf, 0, None, (0.5, 0.5)
     for iterations in range(1, max_iterations + 1):
-        Z_factor = _cholesky(Z)
-        if Z_factor is None:  # rounding at the boundary: the previous point was the last strictly feasible one
-            y = last_feasible
+        Z_factor, X_factor = _cholesky(Z), _cholesky(X)
+        for _ in range(MAX_RETREATS if previous is not None else 0):
+            if Z_factor is not None and X_factor is not None:
+                break
+            X, y = (old + 0.5 * (new - old) for old, new in zip(previous, (X, y)))  # the step left the cone: halve it
+            Z = _matrix(Qn, C, y, q2)
+            Z_factor, X_factor = _cholesky(Z), _cholesky(X)
+        if Z_factor is None or X_factor is None:  # rounding at the boundary: keep the last strictly feasible y
+            y = y if previous is None or Z_factor is not None else previous[1]
             break
-        last_feasible = y.copy()
         G = _inverse(Z_factor)
         mu = float(np.sum(X * Z)) / size
         residual = b - constraint_values(X, C)
@@ -164,9 +211,8 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         dX_p = XD_p @ G - X
         dX_p = (dX_p + dX_p.T) / 2.0
         dZ_p = _matrix(Qn, C, y + dy_p, q2) - Z  # = -A^T(dy_p)
-        # predictor steps only set sigma: one Cholesky test each when the last guess still holds
-        t_primal = _step_length(X, dX_p, min(1.0, 2.0 * guess[0]), 0.5)
-        t_dual = _step_length(Z, dZ_p, min(1.0, 2.0 * guess[1]), 0.5)
+        t_primal = _step(X_factor, X, dX_p, min(1.0, 2.0 * guess[0]), 0.5)
+        t_dual = _step(Z_factor, Z, dZ_p, min(1.0, 2.0 * guess[1]), 0.5)
         guess = (t_primal, t_dual)
         mu_affine = float(np.sum((X + t_primal * dX_p) * (Z + t_dual * dZ_p))) / size
         sigma = min(1.0, (mu_affine / mu) ** 3)
@@ -176,12 +222,13 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         dX = sigma * mu * G - X + (times_dual_step(X, dy, C) - R) @ G
         dX = (dX + dX.T) / 2.0
         dZ = _matrix(Qn, C, y + dy, q2) - Z
-        X = X + STEP_FRACTION * _step_length(X, dX, 1.0 / STEP_FRACTION, 0.8) * dX
-        y = y + STEP_FRACTION * _step_length(Z, dZ, 1.0 / STEP_FRACTION, 0.8) * dy
+        previous = (X, y)
+        X = X + STEP_FRACTION * _step(X_factor, X, dX, 1.0 / STEP_FRACTION, 0.8) * dX
+        y = y + STEP_FRACTION * _step(Z_factor, Z, dZ, 1.0 / STEP_FRACTION, 0.8) * dy
         Z = _matrix(Qn, C, y, q2)
     else:
         if _cholesky(Z) is None:
-            y = last_feasible
+            y = previous[1]
     y[0] = _best_gamma(Qn, C, q2, y)
     groups = C.shape[1]
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,

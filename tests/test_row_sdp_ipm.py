@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from solvers.row_sdp import _matrix, _newton_system, group_matrix, row_sdp_bound
-from solvers.row_sdp_ipm import (constraint_values, product_constraint_values, row_sdp_bound_ipm, schur_matrix,
-                                 times_dual_step)
+import solvers.row_sdp_ipm as row_sdp_ipm
+from solvers.row_sdp_ipm import (constraint_values, max_step, product_constraint_values, row_sdp_bound_ipm,
+                                 schur_matrix, times_dual_step)
 from test_row_sdp import _brute_force, _clarabel_value, _row_q
 
 GROUPS = [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])]
@@ -80,3 +81,31 @@ def test_stopped_early_the_bound_is_still_valid():
     for iterations in (1, 3):
         early = row_sdp_bound_ipm(Q, 6, max_iterations=iterations)
         assert early.bound <= optimum * (1 + 1e-9) and early.newton_steps <= iterations
+
+
+@pytest.mark.parametrize("n", [40, 150])  # dense eigenvalue / Lanczos
+def test_max_step_is_the_distance_to_the_boundary(n, monkeypatch):
+    rng = np.random.default_rng(n)
+    B = rng.standard_normal((n, n))
+    P, D = B @ B.T / n + 0.1 * np.eye(n), rng.standard_normal((n, n))
+    D = (D + D.T) / 2
+    lower = np.linalg.cholesky(P)
+    t = max_step(lower, D, 1e6)
+    assert np.linalg.eigvalsh(P + 0.999 * t * D)[0] > 0 > np.linalg.eigvalsh(P + 1.001 * t * D)[0]
+    monkeypatch.setattr(row_sdp_ipm, "LANCZOS_MIN_N", 10**9)
+    assert max_step(lower, D, 1e6) == pytest.approx(t, rel=1e-6)
+    assert max_step(lower, D @ D, 5.0) == 5.0  # a PSD direction: only the cap binds
+
+
+def test_steps_past_the_boundary_are_halved_back(monkeypatch):
+    """An overestimated largest step (as an inexact eigenvalue would give) leaves the cone; the next iteration
+    halves the step until X and Z factor again, and the bound stays a certified one."""
+    Q = _row_q(10, 3)
+    exact = row_sdp_bound_ipm(Q, 5, tolerance=1e-7)
+    true_max_step = row_sdp_ipm.max_step
+    monkeypatch.setattr(row_sdp_ipm, "max_step", lambda *args: 1.6 * true_max_step(*args))
+    overshot = row_sdp_bound_ipm(Q, 5, tolerance=1e-7)
+    assert overshot.bound <= _brute_force(Q, [np.arange(10)], [5]) * (1 + 1e-9)
+    assert overshot.bound == pytest.approx(exact.bound, rel=1e-3)
+    Z = _matrix(Q, group_matrix(10, None), np.concatenate(([overshot.gamma], overshot.rho, overshot.s)))
+    assert np.linalg.eigvalsh(Z)[0] >= -1e-9 * np.abs(Q).max()
