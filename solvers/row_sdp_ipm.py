@@ -18,8 +18,10 @@ mu = <X, Z> / (n+1):
 where the predictor has sigma = 0, R = 0 and the corrector sigma = (mu_aff / mu)^3, R = dX_p dZ_p.
 A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction
 costs one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky
-factor and inverse, M's factor and the Cholesky tests of the step lengths (0.95 of the way to the boundary;
-without the corrector, fixed or step-driven sigma, the bound was still 0.05-700% off after 60 iterations).
+factor and inverse, X's factor and M's. Step lengths: the largest step to the cone's boundary from one extreme
+eigenvalue by Lanczos (``max_step``, O(n^2) per product; trial Cholesky tests had cost ~11 n^3 / 3 per
+iteration), then the first point of a geometric grid below it, 0.95 of the way (without the corrector, fixed or
+step-driven sigma, the bound was still 0.05-700% off after 60 iterations).
 Stops when <X, Z> <= ``tolerance`` * |b^T y| (the barrier method's stopping rule: there (n+1) / tau is the
 same quantity on its central path), or when the bound stalls; then gamma is raised to its largest feasible value (``row_sdp._best_gamma``).
 <X, Z> is a proven gap only for a feasible X; the primal residual typically stalls near 1e-2 (the Schur
