@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, lapack
 
-from .arrays import ONE_THREAD_MAX_N, blas_threads_for
+from .arrays import ONE_THREAD_MAX_N, blas_threads_for, check_device
 from .linalg import symmetric_from_lower
 from .patterns import Pattern
 
@@ -459,7 +459,8 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
 
 
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
-                     tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1) -> tuple[np.ndarray, dict]:
+                     tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
+                     device: str | None = None) -> tuple[np.ndarray, dict]:
     """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
 
     Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
@@ -467,6 +468,8 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     running when time is up stops early with a valid, weaker bound. Each row is a cold solve, done by the
     primal-dual method (``solvers.row_sdp_ipm``: ~1 s for a full 576-wide row on one core, 3x faster than
     this module's barrier method). ``workers`` > 1: rows run in that many processes, one BLAS thread each.
+    ``device`` ("cuda", "cuda:N", "cpu-torch"): rows go in stacks through the same method batched with torch
+    (``solvers.row_sdp_batched``; ``workers`` is then unused).
     """
     if not pattern.row_local:
         raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
@@ -480,7 +483,13 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     bounds = np.full(W.shape[0], np.nan)
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
-    if workers == 1:
+    if device not in (None, "cpu"):
+        from .row_sdp_batched import row_sdp_bounds_batched
+
+        check_device(device)
+        bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
+                                                     deadline=deadline)
+    elif workers == 1:
         job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}, 0
         for i in rows:
             bound, used = _row_job(job, W[i], deadline)

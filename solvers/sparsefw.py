@@ -177,8 +177,9 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     """Strengthening "row-sdp" (row-local patterns): the sum over rows of the better of two valid
     row bounds, the cheap one (per row the best FW row bound f_i - gap_i over the "diag-bm" saddle
     rounds, given ``CHEAP_SHARE`` of the time) and the row's diagonal Shor SDP bound
-    (``solvers.row_sdp.layer_row_bounds``, primal-dual solves). Rows get SDPs in order of their gap between the warm start's error and
-    the cheap bound, largest first, until the time limit; the rest keep the cheap bound.
+    (``solvers.row_sdp.layer_row_bounds``, primal-dual solves; batched with torch on a CUDA ``device``). Rows
+    get SDPs in order of their gap between the warm start's error and the cheap bound, largest first, until the
+    time limit; the rest keep the cheap bound.
     """
     from .row_sdp import layer_row_bounds
 
@@ -191,7 +192,9 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
     workers = SDP_WORKERS or os.cpu_count() or 1
     workers = workers if W.shape[1] >= ONE_THREAD_MAX_N and W.shape[0] > workers else 1  # narrow rows: no pool
-    sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining, workers=workers)
+    batched_on = device if device is not None and device.startswith("cuda") else None  # on a CPU numpy rows are faster
+    sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining, workers=workers,
+                                 device=batched_on)
     rows = np.fmax(cheap, sdp)
     info.update({"certify_iterations": saddle["certify_iterations"], "strengthen": "row-sdp",
                  "cheap_bound": float(np.sum(cheap)), "bm_bounds": saddle["bm_bounds"],

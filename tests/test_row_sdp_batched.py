@@ -1,0 +1,58 @@
+"""Row SDP bounds batched with torch (solvers.row_sdp_batched) against the numpy primal-dual solver."""
+import numpy as np
+import pytest
+
+from conftest import synthetic_layer
+from solvers.api import solve_layer
+from solvers.objective import mask_error_rows
+from solvers.problem import make_problem
+from solvers.row_sdp import layer_row_bounds
+from solvers.row_sdp_ipm import row_sdp_bound_ipm
+
+
+def _device(name):
+    torch = pytest.importorskip("torch")
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device here; the GPU path is checked where one is present")
+    return name
+
+
+@pytest.mark.parametrize("device", ["cpu-torch", "cuda"])
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_batched_bounds_are_the_numpy_solvers(device, pattern):
+    """Same method, same step grid: the same bounds as row by row with numpy, in stacks of any size,
+    each below the row's error under a feasible mask."""
+    from solvers.row_sdp_batched import row_sdp_bounds_batched
+
+    W, H = synthetic_layer(7, 40, seed=3)
+    problem = make_problem(W, H, sparsity=0.5, pattern=pattern)
+    groups = list(problem.pattern.row_groups())
+    counts = [problem.pattern.prune] * len(groups)
+    rows = [6, 0, 3, 2, 5]
+    expected = [row_sdp_bound_ipm(W[i][:, None] * H * W[i][None, :], counts, groups, tolerance=1e-4).bound
+                for i in rows]
+    for stack in (2, 5):
+        bounds, iterations = row_sdp_bounds_batched(W, H, rows, counts, groups, device=_device(device),
+                                                    tolerance=1e-4, batch_rows=stack)
+        np.testing.assert_allclose(bounds, expected, rtol=1e-7)
+        assert iterations > 0
+    mask = solve_layer(W, H, 0.5, pattern, "sparseswaps").mask
+    assert np.all(bounds <= mask_error_rows(W, H, mask)[rows] * (1 + 1e-9))
+
+
+def test_layer_row_bounds_on_a_torch_device_and_edge_cases():
+    _device("cpu-torch")
+    from solvers.row_sdp_batched import row_sdp_bounds_batched
+
+    W, H = synthetic_layer(5, 24, seed=4)
+    W[2] = 0.0  # a zero row: error 0 under every mask, bound 0
+    problem = make_problem(W, H, sparsity=0.5, pattern="per-row")
+    numpy_rows, _ = layer_row_bounds(W, H, problem.pattern, order=[4, 2, 1])
+    torch_rows, info = layer_row_bounds(W, H, problem.pattern, order=[4, 2, 1], device="cpu-torch")
+    np.testing.assert_allclose(torch_rows, numpy_rows, rtol=1e-7)  # NaN where neither ran (rows 0, 3)
+    assert info["sdp_rows"] == 3 and torch_rows[2] == 0.0
+    assert np.all(np.isnan(layer_row_bounds(W, H, problem.pattern, time_limit=0.0, device="cpu-torch")[0]))
+    with pytest.raises(ValueError, match="device"):
+        layer_row_bounds(W, H, problem.pattern, device="tpu")
+    with pytest.raises(ValueError, match="prune count"):
+        row_sdp_bounds_batched(W, H, [0], [0], device="cpu-torch")
