@@ -162,6 +162,8 @@ def _face_solve(w, H, H_inv, F, rhs):
         padded = np.zeros((rhs.shape[1], n))
         padded[:, F] = (rhs / wF[:, None]).T
         t = np.column_stack([H_inv @ column for column in padded])  # M diag(1/w) rhs, zero off F
+        if A.size == 0:  # the whole row is free: H_FF^-1 = M
+            return t / wF[:, None]
         rows_A = H_inv.take(A, axis=0)  # M[A, :] = M[:, A]^T
         _, s, info = lapack.dposv(rows_A.take(A, axis=1), t[A], lower=1, overwrite_a=1, overwrite_b=1)
         if info == 0:

@@ -86,3 +86,17 @@ def test_sparsefw_certifies_with_pdas_on_per_row_and_is_at_least_as_strong_as_fw
     assert by_fw.lower_bound <= exact.lower_bound * (1 + 1e-9) <= optimum * (1 + 1e-9)
     with pytest.raises(ValueError, match="certify_solver"):
         solve_layer(W, H, 0.5, "per-row", "fw", certify_solver="newton", **options)
+
+
+@pytest.mark.parametrize("free_count", [12, 9, 5])  # the whole row free / more free than fixed / fewer
+def test_face_solves_equal_the_direct_solve_on_every_face_size(free_count):
+    """Q_FF^-1 rhs through H^-1's Schur complement (or directly) matches numpy's solve, including the face
+    with nothing fixed (no complement)."""
+    from solvers.relaxation_pdas import _face_solve
+
+    W, H = synthetic_layer(1, 12, seed=5)
+    w = W[0]
+    F = np.sort(np.random.default_rng(free_count).choice(12, free_count, replace=False))
+    rhs = np.random.default_rng(1).standard_normal((free_count, 2))
+    Q_FF = (w[:, None] * H * w[None, :])[np.ix_(F, F)]
+    np.testing.assert_allclose(_face_solve(w, H, np.linalg.inv(H), F, rhs), np.linalg.solve(Q_FF, rhs), rtol=1e-8)
