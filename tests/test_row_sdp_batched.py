@@ -8,12 +8,11 @@ from solvers.objective import mask_error_rows
 from solvers.problem import make_problem
 from solvers.row_sdp import layer_row_bounds
 from solvers.row_sdp_ipm import row_sdp_bound_ipm
+from test_fw import _torch_device
 
 
 def _device(name):
-    torch = pytest.importorskip("torch")
-    if name == "cuda" and not torch.cuda.is_available():
-        pytest.skip("no CUDA device here; the GPU path is checked where one is present")
+    _torch_device(name)  # skips without torch, or without CUDA for "cuda"
     return name
 
 
