@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, lapack
 
-from .arrays import ONE_THREAD_MAX_N, blas_threads_for, check_device
+from .arrays import ONE_THREAD_MAX_N, blas_threads_for
 from .linalg import symmetric_from_lower
 from .patterns import Pattern
 
@@ -484,9 +484,8 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
     if device not in (None, "cpu"):
-        from .row_sdp_batched import row_sdp_bounds_batched
+        from .row_sdp_batched import row_sdp_bounds_batched  # (it checks the device name)
 
-        check_device(device)
         bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
                                                      deadline=deadline)
     elif workers == 1:

@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from .arrays import check_device
+from .row_sdp import group_matrix
 from .row_sdp_ipm import STALL_ITERATIONS, STEP_FRACTION
 
 MATRICES_PER_ROW = 24  # (n+1)^2 doubles per row of the stack, for the batch size
@@ -30,18 +32,22 @@ def row_sdp_bounds_batched(W: np.ndarray, H: np.ndarray, rows, prune_counts, gro
                            batch_rows: int | None = None) -> tuple[np.ndarray, int]:
     """(bounds of ``rows`` in W's row order given, total iterations): each the row's diagonal Shor SDP bound
     (a valid lower bound on its mask error under the groups' prune counts), NaN for rows not started before
-    ``deadline`` (``time.monotonic``). ``device``: "cuda", "cuda:N" or "cpu-torch"."""
-    import torch
-
-    from .row_sdp import group_matrix
-
-    rows = np.asarray(rows, dtype=int)
-    n = W.shape[1]
+    ``deadline`` (``time.monotonic``). ``device``: "cuda", "cuda:N", or "cpu-torch" (also None / "cpu": torch on
+    the CPU)."""
+    check_device(device)
+    W, H, rows = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64), np.asarray(rows, dtype=int)
+    n = W.shape[1] if W.ndim == 2 else 0
+    if W.ndim != 2 or H.shape != (n, n) or not (np.all(np.isfinite(W)) and np.all(np.isfinite(H))):
+        raise ValueError(f"W must be a finite 2-D array and H a finite d_in x d_in matrix; got {W.shape}, {H.shape}")
+    if rows.ndim != 1 or np.any((rows < 0) | (rows >= W.shape[0])):
+        raise ValueError(f"rows must list row indices in [0, {W.shape[0]})")
     C_np = group_matrix(n, groups)
     p_np = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
     if p_np.shape != (C_np.shape[1],) or np.any(p_np <= 0) or np.any(p_np >= C_np.sum(axis=0)):
         raise ValueError("every group needs 0 < prune count < group size for the batched row SDPs")
-    torch_device = torch.device("cpu" if device == "cpu-torch" else device)
+    import torch  # only here, once the caller asked for a torch device
+
+    torch_device = torch.device("cpu" if device in (None, "cpu", "cpu-torch") else device)
     as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64, device=torch_device)  # noqa: E731
     H_t, C, p = as_tensor((H + H.T) / 2.0), as_tensor(C_np), as_tensor(p_np)
     if batch_rows is None:
@@ -88,7 +94,7 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
     ids = torch.arange(B, device=Qn.device)  # the stack's rows, as indices into the result
     feasible_y = y.clone()
     guess = Qn.new_full((B, 2), 0.5)
-    history: list = []  # per iteration: (B,) bounds of the rows then in the stack (NaN once a row has left)
+    history: list = []  # per iteration: the bounds of the rows in the stack (rows that leave are dropped from all)
     bounds, total = np.full(B, np.nan), 0
     for iteration in range(1, max_iterations + 1):
         Z_factor, z_info = torch.linalg.cholesky_ex(Z)
@@ -110,16 +116,16 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
             done |= (size * mu <= math.sqrt(tolerance) * scale_b) & (recent - past <= 0.1 * tolerance * scale_b)
         if time.monotonic() > deadline or iteration == max_iterations:
             done[:] = True
-        M = _schur_matrix(X, G, C)
-        M_factor, m_info = torch.linalg.cholesky_ex(M)
-        done |= m_info != 0  # numerically singular Schur matrix: keep the bound reached
+        live = ~done  # Schur matrices only for rows still going
+        M_factor, m_info = torch.linalg.cholesky_ex(_schur_matrix(X[live], G[live], C))
+        done[live] |= m_info != 0  # numerically singular Schur matrix: keep the bound reached
         if done.any():
             _finish(torch, Qn[done], C, p, y[done], ids[done], bounds)
             keep = ~done
             if not keep.any():
                 break
-            Qn, X, Z, G, y, M_factor, ids, guess, mu = (a[keep] for a in (Qn, X, Z, G, y, M_factor, ids, guess, mu))
-            feasible_y = feasible_y[keep]
+            Qn, X, Z, G, y, ids, guess, mu, feasible_y = (a[keep] for a in (Qn, X, Z, G, y, ids, guess, mu, feasible_y))
+            M_factor = M_factor[m_info == 0]
             history = [h[keep] for h in history]
         solve = lambda rhs: torch.cholesky_solve(rhs[:, :, None], M_factor)[:, :, 0]  # noqa: E731
         AG = _constraint_values(G, C)

@@ -128,20 +128,20 @@ def _step(factor, point: np.ndarray, direction: np.ndarray, first: float, shrink
     largest = max_step(factor[0], direction, 2.0 * first)
     if largest is None:
         return _step_length(point, direction, first, shrink)
-    t = first
-    while t > 1e-8:
-        if t < largest * (1.0 - 1e-9):
-            return t
-        t *= shrink
-    return 0.0
+    return _first_on_grid(first, shrink, lambda t: t < largest * (1.0 - 1e-9))
 
 
 def _step_length(point: np.ndarray, direction: np.ndarray, first: float, shrink: float) -> float:
     """The first of first, first * shrink, ... (down to 1e-8) keeping point + t direction positive definite
     (Cholesky test), 0 when none does."""
+    return _first_on_grid(first, shrink, lambda t: lapack.dpotrf(point + t * direction, lower=1, clean=0)[1] == 0)
+
+
+def _first_on_grid(first: float, shrink: float, fits) -> float:
+    """The first t of first, first * shrink, ... (down to 1e-8) with fits(t), 0 when none has."""
     t = first
     while t > 1e-8:
-        if lapack.dpotrf(point + t * direction, lower=1, clean=0)[1] == 0:
+        if fits(t):
             return t
         t *= shrink
     return 0.0
@@ -185,8 +185,9 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
             X, y = (old + 0.5 * (new - old) for old, new in zip(previous, (X, y)))  # the step left the cone: halve it
             Z = _matrix(Qn, C, y, q2)
             Z_factor, X_factor = _cholesky(Z), _cholesky(X)
-        if Z_factor is None or X_factor is None:  # rounding at the boundary: keep the last strictly feasible y
-            y = y if previous is None or Z_factor is not None else previous[1]
+        if Z_factor is None or X_factor is None:  # rounding at the boundary
+            if Z_factor is None and previous is not None:
+                y = previous[1]  # the last strictly feasible y
             break
         G = _inverse(Z_factor)
         mu = float(np.sum(X * Z)) / size

@@ -9,6 +9,7 @@ from solvers.problem import make_problem
 from solvers.row_sdp import layer_row_bounds
 from solvers.row_sdp_ipm import row_sdp_bound_ipm
 from test_fw import _torch_device
+from test_row_sdp import _brute_force
 
 
 def _device(name):
@@ -55,3 +56,30 @@ def test_layer_row_bounds_on_a_torch_device_and_edge_cases():
         layer_row_bounds(W, H, problem.pattern, device="tpu")
     with pytest.raises(ValueError, match="prune count"):
         row_sdp_bounds_batched(W, H, [0], [0], device="cpu-torch")
+
+
+def test_batched_bounds_are_below_brute_force_optima():
+    _device("cpu-torch")
+    from solvers.row_sdp_batched import row_sdp_bounds_batched
+
+    W, H = synthetic_layer(4, 12, seed=6)
+    bounds, _ = row_sdp_bounds_batched(W, H, range(4), [6], device="cpu-torch", tolerance=1e-6)
+    for i in range(4):
+        Q = W[i][:, None] * H * W[i][None, :]
+        optimum = _brute_force(Q, [np.arange(12)], [6])
+        assert bounds[i] <= optimum * (1 + 1e-9)
+        assert bounds[i] == pytest.approx(row_sdp_bound_ipm(Q, [6], tolerance=1e-6).bound, rel=1e-7)
+
+
+def test_batched_bounds_reject_bad_input():
+    _device("cpu-torch")
+    from solvers.row_sdp_batched import row_sdp_bounds_batched
+
+    W, H = synthetic_layer(3, 8, seed=1)
+    for bad_W, bad_H in ((W, H[:7, :7]), (W[0], H), (np.where(W > 0, np.nan, W), H)):
+        with pytest.raises(ValueError, match="finite"):
+            row_sdp_bounds_batched(bad_W, bad_H, [0], [4], device="cpu-torch")
+    with pytest.raises(ValueError, match="row indices"):
+        row_sdp_bounds_batched(W, H, [3], [4], device="cpu-torch")
+    with pytest.raises(ValueError, match="device"):
+        row_sdp_bounds_batched(W, H, [0], [4], device="gpu")
