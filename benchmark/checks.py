@@ -5,7 +5,9 @@ reported or a solver-claimed objective differs from the objective module's recom
 ``bound_above_objective`` (lower bound above the answer's own value), ``solver_error``.
 Against known values (main process, ``check_against_reference``): ``bound_above_best_primal``
 (lower bound above the best known primal value or a proven optimum) and ``wrong_optimal_claim``
-(status "optimal" but worse than a known primal value).
+(status "optimal" but worse than a known primal value). Claims and bounds that ``solve_layer``'s own
+cross-check refuted (``solvers.crosscheck``) are flagged ``wrong_optimal_claim`` and ``invalid_bound``
+(the record then holds the downgraded status and the replacement bound).
 """
 from __future__ import annotations
 
@@ -39,6 +41,11 @@ def check_answer(problem, pattern, objective: str, damping: float, result) -> li
         flags.append("bound_above_objective")
     if result.status == "error":
         flags.append("solver_error")
+    report = result.info.get("cross_check") or {}
+    if report.get("claim_refuted"):
+        flags.append("wrong_optimal_claim")
+    if report.get("bound_replaced"):
+        flags.append("invalid_bound")
     return flags
 
 
@@ -50,7 +57,8 @@ def check_against_reference(record: dict, best_primal: float) -> list[str]:
     bound = record.get("lower_bound", -math.inf)
     if bound is not None and math.isfinite(bound) and _exceeds(bound, best_primal, BOUND_RTOL):
         flags.append("bound_above_best_primal")
-    if record.get("status") == "optimal" and _exceeds(record["objective"], best_primal, CLAIM_RTOL):
+    if record.get("status") == "optimal" and _exceeds(record["objective"], best_primal, CLAIM_RTOL) \
+            and "wrong_optimal_claim" not in record.get("flags", ""):
         flags.append("wrong_optimal_claim")
     return flags
 

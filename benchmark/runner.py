@@ -52,6 +52,9 @@ def run_job(job: dict) -> dict:
     record.update(status=result.status, objective=result.objective, relative_error=result.relative_error,
                   lower_bound=result.lower_bound, gap=result.gap, time_s=result.time_s, flags=",".join(flags),
                   error=result.info.get("error", ""))
+    report = result.info.get("cross_check")
+    if report:  # solve_layer's cross-check of an optimality claim or an exact method's bound
+        record["cross_check"] = "passed" if report["passed"] else report["reason"]
     for key in INFO_SCALARS:
         if key in result.info:
             record[f"info_{key}"] = result.info[key]

@@ -1,13 +1,15 @@
 """``solve_layer``: the library's one entry point."""
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
 from .objective import DEFAULT_DAMPING, check_mask, layer_error, reconstruct, relative_error
 from .problem import make_problem
-from .registry import METHODS
+from .crosscheck import cross_check
+from .registry import EXACT_METHODS, METHODS
 from .result import STATUSES, SolveResult
 
 
@@ -18,7 +20,9 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
 
     ``sparsity`` is the pruned fraction (ignored for N:M patterns); ``pattern`` is "per-row",
     "per-layer" or "N:M"; ``objective`` is "mask" or "reconstruct" (see ``solvers.objective``).
-    The returned objective is recomputed here from the mask, never taken from the method.
+    The returned objective is recomputed here from the mask, never taken from the method, and every
+    "optimal" claim and every exact method's bound is cross-checked (``solvers.crosscheck``) before it
+    leaves: a claim that fails becomes "time_limit", an invalid bound is replaced by a certified one.
     ``return_weights=True`` also returns the pruned weights in ``result.weights``: W * mask, or for
     "reconstruct" the damped re-fit, from the same solves that give the objective.
     """
@@ -52,6 +56,10 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
     else:
         value = layer_error(problem.W, problem.H, mask.astype(bool), objective, damping)
         weights = np.where(mask.astype(bool), problem.W, 0.0) if return_weights else None
-    return SolveResult(mask=mask, objective=value, lower_bound=float(answer.lower_bound), status=status,
+    lower_bound = float(answer.lower_bound)
+    if status != "error" and (status == "optimal" or (method in EXACT_METHODS and math.isfinite(lower_bound))):
+        checked = cross_check(problem, value, lower_bound, status)
+        status, lower_bound, info["cross_check"] = checked.status, checked.lower_bound, checked.report
+    return SolveResult(mask=mask, objective=value, lower_bound=lower_bound, status=status,
                        time_s=elapsed, info=info, relative_error=relative_error(value, problem.W, problem.H),
                        method=method, pattern=problem.pattern.name, weights=weights)

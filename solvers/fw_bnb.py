@@ -54,6 +54,8 @@ from .problem import LayerProblem
 from .qcr import SDP_MAX_N, convexify
 from .result import MethodAnswer
 from .row_sdp import fixed_row_bound, fixing_increments
+from .mip import WARM_START_SHARE, warm_start_for
+from .objective import mask_error_rows
 from .sparseswaps import swap_rows
 
 PER_LAYER_MAX = 256
@@ -325,32 +327,33 @@ def _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng):
     return incumbent, upper
 
 
-def _row_blocks(problem: LayerProblem, start: np.ndarray, qcr: str, sdp_max_n: int, node_sdp: bool = False):
-    """Blocks of a row-local pattern (one per row), with their scales."""
+def _row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_max_n: int, node_sdp: bool = False,
+               time_limit: float | None = None):
+    """Block of row ``i`` of a row-local pattern, its scale (the warm start's row error, > 0) and QCR method;
+    the root convexification stops at ``time_limit`` (a weaker, still exact reformulation)."""
     pattern, H = problem.pattern, problem.H
     col_groups = pattern.row_groups()
     n = problem.shape[1]
     row_pattern = Pattern(pattern.name, pattern.kind, (1, n), pattern.keep, col_groups)
-    for i in range(problem.shape[0]):
-        w = problem.W[i]
-        Q = np.outer(w, w) * H
-        scale = max(float((~start[i]).astype(float) @ Q @ (~start[i]).astype(float)), 1e-300)
-        conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n)
+    w = problem.W[i]
+    Q = np.outer(w, w) * H
+    scale = float((~start[i]).astype(float) @ Q @ (~start[i]).astype(float))
+    conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n, time_limit=time_limit)
 
-        def error(mask, Q=Q, scale=scale):
-            z = (~mask.ravel()).astype(float)
-            return float(z @ Q @ z) / scale
+    def error(mask):
+        z = (~mask.ravel()).astype(float)
+        return float(z @ Q @ z) / scale
 
-        def polish(mask, w=w):
-            out, _, _ = swap_rows(w[None, :], H, mask.reshape(1, -1), col_groups, pattern.keep, math.inf, 10_000)
-            return out
+    def polish(mask):
+        out, _, _ = swap_rows(w[None, :], H, mask.reshape(1, -1), col_groups, pattern.keep, math.inf, 10_000)
+        return out
 
-        root_sdp = None
-        if node_sdp and conv.sdp_point is not None:  # one group's rho serves every group (same Lagrangian)
-            s_root, rho_root, tau_root = conv.sdp_point
-            root_sdp = (conv.relaxation_bound, (s_root, np.full(len(col_groups), float(rho_root[0])), tau_root))
-        yield Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
-                    Q / scale if node_sdp else None, list(col_groups) if node_sdp else None, root_sdp), scale, conv.method
+    root_sdp = None
+    if node_sdp and conv.sdp_point is not None:  # one group's rho serves every group (same Lagrangian)
+        s_root, rho_root, tau_root = conv.sdp_point
+        root_sdp = (conv.relaxation_bound, (s_root, np.full(len(col_groups), float(rho_root[0])), tau_root))
+    return Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
+                 Q / scale if node_sdp else None, list(col_groups) if node_sdp else None, root_sdp), scale, conv.method
 
 
 def _layer_block(problem: LayerProblem, start: np.ndarray):
@@ -386,28 +389,37 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
     with blas_threads_for(problem.W.shape[1]):
         if branching not in BRANCHINGS:
             raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
-        from .mip import _warm_start
-
         if problem.objective != "mask":
             raise ValueError("fw-bnb solves the mask objective; use method 'mip' for objective='reconstruct'")
         if not problem.pattern.row_local and problem.W.size > PER_LAYER_MAX:
             raise ValueError(f"fw-bnb handles per-layer patterns up to {PER_LAYER_MAX} weights; got {problem.W.size}")
         started = time.perf_counter()
         deadline = started + (time_limit if time_limit is not None else math.inf)
-        start = _warm_start(problem, warm_start)
+        start = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
-        blocks = _row_blocks(problem, start, qcr, sdp_max_n, node_sdp) if problem.pattern.row_local \
-            else [_layer_block(problem, start)]
-        for index, (block, scale, method) in enumerate(blocks):
+        start_rows = mask_error_rows(problem.W, problem.H, start)
+        blocks = range(problem.shape[0]) if problem.pattern.row_local else [None]
+        for index in blocks:
+            if not (start_rows[index] if index is not None else start_rows.sum()) > 0:
+                continue  # the warm start's error is 0: optimal (errors are >= 0); adds 0 to the bound
+            now = time.perf_counter()
+            if now >= deadline:  # out of time: the row keeps its warm start, 0 is its (valid) bound
+                proven = False
+                continue
+            share = (deadline - now) / (len(problem.W) - index) if index is not None else math.inf
+            block_deadline = min(deadline, now + share) if math.isfinite(share) else deadline
+            if index is None:
+                block, scale, method = _layer_block(problem, start)
+            else:
+                limit = block_deadline - now if math.isfinite(block_deadline) else None
+                block, scale, method = _row_block(problem, start, index, qcr, sdp_max_n, node_sdp, limit)
             methods.add(method)
-            share = (deadline - time.perf_counter()) / max(len(problem.W) - index, 1) if problem.pattern.row_local else math.inf
-            block_deadline = min(deadline, time.perf_counter() + share) if math.isfinite(share) else deadline
             row_mask, row_bound, row_proven = solve_block(block, deadline=block_deadline, node_limit=node_limit,
                                                           gap_limit=gap_limit, bandit=policy, stats=stats,
                                                           dive_every=dive_every, rng=rng, branching=branching)
-            if problem.pattern.row_local:
+            if index is not None:
                 mask[index] = row_mask[0]
             else:
                 mask = row_mask.reshape(problem.shape)

@@ -13,8 +13,13 @@ t >= ||F^T x||^2 with H_d = F F^T, where R_j = sqrt(U (H_d^{-1})_jj) and U is th
 every optimal x satisfies x^T H_d x <= U, hence |x_j| <= R_j (valid big-M from the data).
 Per-row and N:M problems decompose into independent rows solved in turn (remaining time shared
 evenly over remaining rows; rows reached after the limit keep the warm start and add 0 to the bound); per-layer couples all rows through one budget (one model, diagonal QCR).
-Objectives are scaled by the warm start's value for SCIP's tolerances; the reported lower bound is
-SCIP's dual bound less a 1e-6 relative feasibility margin, times the scale.
+Scale invariance: SCIP's feasibility and optimality tolerances are absolute, so every row model is built
+on unit-sized data: H / h (h = mean diag H) and w / sqrt(U / h), U the row's warm-start error (for
+per-layer, one U for the whole layer), so that the warm start's scaled error is 1; the answer's bound is
+scaled back by U. A row whose warm start has zero error is optimal without a solve (errors are >= 0).
+The reported lower bound is SCIP's dual bound less a 1e-6 relative feasibility margin, times U.
+Time limit: the warm start gets at most ``WARM_START_SHARE`` of it; each row's model is built under a
+deadline (a row not built in time keeps its warm start, bound 0) and SCIP gets only what is left.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ BANDITS = {"ucb": "u", "exp3": "e", "epsgreedy": "g", "exp3ix": "i", "u": "u", "
 LIMIT_STATUSES = {"timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "gaplimit", "sollimit",
                   "bestsollimit", "memlimit", "userinterrupt", "restartlimit"}
 BOUND_MARGIN = 1e-6
+WARM_START_SHARE = 0.25  # at most this share of a time limit goes to the warm start
 
 
 def _scip():
@@ -105,14 +111,18 @@ def _heuristic_stats(model) -> dict:
             for name, s in plugins.items() if s.get("solutions_found", 0) > 0}
 
 
+class _OutOfTime(Exception):
+    """A row model could not be built before its deadline."""
+
+
 def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objective, qcr_method, sdp_max_n, upper, tag,
-             damped=None):
+             damped=None, deadline=math.inf):
     """Variables and constraints of one row; returns (z vars, t var, warm (var, value) pairs, t value, info).
 
     ``damped`` = (F, H_d^{-1}) with H_d = F F^T, shared by all rows of the reconstruct objective.
     """
     n = len(w)
-    z = [model.addVar(vtype="B", name=f"z{tag}_{j}") for j in range(n)]
+    z = list(model.addMatrixVar(n, vtype="B", name=f"z{tag}"))
     for group, prune in zip(groups, prunes):
         model.addCons(ps.quicksum(z[j] for j in group) == prune)
     t = model.addVar(lb=0.0 if formulation != "qcr" else None, name=f"t{tag}")
@@ -121,13 +131,13 @@ def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objectiv
     if objective == "reconstruct":
         F, H_inv = damped
         radius = np.sqrt(max(upper, 0.0) * np.diag(H_inv)) * (1 + 1e-9)
-        x = [model.addVar(lb=None, name=f"x{tag}_{j}") for j in range(n)]
+        x = list(model.addMatrixVar(n, lb=None, name=f"x{tag}"))
         s = [model.addVar(lb=-radius[j], ub=radius[j], name=f"s{tag}_{j}") for j in range(n)]
         for j in range(n):
             model.addCons(x[j] == w[j] * z[j] + s[j])
             model.addCons(s[j] <= radius[j] * (1 - z[j]))
             model.addCons(-s[j] <= radius[j] * (1 - z[j]))
-        y = _factor_rows(ps, model, F, x, tag)
+        y = _factor_rows(ps, model, F, x, tag, deadline)
         model.addCons(t >= ps.quicksum(v * v for v in y))
         x_start = refit_residual(w, H_row, start_z <= 0.5, H_inv)
         warm += [(x[j], float(x_start[j])) for j in range(n)]
@@ -139,38 +149,41 @@ def _add_row(ps, model, w, H_row, groups, prunes, start_z, formulation, objectiv
         model.addCons(t >= ps.quicksum(Q[j, k] * z[j] * z[k] for j in range(n) for k in range(n) if Q[j, k] != 0))
         return z, t, warm, float(start_z @ Q @ start_z), info
     if formulation == "qcr":
-        conv = convexify(Q, int(round(start_z.sum())), qcr_method, sdp_max_n)
+        limit = max(deadline - time.perf_counter(), 1e-3) if math.isfinite(deadline) else None
+        conv = convexify(Q, int(round(start_z.sum())), qcr_method, sdp_max_n, time_limit=limit)
         F, c = conv.factor, conv.c
         info = {"qcr": conv.method, "relaxation_bound": conv.relaxation_bound}
     else:
         F, c = psd_factor(Q), np.zeros(n)
-    y = _factor_rows(ps, model, F, z, tag)
+    y = _factor_rows(ps, model, F, z, tag, deadline)
     model.addCons(t >= ps.quicksum(v * v for v in y) + ps.quicksum(float(c[j]) * z[j] for j in range(n) if c[j] != 0))
     warm += [(y[k], float(F[:, k] @ start_z)) for k in range(len(y))]
     return z, t, warm, float(np.sum((F.T @ start_z) ** 2) + c @ start_z), info
 
 
-def _factor_rows(ps, model, F, x, tag):
-    """Continuous y = F^T x (one equality per column of F)."""
-    y = []
-    for k in range(F.shape[1]):
-        v = model.addVar(lb=None, name=f"y{tag}_{k}")
-        model.addCons(v == ps.quicksum(float(F[j, k]) * x[j] for j in range(len(x)) if F[j, k] != 0))
-        y.append(v)
+def _factor_rows(ps, model, F, x, tag, deadline=math.inf):
+    """Continuous y = F^T x (one equality per column of F), built until ``deadline`` (else ``_OutOfTime``)."""
+    y = list(model.addMatrixVar(F.shape[1], lb=None, name=f"y{tag}")) if F.shape[1] else []
+    for k, v in enumerate(y):
+        if k % 64 == 0 and time.perf_counter() > deadline:
+            raise _OutOfTime
+        model.addCons(v == ps.quicksum(float(F[j, k]) * x[j] for j in np.flatnonzero(F[:, k])))
     return y
 
 
-def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):
-    """Build and solve one SCIP model over the given rows; returns (pruned z per row, bounds, info)."""
+def _solve_model(ps, rows_spec, H, objective, damping, options, deadline, row_tag):
+    """Build and solve one SCIP model over the given rows (unit-scaled data, see the module docstring);
+    returns (pruned z per row or None, bound, SCIP status, info). SCIP's time limit is what is left of
+    ``deadline`` once the model is built; ``_OutOfTime`` when building does not finish before it."""
     model = ps.Model()
-    _configure(model, time_limit=time_limit, **options["scip"])
-    objective = problem.objective
-    H_row = damped_gram(problem.H, problem.damping) if objective == "reconstruct" else problem.H
+    _configure(model, time_limit=None, **options["scip"])
+    H_row = damped_gram(H, damping) if objective == "reconstruct" else H
     damped = (np.linalg.cholesky(H_row), np.linalg.inv(H_row)) if objective == "reconstruct" else None
     all_z, ts, warm, t_values, row_info = [], [], [], [], []
-    for i, groups, prunes, start_z, upper in rows_spec:
-        z, t, w_vals, t_value, info = _add_row(ps, model, problem.W[i], H_row, groups, prunes, start_z, options["formulation"],
-                                      objective, options["qcr"], options["sdp_max_n"], upper, f"{i}", damped)
+    for i, (w, groups, prunes, start_z, upper) in enumerate(rows_spec):
+        z, t, w_vals, t_value, info = _add_row(ps, model, w, H_row, groups, prunes, start_z, options["formulation"],
+                                               objective, options["qcr"], options["sdp_max_n"], upper, f"{i}", damped,
+                                               deadline)
         all_z.append(z)
         ts.append(t)
         warm += w_vals + [(t, t_value)]
@@ -178,8 +191,10 @@ def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):
         row_info.append(info)
     if options.get("budget") is not None:
         model.addCons(ps.quicksum(v for z in all_z for v in z) == options["budget"])
-    scale = max(sum(t_values), 1e-300)
+    scale = sum(t_values) if sum(t_values) > 0 else 1.0  # ~1 on unit-scaled data
     model.setObjective(ps.quicksum(t for t in ts) * (1.0 / scale), "minimize")
+    if math.isfinite(deadline):
+        model.setParam("limits/time", max(deadline - time.perf_counter(), 0.01))
     trace = _Trace(ps, model, scale, 0.0, row_tag)
     sol = model.createSol()
     for var, value in warm:
@@ -200,6 +215,11 @@ def _solve_model(ps, rows_spec, problem, options, time_limit, row_tag):
     return zs, bound, status, info
 
 
+def _unit(value: float) -> float:
+    """``value`` if positive and finite, else 1 (a scale that leaves zero data as it is)."""
+    return value if math.isfinite(value) and value > 0 else 1.0
+
+
 def solve_mip(problem: LayerProblem, *, time_limit=None, seed=0, formulation: str = "qcr", warm_start="sparseswaps",
               node_limit=None, gap_limit=None, threads: int = 1, scheduler: str | None = None,
               alns_bandit: str | None = None, qcr: str = "auto", sdp_max_n: int = SDP_MAX_N,
@@ -212,12 +232,15 @@ def solve_mip(problem: LayerProblem, *, time_limit=None, seed=0, formulation: st
         if value is not None and value not in BANDITS:
             raise ValueError(f"unknown {name} bandit {value!r}; known: {', '.join(BANDITS)}")
     started = time.perf_counter()
-    start_mask = _warm_start(problem, warm_start)
+    deadline = started + (time_limit if time_limit is not None else math.inf)
+    start_mask = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
     pattern = problem.pattern
     scip_options = dict(node_limit=node_limit, gap_limit=gap_limit, seed=seed, threads=threads, scheduler=scheduler,
                         alns_bandit=alns_bandit, verbose=verbose)
     options = {"formulation": formulation, "qcr": qcr, "sdp_max_n": sdp_max_n, "scip": scip_options}
     start_rows = error_rows(problem.W, problem.H, start_mask, problem.objective, problem.damping)
+    h = _unit(float(np.mean(np.diag(problem.H))))
+    H_unit = problem.H / h
     mask = start_mask.copy()
     d_out = problem.shape[0]
     if pattern.row_local:
@@ -225,29 +248,47 @@ def solve_mip(problem: LayerProblem, *, time_limit=None, seed=0, formulation: st
         prunes = [pattern.prune] * len(groups)
         bounds, statuses, infos = [], [], []
         for i in range(d_out):
-            remaining = None if time_limit is None else (time_limit - (time.perf_counter() - started)) / (d_out - i)
-            if remaining is not None and remaining <= 0:
-                # out of time: the row keeps its warm start; 0 is a valid bound (errors are >= 0)
+            if not start_rows[i] > 0:  # the warm start's error is 0: optimal, since errors are >= 0
+                bounds.append(0.0)
+                statuses.append("optimal")
+                continue
+            now = time.perf_counter()
+            row_deadline = now + (deadline - now) / (d_out - i) if math.isfinite(deadline) else math.inf
+            if now >= deadline:  # out of time: the row keeps its warm start; 0 is a valid bound (errors are >= 0)
                 bounds.append(0.0)
                 statuses.append("not_attempted")
                 continue
-            spec = [(i, groups, prunes, (~start_mask[i]).astype(float), start_rows[i])]
-            zs, bound, status, info = _solve_model(ps, spec, problem, options, remaining, i)
+            w_unit = problem.W[i] / math.sqrt(start_rows[i] / h)
+            spec = [(w_unit, groups, prunes, (~start_mask[i]).astype(float), 1.0)]
+            try:
+                zs, bound, status, info = _solve_model(ps, spec, H_unit, problem.objective, problem.damping, options,
+                                                       row_deadline, i)
+            except _OutOfTime:
+                bounds.append(0.0)
+                statuses.append("not_attempted")
+                continue
             if zs[0] is not None:
                 mask[i] = ~zs[0]
-            bounds.append(bound)
+            bounds.append(bound * start_rows[i])
             statuses.append(status)
             infos.append(info)
     else:
         options["budget"] = pattern.prune
         options["qcr"] = "min-eig"  # rows have no fixed counts: only the diagonal part of QCR is valid
-        spec = [(i, [], [], (~start_mask[i]).astype(float), start_rows.sum()) for i in range(d_out)]
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
-        zs, bound, status, info = _solve_model(ps, spec, problem, options, remaining, -1)
-        for i, z in enumerate(zs):
-            if z is not None:
-                mask[i] = ~z
-        bounds, statuses, infos = [bound], [status], [info]
+        total = float(start_rows.sum())
+        bounds, statuses, infos = [0.0], ["optimal"], []
+        if total > 0:
+            W_unit = problem.W / math.sqrt(total / h)
+            spec = [(W_unit[i], [], [], (~start_mask[i]).astype(float), start_rows[i] / total) for i in range(d_out)]
+            try:
+                zs, bound, status, info = _solve_model(ps, spec, H_unit, problem.objective, problem.damping, options,
+                                                       deadline, -1)
+                for i, z in enumerate(zs):
+                    if z is not None:
+                        mask[i] = ~z
+                bounds, statuses, infos = [bound * total], [status], [info]
+            except _OutOfTime:
+                statuses = ["not_attempted"]
     proven = all(s == "optimal" for s in statuses)
     info_rows = {"rows_attempted": sum(s != "not_attempted" for s in statuses), "rows": len(statuses)}
     info = {"formulation": formulation, "scip_status": ",".join(sorted(set(statuses))),
@@ -269,10 +310,11 @@ def _merge_heuristics(infos) -> dict:
     return merged
 
 
-def _warm_start(problem: LayerProblem, warm_start) -> np.ndarray:
-    """A start mask: "sparseswaps" (Wanda + SparseSwaps, the default), a score name, or a mask."""
+def warm_start_for(problem: LayerProblem, warm_start, time_limit: float | None = None) -> np.ndarray:
+    """A start mask for the exact methods: "sparseswaps" (Wanda + SparseSwaps, the default; stopped at
+    ``time_limit``, still feasible), a score name, or a mask."""
     if isinstance(warm_start, str) and warm_start == "sparseswaps":
         from .sparseswaps import solve_sparseswaps
 
-        return solve_sparseswaps(problem).mask
+        return solve_sparseswaps(problem, time_limit=time_limit).mask
     return warm_start_mask(problem, warm_start)

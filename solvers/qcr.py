@@ -93,13 +93,17 @@ def shor_problem(Q: np.ndarray, p: int, row_sums: bool = True):
     return cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints), diag_cons, row_cons
 
 
-def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS") -> Convexified:
-    """QCR with (a, u) from the Shor SDP dual (see module docstring); raises on solver failure."""
+def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float | None = None) -> Convexified:
+    """QCR with (a, u) from the Shor SDP dual (see module docstring); raises on solver failure. SCS stops at
+    ``time_limit``: an inexact dual still gives an exact reformulation, only a weaker one."""
     import cvxpy as cp
 
     n = len(Q)
     problem, diag_cons, row_cons = shor_problem(Q, p)
-    problem.solve(solver=getattr(cp, solver), **SOLVER_OPTIONS.get(solver, {}))
+    options = dict(SOLVER_OPTIONS.get(solver, {}))
+    if time_limit is not None and solver == "SCS":
+        options["time_limit_secs"] = max(float(time_limit), 1e-3)
+    problem.solve(solver=getattr(cp, solver), **options)
     if problem.status not in ("optimal", "optimal_inaccurate") or diag_cons.dual_value is None:
         raise RuntimeError(f"Shor SDP not solved ({problem.status})")
     a0, u0 = np.asarray(diag_cons.dual_value).ravel(), np.asarray(row_cons.dual_value).ravel()
@@ -118,27 +122,31 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS") -> Convexified:
     return best
 
 
-def diag_convexify(Q: np.ndarray, p: int) -> Convexified:
-    """QCR with a = -s from the diagonal Shor SDP (``row_sdp.row_sdp_bound``), u = 0."""
+def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None) -> Convexified:
+    """QCR with a = -s from the diagonal Shor SDP (``row_sdp.row_sdp_bound``, stopped at ``time_limit``), u = 0."""
     from .row_sdp import row_sdp_bound
 
-    result = row_sdp_bound(Q, p)
+    result = row_sdp_bound(Q, p, time_limit=time_limit)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")
     conv.relaxation_bound = result.bound  # the SDP value: the box-constrained relaxation is at least this
     conv.sdp_point = (result.s, result.rho, result.tau)
     return conv
 
 
-def convexify(Q: np.ndarray, p: int, method: str = "auto", sdp_max_n: int = SDP_MAX_N) -> Convexified:
+QCR_METHODS = ("auto", "sdp", "diag", "min-eig")
+
+
+def convexify(Q: np.ndarray, p: int, method: str = "auto", sdp_max_n: int = SDP_MAX_N,
+              time_limit: float | None = None) -> Convexified:
     """QCR of z^T Q z for sum z = p: "sdp", "diag", "min-eig", or "auto" (sdp when n <= sdp_max_n and it
-    solves, else min-eig)."""
-    if method not in ("auto", "sdp", "diag", "min-eig"):
-        raise ValueError(f"unknown QCR method {method!r}; known: auto, sdp, diag, min-eig")
+    solves, else min-eig). The SDP solves stop at ``time_limit`` (seconds)."""
+    if method not in QCR_METHODS:
+        raise ValueError(f"unknown QCR method {method!r}; known: {', '.join(QCR_METHODS)}")
     if method == "diag":
-        return diag_convexify(Q, p)
+        return diag_convexify(Q, p, time_limit)
     if method == "sdp" or (method == "auto" and len(Q) <= sdp_max_n):
         try:
-            return sdp_convexify(Q, p)
+            return sdp_convexify(Q, p, time_limit=time_limit)
         except Exception:
             if method == "sdp":
                 raise

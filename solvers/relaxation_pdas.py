@@ -77,16 +77,22 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
     iterations = np.zeros(W.shape[0], dtype=int)
     converged = np.zeros(W.shape[0], dtype=bool)
     guess = _water_filling(W**2 * np.diag(H)[None, :], linear, groups, prune)
+    # A row whose quadratic part diag(w) H diag(w) vanishes (sum_j w_j^2 H_jj = 0: w = 0, or H = 0 where w is
+    # not) has a linear objective: the water-filling guess is then exact, and the face solves would divide by 0.
+    flat = W**2 @ np.diag(H) <= 0.0
     with one_blas_thread():  # row-sized solves: threads only slow them (q_proj: 2.0 s on one, 3.0 s on two)
         for i in range(W.shape[0]):
+            if flat[i]:
+                Z[i], iterations[i], converged[i] = guess[i], 0, True
+                continue
             out_of_time = time_limit is not None and time.perf_counter() - started > time_limit
             Z[i], iterations[i], converged[i] = _row(W[i], H, H_inv, groups, prune, linear[i], guess[i],
                                                      0 if out_of_time else max_iterations)
     X = 1.0 - Z
     values, gaps = row_values_and_gaps(problem, H, linear, X)
     bounds = values - gaps
-    if np.all(linear >= 0):  # f >= 0 on the whole box (H PSD): 0 is a bound too
-        bounds = np.maximum(bounds, 0.0)
+    if np.all(linear >= 0):  # f >= 0 on the whole box (H PSD): 0 is a bound too (also for a degenerate NaN row)
+        bounds = np.fmax(bounds, 0.0)
     return RelaxationResult(X=X, row_values=values, row_bounds=np.minimum(bounds, values), iterations=iterations,
                             converged=converged, time_s=time.perf_counter() - started)
 

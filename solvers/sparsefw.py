@@ -111,13 +111,13 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
         raise ValueError(f"unknown certify_solver {solver!r}; known: {', '.join(CERTIFY_SOLVERS)}")
     if solver == "pdas" or (solver == "auto" and problem.pattern.kind == "per-row" and device is None):
         exact = relaxation_pdas(problem, H=H, linear=linear, time_limit=time_limit)
-        return max(exact.bound, 0.0), {"certify_solver": "pdas", "certify_iterations": int(exact.iterations.sum()),
+        return nonnegative_bound(exact.bound), {"certify_solver": "pdas", "certify_iterations": int(exact.iterations.sum()),
                                        "certify_gap": exact.value - exact.bound, "strengthen": strengthen,
                                        "certify_rows_converged": int(exact.converged.sum())}
     W, H, start, linear = (to_device(x, device) for x in (W, H, start, linear))
     result = frank_wolfe(W, H, problem.pattern, start, linear=linear, variant=variant,
                          max_iterations=max_iterations, time_limit=time_limit)
-    return max(result.lower_bound, 0.0), {"certify_solver": "fw", "certify_iterations": result.iterations,
+    return nonnegative_bound(result.lower_bound), {"certify_solver": "fw", "certify_iterations": result.iterations,
                                           "certify_gap": result.gap, "strengthen": strengthen}
 
 
@@ -169,7 +169,13 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
             "bm_bounds": [float(b) for b in history]}
     if rows is not None:
         info["row_bounds"] = rows
-    return max(best, 0.0), info
+    return nonnegative_bound(best), info
+
+
+def nonnegative_bound(value: float) -> float:
+    """A bound on a mask error (a sum of squares, so >= 0): ``value`` floored at 0; NaN (a degenerate
+    solve, e.g. W = 0 or H = 0) becomes the trivial bound 0 instead of spreading."""
+    return float(value) if value > 0.0 else 0.0
 
 
 def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
@@ -195,11 +201,11 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     batched_on = device if device is not None and device.startswith("cuda") else None  # on a CPU numpy rows are faster
     sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining, workers=workers,
                                  device=batched_on)
-    rows = np.fmax(cheap, sdp)
+    rows = np.nan_to_num(np.fmax(cheap, sdp), nan=0.0)
     info.update({"certify_iterations": saddle["certify_iterations"], "strengthen": "row-sdp",
                  "cheap_bound": float(np.sum(cheap)), "bm_bounds": saddle["bm_bounds"],
                  "sdp_rows_improved": int(np.sum(sdp > cheap))})
-    return max(float(np.sum(rows)), 0.0), info
+    return nonnegative_bound(float(np.sum(rows))), info
 
 
 def row_lower_bounds(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -263,7 +269,7 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
         info["polished_objective"] = float(mask_error_rows(problem.W, problem.H, mask).sum())
     lower_bound = -math.inf
     if problem.objective == "mask" and fixed is None and strengthen == "none":
-        lower_bound = max(run.lower_bound, 0.0)
+        lower_bound = nonnegative_bound(run.lower_bound)
     elif problem.objective == "mask" and certify:
         remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
         lower_bound, certificate = certified_bound(problem, start if fixed is None else warm_start_mask(problem, "wanda"),
