@@ -9,17 +9,13 @@ from tabulate import tabulate
 from tqdm.auto import tqdm
 
 from instances import load_set
-from solvers import EXACT_METHODS, METHODS
+from solvers import METHODS
+from solvers.registry import DEFAULT_EXCLUDED  # asked for by name only: enumeration, 'exact', presets
 from solvers.patterns import parse_nm
 
 from .jobs import make_jobs, parse_settings
 from .records import RecordWriter, read_records
 from .runner import ReferenceBook, execute
-
-# Asked for by name only: enumeration (tiny sets), the alias "exact", and the SCIP bandit variants
-# (compared on slices, e.g. --solvers mip,mip-scheduler,mip-alns-u).
-DEFAULT_EXCLUDED = {"brute-force", "exact", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only", "fw-bm", "fw-sdp", "mip-diag", "mip-factor", "mip-plain", "mip-scheduler", "mip-alns-u", "mip-alns-e", "mip-alns-g", "mip-alns-i"}
-
 
 def default_solvers() -> list[str]:
     return [m for m in METHODS if m not in DEFAULT_EXCLUDED]

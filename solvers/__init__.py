@@ -3,8 +3,8 @@ from .api import solve_layer
 from .objective import layer_error, output_energy, relative_error
 from .patterns import Pattern, make_pattern
 from .problem import LayerProblem, make_problem
-from .registry import EXACT_METHODS, METHODS
-from .result import STATUSES, SolveResult
+from .registry import EXACT_METHODS, METHODS, SPECS, MethodSpec, register
+from .result import STATUSES, MethodAnswer, SolveResult
 
 __all__ = ["solve_layer", "SolveResult", "LayerProblem", "make_problem", "Pattern", "make_pattern",
-           "METHODS", "EXACT_METHODS", "STATUSES", "layer_error", "output_energy", "relative_error"]
+           "METHODS", "EXACT_METHODS", "SPECS", "MethodSpec", "MethodAnswer", "register", "STATUSES", "layer_error", "output_energy", "relative_error"]

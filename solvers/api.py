@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .objective import DEFAULT_DAMPING, check_mask, layer_error, reconstruct, relative_error
-from .problem import make_problem
+from .problem import is_real_number, make_problem
 from .crosscheck import cross_check
 from .registry import EXACT_METHODS, METHODS
 from .result import STATUSES, SolveResult
@@ -28,16 +28,15 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
-    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
+    if time_limit is not None and not (is_real_number(time_limit) and math.isfinite(time_limit) and time_limit > 0):
         raise ValueError(f"time_limit must be a positive number of seconds or None; got {time_limit!r}")
+    if not (is_real_number(seed) and float(seed).is_integer()):
+        raise ValueError(f"seed must be an integer; got {seed!r}")
+    if not isinstance(return_weights, (bool, np.bool_)):
+        raise ValueError(f"return_weights must be True or False; got {return_weights!r}")
     problem = make_problem(W, H, sparsity=sparsity, pattern=pattern, objective=objective, damping=damping)
     start = time.perf_counter()
-    try:
-        answer = METHODS[method](problem, time_limit=time_limit, seed=seed, **method_options)
-    except TypeError as err:
-        if "unexpected keyword argument" in str(err):
-            raise ValueError(f"method {method!r}: {err}") from None
-        raise
+    answer = METHODS[method](problem, time_limit=time_limit, seed=seed, **method_options)  # options checked by its spec
     elapsed = time.perf_counter() - start
     mask = np.asarray(answer.mask)
     status, info = answer.status, dict(answer.info)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numbers
+
 import numpy as np
 
 PATTERN_KINDS = ("per-row", "per-layer", "N:M")
@@ -103,7 +105,8 @@ def make_pattern(pattern: str, shape: tuple[int, int], sparsity: float | None) -
 
 
 def _check_sparsity(sparsity: float | None) -> None:
-    if sparsity is None or not np.isfinite(sparsity) or not 0.0 < float(sparsity) < 1.0:
+    real = isinstance(sparsity, numbers.Real) and not isinstance(sparsity, (bool, np.bool_))
+    if not real or not np.isfinite(sparsity) or not 0.0 < float(sparsity) < 1.0:
         raise ValueError(f"sparsity must be a fraction in (0, 1) pruned; got {sparsity!r}")
 
 

@@ -4,6 +4,8 @@ All input validation lives here (``make_problem``), so solvers receive clean flo
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,10 +40,19 @@ class LayerProblem:
         return output_energy(self.W, self.H)
 
 
+def is_real_number(value) -> bool:
+    """A real scalar (int, float, numpy scalar), not a bool, string or array."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def to_numpy(array, name: str) -> np.ndarray:
     """float64 numpy copy of a numpy array or torch tensor (torch is never imported here)."""
     if hasattr(array, "detach"):  # a torch tensor
+        if array.is_complex():
+            raise ValueError(f"{name} is complex; pruning takes real weights and Gram matrices")
         array = array.detach().to("cpu").double().numpy()
+    if np.iscomplexobj(array):
+        raise ValueError(f"{name} is complex; pruning takes real weights and Gram matrices")
     try:
         out = np.array(array, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -77,6 +88,8 @@ def make_problem(
         raise ValueError(f"W must be a non-empty 2-D array (d_out x d_in); got shape {W.shape}")
     check_gram(H, W.shape[1])
     check_objective(objective)
+    if not is_real_number(damping) or not (math.isfinite(damping) and damping >= 0):
+        raise ValueError(f"damping must be a finite number >= 0; got {damping!r}")
     if not isinstance(pattern, str):
         raise ValueError(f"pattern must be a string such as 'per-row', 'per-layer' or '2:4'; got {pattern!r}")
     return LayerProblem(W, H, make_pattern(pattern, W.shape, sparsity), objective, float(damping))

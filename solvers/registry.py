@@ -1,46 +1,151 @@
-"""The method registry: a plain dict from method name to its solve function.
+"""The method registry: one ``MethodSpec`` per method, from which every name set is derived.
 
 A solve function takes (problem: LayerProblem, *, time_limit, seed, **options) and returns a
-``MethodAnswer``. Later issues add "fw", "mip", "fw-bnb" and the alias "exact".
+``MethodAnswer``. A spec says what the method is (``exact``: its "optimal" is a claim of proof; the
+objectives and pattern kinds it takes; ``device``: it takes ``device=``; ``in_default_bench``: run when
+``bench run`` names no solvers), its options (``solvers.options.Option``, declared once, validated by
+``check_options`` before the method runs) and a ``preset``: fixed options that make a named variant
+("fw-polish" is fw with polish=True). ``METHODS`` (name -> solve function with its preset) and the
+name sets ``EXACT_METHODS``, ``DEVICE_METHODS``, ``MASK_ONLY_METHODS``, ``DEFAULT_EXCLUDED`` are read
+from ``SPECS``; ``register(spec)`` adds a method at run time.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Callable
 
-from .brute_force import solve_brute_force
-from .fw_bnb import solve_fw_bnb
-from .mip import solve_mip
-from .sparsefw import solve_fw
-from .scores import solve_magnitude, solve_ria, solve_wanda
+from .bandits import POLICIES
+from .brute_force import DEFAULT_MAX_MASKS, solve_brute_force
+from .fw_bnb import BRANCHINGS, solve_fw_bnb
+from .fw_engine import VARIANTS
+from .mip import BANDITS, FORMULATIONS, solve_mip
+from .options import Option, choice, positive_int, validate_options
+from .qcr import QCR_METHODS, SDP_MAX_N
+from .scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
+from .sparsefw import BM_ROUNDS, CERTIFY_SOLVERS, STRENGTHENINGS, solve_fw
 from .sparsegpt import solve_sparsegpt
 from .sparseswaps import solve_sparseswaps
 
-METHODS = {
-    "magnitude": solve_magnitude,
-    "wanda": solve_wanda,
-    "ria": solve_ria,
-    "sparsegpt": solve_sparsegpt,
-    "sparseswaps": solve_sparseswaps,
-    "fw": solve_fw,
-    "fw-polish": partial(solve_fw, polish=True),
-    # SparseFW with the strongest bound: saddle-point diagonal strengthening (solvers.sparsefw, "diag-bm").
-    "fw-bm": partial(solve_fw, strengthen="diag-bm", variant="bpcg"),
-    # SparseFW with per-row diagonal Shor SDP bounds (solvers.row_sdp_ipm; "row-sdp"), the strongest and slowest.
-    "fw-sdp": partial(solve_fw, strengthen="row-sdp", variant="bpcg"),
-    "fw-bnb": solve_fw_bnb,
-    "fw-bnb-round-robin": partial(solve_fw_bnb, bandit="round-robin"),
-    "fw-bnb-pseudocost": partial(solve_fw_bnb, branching="pseudocost"),
-    # fw-bnb as before node SDP bounds (root QCR by SCS's full Shor SDP only): shows what node SDPs buy.
-    "fw-bnb-root-only": partial(solve_fw_bnb, node_sdp=False, qcr="auto"),
-    "brute-force": solve_brute_force,
-    "mip": solve_mip,
-    "mip-factor": partial(solve_mip, formulation="factor"),
-    "mip-plain": partial(solve_mip, formulation="plain"),
-    # SCIP with the same root convexification as fw-bnb (diagonal Shor SDP by the barrier method).
-    "mip-diag": partial(solve_mip, qcr="diag"),
-    "mip-scheduler": partial(solve_mip, scheduler="i"),
-    **{f"mip-alns-{algo}": partial(solve_mip, alns_bandit=algo) for algo in ("u", "e", "g", "i")},
+ALL_OBJECTIVES = ("mask", "reconstruct")
+ALL_PATTERNS = ("per-row", "per-layer", "N:M")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method (module docstring)."""
+
+    name: str
+    solve: Callable
+    exact: bool = False
+    objectives: tuple = ALL_OBJECTIVES
+    patterns: tuple = ALL_PATTERNS
+    device: bool = False
+    in_default_bench: bool = True
+    options: dict = field(default_factory=dict)
+    preset: dict = field(default_factory=dict)
+    doc: str = ""
+
+    def run(self, problem, *, time_limit=None, seed=0, **options):
+        """Solve with this spec's preset, overridden by ``options`` (validated first)."""
+        return self.solve(problem, time_limit=time_limit, seed=seed, **(self.preset | self.check(options)))
+
+    def check(self, options: dict) -> dict:
+        return validate_options(self.name, self.options, options)
+
+    def variant(self, name: str, doc: str = "", *, in_default_bench: bool = False, exact: bool | None = None,
+                **preset) -> "MethodSpec":
+        """A preset of this method under another name."""
+        bad = set(preset) - set(self.options)
+        if bad:
+            raise ValueError(f"preset {name!r}: {self.name} has no option {', '.join(sorted(bad))}")
+        return MethodSpec(name, self.solve, self.exact if exact is None else exact, self.objectives, self.patterns,
+                          self.device, in_default_bench, self.options, self.preset | self.check(preset), doc)
+
+
+def _warm_start(default: str, sparseswaps: bool = False) -> Option:
+    names = tuple(WARM_START_SCORES) + (("sparseswaps",) if sparseswaps else ())
+    return Option("warm-start", default, "start mask: " + ", ".join(names) + " or a feasible mask array",
+                  choices=names)
+
+
+DEVICE = Option("device", None, "run the iterations with torch on this device (None: numpy on the CPU)")
+NODE_LIMIT = positive_int("branch-and-bound nodes before stopping (None: no limit)", None, none_ok=True)
+SDP_N = Option("int", SDP_MAX_N, "rows up to this width get the full Shor SDP's QCR (auto)", low=0)
+
+FW_OPTIONS = {
+    "alpha": Option("float", 0.9, "share of every group's budget fixed to the top Wanda weights", low=0, high=1,
+                    open_high=True),
+    "warm_start": _warm_start("wanda"),
+    "variant": choice("Frank-Wolfe variant", "line-search", VARIANTS),
+    "max_iterations": positive_int("FW iterations of the heuristic run", 200),
+    "polish": Option("bool", False, "refine the rounded mask with SparseSwaps"),
+    "certify": Option("bool", True, "compute a certified lower bound"),
+    "strengthen": choice("diagonal strengthening of the certificate's relaxation", "diag-scaled", STRENGTHENINGS),
+    "certify_iterations": positive_int("FW iterations of the certificate", 200),
+    "certify_rounds": Option("int", BM_ROUNDS, "saddle rounds of diag-bm / row-sdp", low=0),
+    "certify_solver": choice("solver of the certificate's relaxation", "auto", CERTIFY_SOLVERS),
+    "device": DEVICE,
 }
+FW_BNB_OPTIONS = {
+    "warm_start": _warm_start("sparseswaps", sparseswaps=True),
+    "node_limit": NODE_LIMIT,
+    "gap_limit": Option("float", 1e-6, "relative gap at which a block counts as solved", low=0),
+    "bandit": choice("bandit choosing the node heuristics", "ucb", POLICIES),
+    "dive_every": positive_int("a depth-first dive every this many nodes", 5),
+    "qcr": choice("root convexification", "diag", QCR_METHODS),
+    "sdp_max_n": SDP_N,
+    "branching": choice("branching rule", "most-fractional", BRANCHINGS),
+    "node_sdp": Option("bool", True, "diagonal SDP bound at every node"),
+}
+MIP_OPTIONS = {
+    "formulation": choice("model of the quadratic objective", "qcr", FORMULATIONS),
+    "warm_start": _warm_start("sparseswaps", sparseswaps=True),
+    "node_limit": NODE_LIMIT,
+    "gap_limit": Option("float", None, "SCIP's relative gap limit", low=0, none_ok=True),
+    "threads": positive_int("SCIP's LP threads", 1),
+    "scheduler": choice("SCIP heuristic scheduler's bandit", None, BANDITS, none_ok=True),
+    "alns_bandit": choice("SCIP ALNS bandit", None, BANDITS, none_ok=True),
+    "qcr": choice("root convexification", "auto", QCR_METHODS),
+    "sdp_max_n": SDP_N,
+    "verbose": Option("bool", False, "print SCIP's log"),
+}
+
+_fw = MethodSpec("fw", solve_fw, device=True, options=FW_OPTIONS,
+                 doc="SparseFW: Frank-Wolfe on the relaxed mask, rounded; certified lower bound")
+_fw_bnb = MethodSpec("fw-bnb", solve_fw_bnb, exact=True, objectives=("mask",), options=FW_BNB_OPTIONS,
+                     doc="Boscia-style Frank-Wolfe branch-and-bound on the QCR objective")
+_mip = MethodSpec("mip", solve_mip, exact=True, options=MIP_OPTIONS, doc="exact MIP through SCIP")
+
+SPECS: dict[str, MethodSpec] = {}
+METHODS: dict[str, Callable] = {}
+# Name sets read from the specs (plain sets: other modules and tools read them); ``register`` keeps them current.
+EXACT_METHODS: set[str] = set()
+DEVICE_METHODS: set[str] = set()
+MASK_ONLY_METHODS: set[str] = set()
+DEFAULT_EXCLUDED: set[str] = set()
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    """Add (or replace) a method; it is then callable by name everywhere (solve_layer, bench run)."""
+    if not isinstance(spec, MethodSpec):
+        raise ValueError(f"register takes a MethodSpec; got {type(spec).__name__}")
+    SPECS[spec.name] = spec
+    METHODS[spec.name] = partial(spec.run)
+    for names, member in ((EXACT_METHODS, spec.exact), (DEVICE_METHODS, spec.device),
+                          (MASK_ONLY_METHODS, spec.objectives == ("mask",)), (DEFAULT_EXCLUDED, not spec.in_default_bench)):
+        names.add(spec.name) if member else names.discard(spec.name)
+    return spec
+
+
+def solve_exact(problem, **options):
+    """Dispatch to the faster exact method for this pattern and objective (``EXACT_CHOICE``)."""
+    method = EXACT_CHOICE.get((problem.pattern.kind, problem.objective), "mip")
+    answer = SPECS[method].run(problem, **options)
+    answer.info["exact_method"] = method
+    return answer
+
+
 # "exact": the faster proven method per (pattern kind, objective), from measured medians on the real
 # SmolLM2 slices (results/mip-bench, issue notes). With node SDP bounds fw-bnb proves the per-row
 # n = 48 / 64 / 96 slices in a median 0.043 / 0.061 / 0.115 s vs SCIP's 1.09 / 2.11 / 12.1 s, and 2:4 rows (n = 48) in
@@ -49,23 +154,54 @@ METHODS = {
 EXACT_CHOICE = {("per-row", "mask"): "fw-bnb", ("N:M", "mask"): "fw-bnb", ("per-layer", "mask"): "mip"}
 
 
-def solve_exact(problem, **options):
-    """Dispatch to the faster exact method for this pattern and objective (``EXACT_CHOICE``)."""
-    method = EXACT_CHOICE.get((problem.pattern.kind, problem.objective), "mip")
-    answer = METHODS[method](problem, **options)
-    answer.info["exact_method"] = method
-    return answer
+class _ExactSpec(MethodSpec):
+    """``exact`` takes the options of the method it dispatches to; they are checked there."""
+
+    def check(self, options: dict) -> dict:
+        known = set(FW_BNB_OPTIONS) | set(MIP_OPTIONS)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"method 'exact' has no option {', '.join(map(repr, unknown))}; it takes the options "
+                             f"of fw-bnb ({', '.join(sorted(FW_BNB_OPTIONS))}) or mip ({', '.join(sorted(MIP_OPTIONS))})")
+        return options
 
 
-METHODS["exact"] = solve_exact
+for _spec in [
+    MethodSpec("magnitude", solve_magnitude, doc="keep the largest |W_ij| in every group"),
+    MethodSpec("wanda", solve_wanda, doc="keep the largest |W_ij| ||X_j|| (Sun et al. 2023)"),
+    MethodSpec("ria", solve_ria, options={"power": Option("float", 0.5, "exponent of ||X_j||", low=0)},
+               doc="relative importance x ||X_j||^0.5 (Zhang et al. 2024)"),
+    MethodSpec("sparsegpt", solve_sparsegpt, options={"blocksize": positive_int("lazy update block width", 128)},
+               doc="OBS greedy with lazy 128-column blocks (Frantar & Alistarh 2023)"),
+    MethodSpec("sparseswaps", solve_sparseswaps, device=True, options={
+        "warm_start": _warm_start("wanda"), "max_iters": positive_int("swap passes", 100_000),
+        "chunk_rows": positive_int("rows per pass (None: by memory)", None, none_ok=True), "device": DEVICE},
+        doc="best-improvement 1-swaps within each group from a warm start"),
+    _fw,
+    _fw.variant("fw-polish", "fw + SparseSwaps polish", in_default_bench=True, polish=True),
+    _fw.variant("fw-bm", "fw with the saddle-point diagonal bound (diag-bm)", strengthen="diag-bm", variant="bpcg"),
+    _fw.variant("fw-sdp", "fw with per-row diagonal Shor SDP bounds", strengthen="row-sdp", variant="bpcg"),
+    _fw_bnb,
+    _fw_bnb.variant("fw-bnb-round-robin", "fw-bnb, heuristics in turn", bandit="round-robin"),
+    _fw_bnb.variant("fw-bnb-pseudocost", "fw-bnb, pseudocost branching", branching="pseudocost"),
+    _fw_bnb.variant("fw-bnb-root-only", "fw-bnb without node SDPs", node_sdp=False, qcr="auto"),
+    MethodSpec("brute-force", solve_brute_force, exact=True, in_default_bench=False,
+               options={"max_masks": positive_int("largest enumeration allowed", DEFAULT_MAX_MASKS)},
+               doc="enumeration, for tiny instances and reference optima"),
+    _mip,
+    _mip.variant("mip-factor", "mip, factor form without QCR", formulation="factor"),
+    _mip.variant("mip-plain", "mip, one quadratic constraint", formulation="plain"),
+    _mip.variant("mip-diag", "mip with fw-bnb's root convexification (diagonal SDP)", qcr="diag"),
+    _mip.variant("mip-scheduler", "mip with SCIP's bandit heuristic scheduler", scheduler="i"),
+    *(_mip.variant(f"mip-alns-{a}", f"mip, ALNS bandit {a}", alns_bandit=a) for a in ("u", "e", "g", "i")),
+    _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
+               doc="the faster exact method for the pattern and objective"),
+]:
+    register(_spec)
 
-# Methods that take ``device=`` ("cuda", ...) and then run their iterations with torch on that device.
-DEVICE_METHODS = {"fw", "fw-polish", "fw-bm", "fw-sdp", "sparseswaps"}
 
-# Methods that solve the mask objective only (they raise a ValueError for objective="reconstruct").
-MASK_ONLY_METHODS = {"fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only"}
-
-# Methods that prove optimality (their "optimal" status is a claim the harness checks).
-EXACT_METHODS = {"brute-force", "fw-bnb", "fw-bnb-round-robin", "fw-bnb-pseudocost", "fw-bnb-root-only", "mip", "mip-diag",
-                 "mip-factor", "mip-plain", "mip-scheduler", "exact",
-                 *(f"mip-alns-{a}" for a in "uegi")}
+def spec_of(method: str) -> MethodSpec:
+    """The spec of a registered method; ValueError naming the known ones otherwise."""
+    if method not in SPECS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(SPECS))}")
+    return SPECS[method]

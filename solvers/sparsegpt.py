@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .objective import DEFAULT_DAMPING, damped_gram
+from .objective import damped_gram
 from .problem import LayerProblem
 from .result import MethodAnswer
 
@@ -45,9 +45,11 @@ def _block_pruned(saliency: np.ndarray, problem: LayerProblem, quota: int) -> np
 
 
 def solve_sparsegpt(
-    problem: LayerProblem, *, time_limit=None, seed=0, blocksize: int = 128, damping: float = DEFAULT_DAMPING
+    problem: LayerProblem, *, time_limit=None, seed=0, blocksize: int = 128
 ) -> MethodAnswer:
-    """Run SparseGPT; see the module docstring."""
+    """Run SparseGPT; see the module docstring. Its damping is the problem's (``solve_layer(damping=...)``,
+    SparseGPT's percdamp, default 0.01): one damping for the OBS updates and the reconstruct objective."""
+    damping = problem.damping
     pattern = problem.pattern
     d_out, d_in = problem.shape
     if pattern.kind == "N:M":

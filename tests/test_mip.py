@@ -77,5 +77,5 @@ def test_bad_mip_options():
     W, H = synthetic_layer(2, 8, seed=0)
     with pytest.raises(ValueError, match="formulation"):
         solve_layer(W, H, 0.5, "per-row", "mip", formulation="socp")
-    with pytest.raises(ValueError, match="bandit"):
+    with pytest.raises(ValueError, match="scheduler='thompson' is not valid; scheduler takes one of ucb"):
         solve_layer(W, H, 0.5, "per-row", "mip", scheduler="thompson")
