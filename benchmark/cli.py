@@ -47,7 +47,7 @@ def _cmd_run(args) -> int:
                             sparsities=_floats(args.sparsity, "--sparsity"), patterns=args.pattern.split(","),
                             objective=args.objective, time_limit=args.time_limit, n_jobs=args.jobs,
                             results=Path(args.results), rerun=args.rerun, scheduler=args.scheduler,
-                            seed=args.seed, progress=not args.quiet)
+                            seed=args.seed, progress=not args.quiet, retry_errors=not args.keep_errors)
     return 1 if any(r.get("flags") for r in records) and args.strict else 0
 
 
@@ -81,7 +81,7 @@ def _cmd_prune(args) -> int:
 
     pattern = args.pattern or "per-row"
     sparsity = None if ":" in pattern else (args.sparsity if args.sparsity is not None else 0.5)
-    writer = RecordWriter(Path(args.results), "prune_records.jsonl")
+    writer = RecordWriter(Path(args.results), "prune_records.jsonl", exclusive=False)
     try:
         record = run_prune(model=args.model, method=args.method, sparsity=sparsity, pattern=pattern,
                            objective=args.objective, nsamples=args.nsamples, seqlen=args.seqlen,
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) to run the jobs on")
     p.add_argument("--results", default="results", help="results directory (records.jsonl inside)")
     p.add_argument("--rerun", action="store_true", help="repeat jobs that already have records")
+    p.add_argument("--keep-errors", action="store_true",
+                   help="on resume, count jobs that ended in an error as done (default: run them again)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strict", action="store_true", help="exit 1 when any answer is flagged")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

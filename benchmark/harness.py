@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from instances import load_set
 from solvers import METHODS
 from solvers.registry import DEFAULT_EXCLUDED  # asked for by name only: enumeration, 'exact', presets
-from solvers.patterns import parse_nm
+from solvers.patterns import make_pattern, parse_nm
 
 from .jobs import make_jobs, parse_settings
 from .records import RecordWriter, read_records
@@ -43,19 +43,27 @@ def validate_request(solvers: list[str], patterns: list[str], sparsities: list[f
 def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None, sparsities=(0.5,),
                   patterns=("per-row",), objective: str = "mask", time_limit: float | None = None,
                   n_jobs: int = 1, results: Path = Path("results"), rerun: bool = False,
-                  scheduler: str | None = None, seed: int = 0, progress: bool = True) -> list[dict]:
-    """Run every job of the request; returns the records written by this call."""
+                  scheduler: str | None = None, seed: int = 0, progress: bool = True,
+                  retry_errors: bool = True) -> list[dict]:
+    """Run every job of the request; returns the records written by this call. On resume, jobs whose
+    newest record is an error are run again unless ``retry_errors`` is False."""
     solvers = list(solvers or default_solvers())
     sparsities = [float(s) for s in sparsities]
     validate_request(solvers, list(patterns), sparsities, objective, time_limit, n_jobs)
-    names = {name: [p.name for p in load_set(name, progress=progress)] for name in instance_sets}
+    settings = parse_settings(list(patterns), sparsities)
+    problems = {name: load_set(name, progress=progress) for name in instance_sets}
+    check_settings_fit(problems, settings)
+    names = {name: [p.name for p in loaded] for name, loaded in problems.items()}
     writer = RecordWriter(Path(results))  # opened only after the request is known to be valid
     try:
-        jobs = make_jobs(names, solvers, parse_settings(list(patterns), sparsities), objective, time_limit, seed)
-        done = {r["job_key"] for r in read_records(Path(results))}
+        jobs = make_jobs(names, solvers, settings, objective, time_limit, seed)
+        newest = {r["job_key"]: r for r in read_records(Path(results))}
+        done = {key for key, r in newest.items() if not (retry_errors and r.get("status") == "error")}
         todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]
         if len(todo) < len(jobs):
-            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)")
+            retried = sum(j["job_key"] in newest for j in todo)
+            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)"
+                  + (f"; {retried} that ended in an error run again" if retried else ""))
         book = ReferenceBook(instance_sets)
         records = execute(todo, writer, book, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
                           on_record=_report_flags)
@@ -65,6 +73,19 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
         print(summary_table(records))
     print(f"records: {writer.path}")
     return records
+
+
+def check_settings_fit(problems: dict, settings) -> None:
+    """Every (pattern, sparsity) must apply to every problem of every set: refused before any job runs."""
+    for set_name, loaded in problems.items():
+        for problem in loaded:
+            for pattern, sparsity in settings:
+                try:
+                    make_pattern(pattern, problem.W.shape, sparsity)
+                except ValueError as err:
+                    raise ValueError(f"setting {pattern}{'' if sparsity is None else '@%g' % sparsity} does not apply "
+                                     f"to {set_name}/{problem.name} ({problem.W.shape[0]} x {problem.W.shape[1]}): "
+                                     f"{err}") from None
 
 
 def _report_flags(record: dict) -> None:

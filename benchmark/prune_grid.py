@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     done = {run_key(r) for r in read_records(Path(args.results), PRUNE_RECORDS, required="perplexity_pruned")}
     linears = [m for layer in decoder_layers(loaded.model) for m in layer.modules() if isinstance(m, torch.nn.Linear)]
     dense = [m.weight.detach().to("cpu", copy=True) for m in linears]
-    writer = RecordWriter(Path(args.results), PRUNE_RECORDS)
+    writer = RecordWriter(Path(args.results), PRUNE_RECORDS, exclusive=False)
     try:
         for n, (method, pattern, sparsity, objective) in enumerate(runs, 1):
             key = run_key({"model": args.model, "method": method, "pattern": pattern, "sparsity": sparsity,

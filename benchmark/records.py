@@ -89,24 +89,58 @@ def from_json(record: dict) -> dict:
 _FLOAT_FIELDS = {"objective", "relative_error", "lower_bound", "gap", "gap_to_best_bound", "time_s", "sparsity"}
 
 
-class RecordWriter:
-    """Appends records to ``directory/records.jsonl``, flushing and syncing after each one."""
+class ResultsInUse(ValueError):
+    """Another process is writing the same records file (its lock is held)."""
 
-    def __init__(self, directory: Path, file_name: str = RECORDS_FILE):
-        self.path = Path(directory) / file_name
+
+class RecordWriter:
+    """Appends records to ``directory/records.jsonl``, flushing and syncing after each one.
+
+    Writers lock ``<file>.lock`` (``filelock``; released when the process ends, also by a crash). An
+    ``exclusive`` writer (``bench run``: it decides which jobs are left from the file) holds the lock
+    from opening to ``close``, and a second one fails at once with ``ResultsInUse``; a shared writer
+    (prune runs, which may run side by side) takes it for each record only. A torn last line (a crash
+    mid-write) is closed with a newline before the next record, so it stays one corrupt line (skipped
+    on reading, with a warning) and never swallows that record.
+    """
+
+    def __init__(self, directory: Path, file_name: str = RECORDS_FILE, *, exclusive: bool = True):
+        from filelock import FileLock, Timeout
+
+        self.path, self.exclusive = Path(directory) / file_name, exclusive
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")
+            self._lock = FileLock(str(self.path) + ".lock")
+            with self._lock.acquire(timeout=0 if exclusive else 60):
+                self._handle = open(self.path, "ab")
+                if exclusive:
+                    self._lock.acquire()  # held (re-entrant count 2 -> 1 on leaving this block) until close
+        except Timeout:
+            raise ResultsInUse(f"{self.path} is being written by another bench run; wait for it to finish or use "
+                               "another --results directory") from None
         except OSError as err:
             raise OSError(f"results directory {directory} is not writable: {err.strerror or err}") from None
 
+    def _repair_tail(self) -> None:
+        size = self.path.stat().st_size
+        if size > 0:
+            with open(self.path, "rb") as handle:
+                handle.seek(size - 1)
+                torn = handle.read(1) != b"\n"
+            if torn:
+                self._handle.write(b"\n")
+
     def write(self, record: dict) -> None:
-        self._handle.write(to_json_line(record) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with self._lock.acquire(timeout=60):
+            self._repair_tail()
+            self._handle.write((to_json_line(record) + "\n").encode("utf-8"))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         self._handle.close()
+        if self.exclusive and self._lock.is_locked:
+            self._lock.release()
 
 
 def read_records(directory: Path, file_name: str = RECORDS_FILE, required: str = "job_key") -> list[dict]:

@@ -1,12 +1,23 @@
-"""Runs jobs locally, in a process pool (``--jobs N``) or on a Dask cluster (``--scheduler``).
+"""Runs jobs locally (``--jobs N`` at a time) or on a Dask cluster (``--scheduler``).
 
 Workers solve and check each answer (``run_job``); the main process alone checks against the
 reference values, updates them, and appends records, so there is exactly one writer.
+
+Watchdog: every job runs in a process of its own (forked from the runner, so loaded instance sets
+are shared), and a job still running ``watchdog_seconds(time_limit)`` after it started (twice its
+limit plus ``WATCHDOG_GRACE_S``) is killed and recorded as an error naming the overrun, so one
+runaway solver never stalls ``bench run``. Jobs without a time limit are not stopped. On Dask each
+task runs its job the same way inside the worker (``run_job_guarded``).
 """
 from __future__ import annotations
 
 import functools
 import math
+import os
+import pickle
+import select
+import signal
+import sys
 import time
 import traceback
 
@@ -32,11 +43,32 @@ def problems_of(set_name: str) -> dict:
     return {p.name: p for p in load_set(set_name, progress=False)}
 
 
+WATCHDOG_GRACE_S = 30.0  # beyond twice the time limit: loading, checks and a loaded machine
+
+
+def watchdog_seconds(time_limit: float | None) -> float:
+    """Seconds after which a job is killed: 2 x its limit + ``WATCHDOG_GRACE_S`` (inf without a limit)."""
+    return math.inf if time_limit is None else 2.0 * float(time_limit) + WATCHDOG_GRACE_S
+
+
+def _base_record(job: dict) -> dict:
+    record = dict(job, date=utc_now(), **provenance())
+    record["solver_options"] = str(job["solver_options"]) if job["solver_options"] else ""
+    return record
+
+
+def failed_record(job: dict, flag: str, error: str, elapsed: float) -> dict:
+    """The record of a job that gave no answer (killed by the watchdog, or its process died)."""
+    record = _base_record(job)
+    record.update(status="error", objective=math.nan, relative_error=math.nan, lower_bound=-math.inf, gap=math.inf,
+                  time_s=elapsed, flags=flag, error=error)
+    return record
+
+
 def run_job(job: dict) -> dict:
     """Solve one job and return its flat record (never raises for solver failures)."""
     problem = problems_of(job["instance_set"])[job["instance"]]
-    record = dict(job, d_out=problem.W.shape[0], d_in=problem.W.shape[1], date=utc_now(), **provenance())
-    record["solver_options"] = str(job["solver_options"]) if job["solver_options"] else ""
+    record = dict(_base_record(job), d_out=problem.W.shape[0], d_in=problem.W.shape[1])
     started = time.perf_counter()
     try:
         result = solve_layer(problem.W, problem.H, job["sparsity"], job["pattern"], job["solver"],
@@ -47,6 +79,7 @@ def run_job(job: dict) -> dict:
                       gap=math.inf, time_s=time.perf_counter() - started, flags="solver_error",
                       error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc(limit=3))
         return record
+    record["wall_s"] = time.perf_counter() - started  # the whole solve_layer call, its cross-check included
     pattern = make_pattern(job["pattern"], problem.W.shape, job["sparsity"])
     flags = check_answer(problem, pattern, job["objective_kind"], DEFAULT_DAMPING, result)
     record.update(status=result.status, objective=result.objective, relative_error=result.relative_error,
@@ -78,26 +111,31 @@ class ReferenceBook:
         return merged.get(instance, setting, objective)
 
     def finish(self, record: dict) -> dict:
-        """Check ``record`` against known values, then learn from it; returns the record."""
+        """Check ``record`` against known values; returns it with its flags and gap to the best bound."""
         key = (record["instance_set"], record["instance"], record["setting"], record["objective_kind"])
         entry = self.best(*key)
         flags = [f for f in record["flags"].split(",") if f]
         if entry is not None:
             flags += check_against_reference(record, entry.best_primal)
         record["flags"] = ",".join(flags)
-        if trusted(record) and math.isfinite(record["objective"]):
-            proven = record["status"] == "optimal"
-            self.cached[key[0]].update(*key[1:], primal=record["objective"],
-                                       bound=record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf,
-                                       proven=proven)
-            write_references(reference_paths(key[0])[1], self.cached[key[0]])
-        entry = self.best(*key)
-        bound = entry.best_bound if entry else -math.inf
+        bound = max(entry.best_bound if entry else -math.inf,
+                    record["lower_bound"] if trusted(record) and math.isfinite(record["lower_bound"]) else -math.inf)
         objective = record["objective"]
         record["best_known_bound"] = bound
         record["gap_to_best_bound"] = (max(0.0, (objective - bound) / objective) if math.isfinite(bound)
                                        and math.isfinite(objective) and objective > 0 else math.inf)
         return record
+
+    def learn(self, record: dict) -> None:
+        """Update the set's cached reference file from a trusted record (after the record is written)."""
+        if not (trusted(record) and math.isfinite(record["objective"])):
+            return
+        key = (record["instance_set"], record["instance"], record["setting"], record["objective_kind"])
+        proven = record["status"] == "optimal"
+        self.cached[key[0]].update(*key[1:], primal=record["objective"],
+                                   bound=record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf,
+                                   proven=proven)
+        write_references(reference_paths(key[0])[1], self.cached[key[0]])
 
 
 def execute(jobs: list[dict], writer, book: ReferenceBook, *, n_jobs: int = 1, scheduler: str | None = None,
@@ -105,10 +143,19 @@ def execute(jobs: list[dict], writer, book: ReferenceBook, *, n_jobs: int = 1, s
     """Run ``jobs`` and write each finished record at once; returns the records in finishing order."""
     finished = []
 
+    warned = set()
+
     def done(record):
         record = book.finish(record)
-        writer.write(record)
+        writer.write(record)  # the record first: a reference that cannot be written never costs a result
         finished.append(record)
+        try:
+            book.learn(record)
+        except OSError as err:
+            if record["instance_set"] not in warned:
+                warned.add(record["instance_set"])
+                tqdm.write(f"warning: reference values of {record['instance_set']} not updated ({err}); "
+                           "the records are written", file=sys.stderr)
         if on_record:
             on_record(record)
 
@@ -116,37 +163,107 @@ def execute(jobs: list[dict], writer, book: ReferenceBook, *, n_jobs: int = 1, s
     try:
         if scheduler:
             _run_dask(jobs, scheduler, done, bar)
-        elif n_jobs > 1:
-            _run_pool(jobs, n_jobs, done, bar)
         else:
-            for job in jobs:
-                done(run_job(job))
-                bar.update()
+            _run_watched(jobs, n_jobs, done, bar)
     finally:
         bar.close()
     return finished
 
 
-def _run_pool(jobs, n_jobs, done, bar):
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+class _ForkedJob:
+    """One job in a forked child process; its pickled record comes back through a pipe (os.fork, not
+    multiprocessing: Dask's worker processes are daemonic and may not start multiprocessing children)."""
 
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        futures = [pool.submit(run_job, job) for job in jobs]
+    def __init__(self, job: dict):
+        self.job, self.started, self.chunks = job, time.monotonic(), []
+        read_end, write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: solve, send, leave without running the parent's exit handlers
+            os.close(read_end)
+            try:
+                data = pickle.dumps(run_job(job))
+            except BaseException as err:  # noqa: BLE001 - anything is better than a silent death
+                data = pickle.dumps(failed_record(job, "solver_error", f"{type(err).__name__}: {err}", 0.0))
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            os._exit(0)
+        os.close(write_end)
+        self.fd = read_end
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self) -> dict | None:
+        """Read what is there; the record once the child has closed the pipe, else None."""
+        chunk = os.read(self.fd, 1 << 20)
+        if chunk:
+            self.chunks.append(chunk)
+            return None
+        os.close(self.fd)
+        _, status = os.waitpid(self.pid, 0)
         try:
-            for future in as_completed(futures):
-                done(future.result())
-                bar.update()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            return pickle.loads(b"".join(self.chunks))
+        except (pickle.UnpicklingError, EOFError, ValueError):  # died without an answer (killed, out of memory)
+            return failed_record(self.job, "solver_error", f"job process died (wait status {status})",
+                                 time.monotonic() - self.started)
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+def _describe(job: dict) -> str:
+    return f"{job['instance']} {job['solver']} {job['pattern']}{'' if job['sparsity'] is None else '@%g' % job['sparsity']}"
+
+
+def _run_watched(jobs, n_jobs, done, bar):
+    """Each job in a forked process, at most ``n_jobs`` at a time, under the watchdog (module docstring)."""
+    for set_name in {job["instance_set"] for job in jobs}:
+        problems_of(set_name)  # loaded once here, shared with every forked job
+    pending, running = list(jobs), []
+    try:
+        while pending or running:
+            while pending and len(running) < n_jobs:
+                running.append(_ForkedJob(pending.pop(0)))
+                bar.set_postfix_str(_describe(running[-1].job), refresh=True)
+            ready, _, _ = select.select(running, [], [], 0.5)
+            for forked in ready:
+                record = forked.read()
+                if record is not None:
+                    running.remove(forked)
+                    done(record)
+                    bar.update()
+            now = time.monotonic()
+            for forked in list(running):
+                limit = watchdog_seconds(forked.job["time_limit"])
+                if now - forked.started > limit:
+                    forked.kill()
+                    running.remove(forked)
+                    done(failed_record(forked.job, "overrun", f"watchdog: still running {now - forked.started:.0f} s "
+                                       f"after it started, time limit {forked.job['time_limit']:g} s; killed",
+                                       now - forked.started))
+                    bar.update()
+    finally:
+        for forked in running:
+            forked.kill()
+
+
+def run_job_guarded(job: dict) -> dict:
+    """``run_job`` in a forked process under the watchdog (for Dask workers)."""
+    records = []
+    _run_watched([job], 1, records.append, tqdm(disable=True))
+    return records[0]
 
 
 def _run_dask(jobs, scheduler, done, bar):
     from dask.distributed import Client, as_completed
 
     with Client(scheduler) as client:
-        futures = client.map(run_job, jobs, pure=False)
+        futures = client.map(run_job_guarded, jobs, pure=False)
         for future in as_completed(futures):
             done(future.result())
             bar.update()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from .reference import References, read_references
@@ -46,8 +47,25 @@ def default_calibration(model: str) -> dict:
     return {"calibration": "c4", "nsamples": 128, "seqlen": 2048}
 
 
+SYNTHETIC_MAX_D_IN = 8192          # H alone is d_in^2 float64: 512 MiB at this size
+SYNTHETIC_MAX_WEIGHTS = 1 << 25    # d_out x d_in: 256 MiB of float64 weights
+SLICE_MIN_N = 2
+
+
+def check_set_name(name: str) -> str:
+    """``name`` if it is a plain set name (one path component: no separator, not "." or "..", not hidden,
+    no control characters), else ValueError: a set's directory is the cache root joined with its name,
+    and nothing outside that directory may be written or deleted."""
+    if not isinstance(name, str) or not name or len(name) > 200 or name.startswith(".") or \
+            any(c in name for c in "/\\") or any(ord(c) < 32 for c in name):
+        raise ValueError(f"bad instance set name {name!r}: use a plain name (letters, digits, '-', '_', '.'), "
+                         "not a path, '.' or '..'")
+    return name
+
+
 def set_directory(name: str) -> Path:
-    return cache_dir() / name.replace("/", "--")
+    """The cache directory of set ``name`` (a hub id's "/" written as "--")."""
+    return cache_dir() / check_set_name(name.replace("/", "--"))
 
 
 def _unknown(name: str) -> ValueError:
@@ -73,10 +91,15 @@ def load_set(name: str, *, refresh: bool = False, device: str | None = None, pro
         return load_set("synthetic-1536x576") + load_set("synthetic-576x1536")
     if match := SYNTHETIC_SET.match(name):
         d_out, d_in = int(match["d_out"]), int(match["d_in"])
+        if not (1 <= d_in <= SYNTHETIC_MAX_D_IN and 1 <= d_out and d_out * d_in <= SYNTHETIC_MAX_WEIGHTS):
+            raise ValueError(f"synthetic set {name!r} is out of range: d_in must be 1..{SYNTHETIC_MAX_D_IN} and "
+                             f"d_out x d_in at most {SYNTHETIC_MAX_WEIGHTS} weights")
         W, H = synthetic_layer(d_out, d_in, seed=0)
         return [Problem(f"synthetic-{d_out}x{d_in}", W, H, {"generator": "synthetic", "seed": 0})]
     if match := SLICE_SET.match(name):
         base = match["base"]
+        if int(match["n"]) < SLICE_MIN_N:
+            raise ValueError(f"slice set {name!r}: slice size n must be at least {SLICE_MIN_N}")
         return slice_problems(load_set(base, refresh=refresh, device=device, progress=progress), int(match["n"]), base)
     model, layer = model_of(name)
     directory = set_directory(name)
@@ -98,23 +121,31 @@ def extract_set(model: str, layers: list[int], *, name: str | None = None, nsamp
 
     defaults = default_calibration(model)
     calibration = calibration or defaults["calibration"]
-    name = name or f"{model.replace('/', '--')}-l{'-'.join(map(str, layers))}"
-    directory = set_directory(name)
+    name = name or f"{model.replace('/', '--').lstrip('.')}-l{'-'.join(map(str, layers))}"
+    directory = set_directory(name)  # checks the name before anything is loaded or written
+    if directory.exists() and not (directory / MANIFEST).exists():
+        raise ValueError(f"{directory} exists and is not an instance set (no {MANIFEST}); not replacing it")
     print(f"extracting {name}: model {model}, layers {layers}, calibration {calibration}", file=sys.stderr)
     loaded = load_model(model, device)
     problems, meta = extract(loaded, layers, source=calibration, nsamples=nsamples or defaults["nsamples"],
                              seqlen=seqlen or defaults["seqlen"], seed=seed, progress=progress)
     meta["set"] = name
-    staging = directory.with_name(directory.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    save_set(staging, name, [Problem(k, W, H, {"module": k, "w_dtype": "float32"}) for k, (W, H) in problems.items()], meta)
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    staging.rename(directory)
-    if (old / "reference.solu").exists():
-        shutil.copy2(old / "reference.solu", directory / "reference.solu")
+    root = directory.parent
+    root.mkdir(parents=True, exist_ok=True)
+    # Staging and the replaced set live in fresh hidden directories of their own (never a set's name), so
+    # nothing but this set's own directory is ever replaced or deleted.
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{directory.name}.staging-"))
+    try:
+        save_set(staging, name, [Problem(k, W, H, {"module": k, "w_dtype": "float32"}) for k, (W, H) in problems.items()],
+                 meta)
+        old = Path(tempfile.mkdtemp(dir=root, prefix=f".{directory.name}.old-"))
+        if directory.exists():
+            directory.rename(old / "set")
+        staging.rename(directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if (old / "set" / "reference.solu").exists():
+        shutil.copy2(old / "set" / "reference.solu", directory / "reference.solu")
     shutil.rmtree(old, ignore_errors=True)
     return directory
 

@@ -104,6 +104,8 @@ def read_manifest(directory: Path) -> dict:
     path = directory / MANIFEST
     try:
         manifest = json.loads(path.read_text())
+    except UnicodeDecodeError as err:
+        raise InstanceFileError(f"{path}: corrupt manifest ({err})") from None
     except json.JSONDecodeError as err:
         raise InstanceFileError(f"{path}: corrupt manifest ({err})") from None
     if not isinstance(manifest, dict) or "problems" not in manifest:
@@ -111,9 +113,27 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def load_problem(directory: Path, entry: dict, set_meta: dict) -> Problem:
-    """Load and verify one problem: hash, readable arrays, shapes, finiteness."""
-    path = directory / entry["file"]
+ENTRY_FIELDS = {"name": str, "file": str, "sha256": str, "W_shape": list}
+
+
+def check_entry(directory: Path, entry, number: int) -> Path:
+    """The file of a manifest entry, after checking the entry: its fields are there with the right types,
+    and its file is a plain name inside ``directory`` (no absolute path, separator or "..")."""
+    where = f"{directory / MANIFEST}: problem entry {number}"
+    if not isinstance(entry, dict):
+        raise InstanceFileError(f"{where} is not an object")
+    for field_name, kind in ENTRY_FIELDS.items():
+        if not isinstance(entry.get(field_name), kind):
+            raise InstanceFileError(f"{where} has no valid {field_name!r} ({kind.__name__} expected)")
+    name = entry["file"]
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name or Path(name).is_absolute():
+        raise InstanceFileError(f"{where}: file {name!r} is not a plain file name inside the set directory")
+    return directory / name
+
+
+def load_problem(directory: Path, entry: dict, set_meta: dict, number: int = 0) -> Problem:
+    """Load and verify one problem: entry fields, hash, readable arrays, shapes, finiteness."""
+    path = check_entry(directory, entry, number)
     if not path.exists():
         raise InstanceFileError(f"{path}: missing instance file")
     if sha256_file(path) != entry["sha256"]:
@@ -124,14 +144,22 @@ def load_problem(directory: Path, entry: dict, set_meta: dict) -> Problem:
         raise InstanceFileError(f"{path}: unreadable safetensors file ({err})") from None
     if set(arrays) != {"W", "H"}:
         raise InstanceFileError(f"{path}: expected arrays W and H, found {sorted(arrays)}")
+    meta = entry.get("meta", {})
+    if not isinstance(meta, dict):
+        raise InstanceFileError(f"{path}: manifest 'meta' of {entry['name']!r} is not an object")
     W, H = arrays["W"].astype(np.float64), arrays["H"].astype(np.float64)
     if W.ndim != 2 or H.shape != (W.shape[1], W.shape[1]) or list(W.shape) != entry["W_shape"]:
         raise InstanceFileError(f"{path}: shape mismatch, W {W.shape} and H {H.shape} (manifest {entry['W_shape']})")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(H))):
         raise InstanceFileError(f"{path}: W or H contains NaN or Inf")
-    return Problem(entry["name"], W, H, dict(set_meta, **entry.get("meta", {})))
+    return Problem(entry["name"], W, H, dict(set_meta, **meta))
 
 
 def load_saved_set(directory: Path) -> list[Problem]:
     manifest = read_manifest(directory)
-    return [load_problem(directory, entry, manifest.get("meta", {})) for entry in manifest["problems"]]
+    if not isinstance(manifest["problems"], list):
+        raise InstanceFileError(f"{directory / MANIFEST}: 'problems' is not a list")
+    meta = manifest.get("meta", {})
+    if not isinstance(meta, dict):
+        raise InstanceFileError(f"{directory / MANIFEST}: 'meta' is not an object")
+    return [load_problem(directory, entry, meta, number) for number, entry in enumerate(manifest["problems"])]

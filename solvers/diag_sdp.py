@@ -17,18 +17,22 @@ n = 576 and returned an inaccurate, unusable answer; this takes seconds.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 
 def max_diagonal_under(H: np.ndarray, v: np.ndarray, *, rank: int | None = None, max_sweeps: int = 300,
-                       tolerance: float = 1e-6, seed: int = 0, initial: np.ndarray | None = None
-                       ) -> tuple[np.ndarray, float, np.ndarray]:
+                       tolerance: float = 1e-6, seed: int = 0, initial: np.ndarray | None = None,
+                       time_limit: float | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """(s with H - diag(s) PSD, dual value <H, U U^T>, factor U); see the module docstring.
 
     ``H``: symmetric PSD (n x n); ``v``: positive weights (n,); ``initial``: a factor U (n x r) to
     start from (e.g. the previous solve's, for nearby weights). Units of s and the value: those of H.
-    At the optimum v^T s = <H, U U^T> (strong duality); v^T s <= the SDP optimum always.
+    At the optimum v^T s = <H, U U^T> (strong duality); v^T s <= the SDP optimum always. Sweeps stop at
+    ``time_limit`` (seconds): s is still valid (the final shift makes H - diag(s) PSD), only weaker.
     """
+    deadline = time.perf_counter() + (time_limit if time_limit is not None else np.inf)
     H = np.asarray(H, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     n = len(v)
@@ -54,7 +58,7 @@ def max_diagonal_under(H: np.ndarray, v: np.ndarray, *, rank: int | None = None,
             G[j] -= diagonal[j] * change
             U[j] += change
         value = float(np.sum(U * (H @ U)))
-        if previous - value <= tolerance * abs(value):
+        if previous - value <= tolerance * abs(value) or time.perf_counter() > deadline:
             break
         previous = value
     s = diagonal - np.linalg.norm(G, axis=1) / root_v

@@ -162,7 +162,10 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
         if t == rounds:
             break
         v = np.sum(W**2 * X * (1.0 - X), axis=0) + floor
-        atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor)
+        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+        if remaining is not None and remaining <= 0:
+            break
+        atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor, time_limit=remaining)
         atom *= scale
         s = atom if s is None else s + 2.0 / (t + 2.0) * (atom - s)
     info = {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": len(history) - 1,
@@ -265,7 +268,8 @@ def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0
     if polish:
         from .sparseswaps import solve_sparseswaps
 
-        mask = solve_sparseswaps(problem, warm_start=mask, device=device).mask
+        polish_limit = None if time_limit is None else 0.5 * max(time_limit - (time.perf_counter() - started), 0.01)
+        mask = solve_sparseswaps(problem, warm_start=mask, device=device, time_limit=polish_limit).mask
         info["polished_objective"] = float(mask_error_rows(problem.W, problem.H, mask).sum())
     lower_bound = -math.inf
     if problem.objective == "mask" and fixed is None and strengthen == "none":

@@ -207,3 +207,29 @@ def test_prune_run_key_survives_the_record_round_trip(tmp_path):
     assert len(rows) == 2
     repeated = next(r for r in rows if r["pattern"] == "2:4")
     assert repeated["runs"] == 2 and repeated["ppl pruned"] == 21.0
+
+
+def _sleeper(problem, **kw):
+    time.sleep(120)
+
+
+def _dies(problem, **kw):
+    os._exit(3)
+
+
+def test_watchdog_stops_a_runaway_job_and_a_dying_one(tmp_path, cache, monkeypatch):
+    import benchmark.runner
+
+    monkeypatch.setattr(benchmark.runner, "WATCHDOG_GRACE_S", 1.0)
+    monkeypatch.setitem(solvers.registry.METHODS, "sleeper", _sleeper)
+    monkeypatch.setitem(solvers.registry.METHODS, "dies", _dies)
+    started = time.monotonic()
+    records = run_benchmark(["tiny"], solvers=["sleeper", "dies", "wanda"], time_limit=0.2, results=tmp_path,
+                            progress=False, n_jobs=2)
+    assert time.monotonic() - started < 60
+    by_solver = {}
+    for r in records:
+        by_solver.setdefault(r["solver"], []).append(r)
+    assert all(r["flags"] == "overrun" and "watchdog" in r["error"] for r in by_solver["sleeper"])
+    assert all("job process died" in r["error"] for r in by_solver["dies"])
+    assert len(by_solver["wanda"]) == 5 and not any(r["flags"] for r in by_solver["wanda"])
