@@ -60,10 +60,10 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
         newest = {r["job_key"]: r for r in read_records(Path(results))}
         done = {key for key, r in newest.items() if not (retry_errors and r.get("status") == "error")}
         todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]
-        if len(todo) < len(jobs):
-            retried = sum(j["job_key"] in newest for j in todo)
+        retried = 0 if rerun else sum(j["job_key"] in newest for j in todo)
+        if len(todo) < len(jobs) or retried:
             print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)"
-                  + (f"; {retried} that ended in an error run again" if retried else ""))
+                  + (f"; {retried} that ended in an error run again (--keep-errors counts them as done)" if retried else ""))
         book = ReferenceBook(instance_sets)
         records = execute(todo, writer, book, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
                           on_record=_report_flags)
