@@ -100,6 +100,14 @@ def _cmd_prune(args) -> int:
     return 0
 
 
+def _cmd_reference(args) -> int:
+    from .reference_book import run
+
+    if args.cache_dir:
+        os.environ["PRUNE_BENCH_CACHE"] = args.cache_dir
+    return run(args)
+
+
 def _cmd_demo(args) -> int:
     from .demo import main as demo_main
 
@@ -150,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", help="only these instance sets (comma-separated)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("reference", help="list, check or repair a set's reference values (with provenance)")
+    p.add_argument("--instances", required=True, help="instance set name")
+    p.add_argument("--check", action="store_true", help="report conflicts and values without provenance (exit 1 on a conflict)")
+    p.add_argument("--results", help="with --check: also check the records of this results directory")
+    p.add_argument("--drop", metavar="INSTANCE[/SETTING[/OBJECTIVE]]", help="remove these entries from the cached file")
+    p.add_argument("--kind", choices=["opt", "best", "bound"], help="with --drop: only this kind of value")
+    p.add_argument("--cache-dir", help="instance cache (default $PRUNE_BENCH_CACHE or the user cache dir)")
+    p.set_defaults(func=_cmd_reference)
 
     p = sub.add_parser("prune", help="prune every linear layer of a model sequentially and measure perplexity")
     p.add_argument("--model", required=True, help="alias (smollm2-135m, opt-125m), hub id or local path")

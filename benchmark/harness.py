@@ -89,6 +89,9 @@ def check_settings_fit(problems: dict, settings) -> None:
 
 
 def _report_flags(record: dict) -> None:
+    if record.get("reference_conflict"):
+        tqdm.write(f"CONFLICT with the stored reference values of {record['instance_set']}: {record['reference_conflict']} "
+                   f"(inspect: bench reference --instances {record['instance_set']}; repair: --drop)", file=sys.stderr)
     if record.get("flags"):
         tqdm.write(f"FLAGGED [{record['flags']}] {record['solver']} on {record['instance_set']}/{record['instance']} "
                    f"{record['setting']}: objective {record['objective']:.6g}, lower bound {record['lower_bound']:.6g}, "

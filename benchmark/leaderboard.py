@@ -60,6 +60,15 @@ def best_known(records: list[dict], set_name: str) -> dict:
                                default=-math.inf)) for k in keys}
 
 
+def _why(record: dict) -> str:
+    """The first explanation a flagged record carries: a conflict with stored values, a refuted claim, an error."""
+    for key in ("reference_conflict", "cross_check", "error"):
+        text = record.get(key)
+        if text and text != "passed":
+            return str(text)[:300]
+    return ""
+
+
 def cross_flags(record: dict, primal: float) -> list[str]:
     """Recorded flags plus the checks against the final best known primal value."""
     flags = {f for f in (record.get("flags") or "").split(",") if f}
@@ -198,8 +207,9 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
         html.append(f"<h2>{title}</h2>")
         sections = [("Exact methods", exact), ("All methods", everything), ("Per-instance objectives", instance_table(rs, best))]
         if flagged:
-            sections.append(("Flagged answers", [{k: f.get(k) for k in ("instance", "solver", "status", "objective",
-                                                                         "lower_bound", "flags")} for f in flagged]))
+            sections.append(("Flagged answers", [{**{k: f.get(k) for k in ("instance", "solver", "status", "objective",
+                                                                            "lower_bound", "flags")},
+                                                  "why": _why(f)} for f in flagged]))
         for heading, rows in sections:
             if not rows:
                 continue

@@ -27,6 +27,7 @@ from instances import load_set
 from instances.reference import References, write_references
 from instances.sets import reference_paths
 from solvers import solve_layer
+from solvers.registry import SPECS
 from solvers.objective import DEFAULT_DAMPING
 from solvers.patterns import make_pattern
 
@@ -94,8 +95,29 @@ def run_job(job: dict) -> dict:
     return record
 
 
+# How each exact method proves an optimum (the ``proof`` field of a stored optimum's provenance).
+PROOFS = {"brute-force": "enumeration", "mip": "scip-branch-and-bound", "fw-bnb": "fw-branch-and-bound"}
+
+
+def reference_provenance(record: dict) -> dict:
+    """Provenance of a value taken from ``record``: method, commit, date, and for optima how they were proven."""
+    solver = record["solver"]
+    family = next((p for p in PROOFS if solver == p or solver.startswith(p + "-")), "exact-method")
+    info = {"method": solver, "commit": record.get("git_commit") or "unknown", "date": record.get("date") or "unknown",
+            "proof": f"{PROOFS.get(family, family)}+cross-checked"}
+    return {k: "".join(str(v).split()) for k, v in info.items()}
+
+
+def proves_optimum(record: dict) -> bool:
+    """A record whose "optimal" may become a stored optimum: a registered exact method, a claim that
+    passed solve_layer's cross-check, and no flag."""
+    return (record["status"] == "optimal" and record["solver"] in SPECS and SPECS[record["solver"]].exact
+            and record.get("cross_check") == "passed" and trusted(record))
+
+
 class ReferenceBook:
-    """Best known primal/dual values per set, read at start and written back after each record."""
+    """Best known primal/dual values per set, read at start and written back after each record (only the
+    cached file; the shipped one is read-only). Conflicts with stored values are reported on the record."""
 
     def __init__(self, set_names):
         from instances.reference import read_references
@@ -106,18 +128,24 @@ class ReferenceBook:
             self.shipped[name] = read_references(shipped_path)
             self.cached[name] = read_references(cached_path)
 
+    def merged(self, set_name: str) -> References:
+        return References().merge(self.shipped[set_name]).merge(self.cached[set_name])
+
     def best(self, set_name: str, instance: str, setting: str, objective: str):
-        merged = References().merge(self.shipped[set_name]).merge(self.cached[set_name])
-        return merged.get(instance, setting, objective)
+        return self.merged(set_name).get(instance, setting, objective)
 
     def finish(self, record: dict) -> dict:
-        """Check ``record`` against known values; returns it with its flags and gap to the best bound."""
+        """Check ``record`` against known values; returns it with its flags, conflicts and gap to the best bound."""
         key = (record["instance_set"], record["instance"], record["setting"], record["objective_kind"])
         entry = self.best(*key)
         flags = [f for f in record["flags"].split(",") if f]
         if entry is not None:
+            conflicts = self._conflicts(record, entry, list(flags))  # on the answer's own checks alone
             flags += check_against_reference(record, entry.best_primal)
-        record["flags"] = ",".join(flags)
+            if conflicts:
+                flags.append("reference_conflict")
+                record["reference_conflict"] = "; ".join(map(str, conflicts))
+        record["flags"] = ",".join(dict.fromkeys(flags))
         bound = max(entry.best_bound if entry else -math.inf,
                     record["lower_bound"] if trusted(record) and math.isfinite(record["lower_bound"]) else -math.inf)
         objective = record["objective"]
@@ -126,16 +154,38 @@ class ReferenceBook:
                                        and math.isfinite(objective) and objective > 0 else math.inf)
         return record
 
+    @staticmethod
+    def _conflicts(record: dict, entry, flags: list[str]) -> list:
+        """What the record contradicts in the stored entry (a trial update of a copy of it)."""
+        import copy
+
+        probe = References({("i", "s", "o"): copy.deepcopy(entry)})
+        where = reference_provenance(record)
+        found = []
+        if math.isfinite(record["objective"]) and "infeasible" not in flags and record["status"] != "error":
+            found += probe.update("i", "s", "o", primal=record["objective"], provenance=where)  # certain: recomputed
+        if not flags:
+            bound = record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf
+            found += probe.update("i", "s", "o", primal=record["objective"], bound=bound,
+                                  proven=proves_optimum(record), provenance=where)
+        for conflict in found:
+            conflict.key = (record["instance"], record["setting"], record["objective_kind"])
+        return found
+
     def learn(self, record: dict) -> None:
         """Update the set's cached reference file from a trusted record (after the record is written)."""
-        if not (trusted(record) and math.isfinite(record["objective"])):
+        if not math.isfinite(record["objective"]) or record["status"] == "error" or \
+                "infeasible" in record["flags"]:
             return
         key = (record["instance_set"], record["instance"], record["setting"], record["objective_kind"])
-        proven = record["status"] == "optimal"
-        self.cached[key[0]].update(*key[1:], primal=record["objective"],
-                                   bound=record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf,
-                                   proven=proven)
-        write_references(reference_paths(key[0])[1], self.cached[key[0]])
+        cached = self.cached[key[0]]
+        where = reference_provenance(record)
+        cached.update(*key[1:], primal=record["objective"], provenance=where)  # a feasible value: always usable
+        if trusted(record):
+            cached.update(*key[1:], primal=record["objective"],
+                          bound=record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf,
+                          proven=proves_optimum(record), provenance=where)
+        write_references(reference_paths(key[0])[1], cached)
 
 
 def execute(jobs: list[dict], writer, book: ReferenceBook, *, n_jobs: int = 1, scheduler: str | None = None,

@@ -24,12 +24,19 @@ def tiny_cases():
 
 
 def main() -> None:
+    import datetime
+    import subprocess
+
+    date = datetime.date.today().isoformat()
+    commit = subprocess.run(["git", "-C", str(DATA_DIR), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    provenance = {"method": "brute-force", "commit": commit, "date": date, "proof": "enumeration"}
     refs = References()
     for problem, pattern, sparsity in tiny_cases():
         for objective in ("mask", "reconstruct"):
             r = solve_layer(problem.W, problem.H, sparsity, pattern, "brute-force", objective=objective)
             refs.update(problem.name, setting_key(pattern, sparsity), objective, primal=r.objective,
-                        bound=r.objective, proven=True)
+                        bound=r.objective, proven=True, provenance=provenance)
     write_references(DATA_DIR / "tiny.solu", refs)
     print(f"wrote {len(refs.entries)} optima to {DATA_DIR / 'tiny.solu'}")
 
