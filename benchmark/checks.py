@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from solvers.objective import check_mask, layer_error
+from solvers.core.objective import check_mask, layer_error
 
 OBJECTIVE_RTOL = 1e-9   # recompute agreement
 BOUND_RTOL = 1e-7       # slack for bounds from floating-point solvers

@@ -43,7 +43,9 @@ def _cmd_run(args) -> int:
 
     if args.cache_dir:
         os.environ["PRUNE_BENCH_CACHE"] = args.cache_dir
-    records = run_benchmark(args.instances.split(","), solvers=args.solvers.split(",") if args.solvers else None,
+    from .jobs import split_solvers
+
+    records = run_benchmark(args.instances.split(","), solvers=split_solvers(args.solvers) if args.solvers else None,
                             sparsities=_floats(args.sparsity, "--sparsity"), patterns=args.pattern.split(","),
                             objective=args.objective, time_limit=args.time_limit, n_jobs=args.jobs,
                             results=Path(args.results), rerun=args.rerun, scheduler=args.scheduler,
@@ -100,6 +102,12 @@ def _cmd_prune(args) -> int:
     return 0
 
 
+def _cmd_methods(args) -> int:
+    from .methods_table import run
+
+    return run(args)
+
+
 def _cmd_reference(args) -> int:
     from .reference_book import run
 
@@ -136,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run solvers over instance sets, check every answer, append records")
     p.add_argument("--instances", required=True, help="instance set name(s), comma-separated")
-    p.add_argument("--solvers", help="comma-separated methods (default: all registered except brute-force)")
+    p.add_argument("--solvers", help="comma-separated methods, each with options as method[name=value,...] "
+                   "(default: the methods marked in_default_bench in solvers.registry)")
     p.add_argument("--sparsity", default="0.5", help="comma-separated pruned fractions (default 0.5)")
     p.add_argument("--pattern", default="per-row", help="comma-separated: per-row, per-layer, N:M (default per-row)")
     p.add_argument("--objective", default="mask", choices=["mask", "reconstruct"])
@@ -158,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", help="only these instance sets (comma-separated)")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("methods", help="the registered methods, their presets and options")
+    p.add_argument("--markdown", action="store_true", help="the README block (methods and every option)")
+    p.set_defaults(func=_cmd_methods)
 
     p = sub.add_parser("reference", help="list, check or repair a set's reference values (with provenance)")
     p.add_argument("--instances", required=True, help="instance set name")

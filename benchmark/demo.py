@@ -11,15 +11,7 @@ from tabulate import tabulate
 
 from instances.synthetic import synthetic_layer
 from solvers import EXACT_METHODS, METHODS, solve_layer
-
-
-def parse_setting(text: str) -> tuple[str, float | None]:
-    """'0.5' -> per-row at 50%; '2:4' -> N:M; 'layer:0.5' -> per-layer at 50%."""
-    if text.startswith("layer:"):
-        return "per-layer", float(text.split(":", 1)[1])
-    if ":" in text:
-        return text, None
-    return "per-row", float(text)
+from solvers.core.patterns import parse_setting
 
 
 def run_demo(shapes: list[tuple[int, int]], settings: list[str], methods: list[str], seed: int = 0) -> list[dict]:
@@ -40,7 +32,7 @@ def run_demo(shapes: list[tuple[int, int]], settings: list[str], methods: list[s
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="1536x576,576x1536", help="comma-separated d_outxd_in")
-    parser.add_argument("--settings", default="0.5,0.6,2:4", help="sparsities (per-row), N:M, or layer:S")
+    parser.add_argument("--settings", default="0.5,0.6,2:4", help="settings: fractions (per-row), N:M, or pattern@fraction such as per-layer@0.5")
     parser.add_argument("--methods", default=",".join(m for m in METHODS if m not in EXACT_METHODS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ Usage: ``python -m benchmark.fw_speed [--set smollm2-135m-l3] [--module layer3.s
 - Relaxation: the per-row relaxed problem solved by cvxpy/Clarabel for ``rows`` rows (time per
   row x d_out estimates the whole layer; cvxpy end to end and Clarabel's own solve time), vs FW on
   the whole layer until its certified relative gap (f - bound) / f falls below 1e-3 and 1e-4, and vs
-  the exact active-set solver ``solvers.relaxation_pdas`` on the whole layer (its certified gap is
+  the exact active-set solver ``solvers.relaxation.pdas`` on the whole layer (its certified gap is
   f - FW gap at its answer, so "equal accuracy" is checked, not assumed: Clarabel's values are compared
   with PDAS's certified interval on the same rows).
 """
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from instances import load_set
-from solvers.arrays import to_device
-from solvers.fw_engine import frank_wolfe
-from solvers.patterns import make_pattern, select_top
-from solvers.problem import LayerProblem
-from solvers.relaxation_pdas import relaxation_pdas
-from solvers.scores import wanda_scores
+from solvers.core.arrays import to_device
+from solvers.core.patterns import make_pattern, select_top
+from solvers.core.problem import LayerProblem
+from solvers.heuristics.scores import wanda_scores
+from solvers.relaxation.fw_engine import frank_wolfe
+from solvers.relaxation.pdas import relaxation_pdas
 
 from .records import provenance
 

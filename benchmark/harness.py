@@ -10,12 +10,13 @@ from tqdm.auto import tqdm
 
 from instances import load_set
 from solvers import METHODS
-from solvers.registry import DEFAULT_EXCLUDED  # asked for by name only: enumeration, 'exact', presets
-from solvers.patterns import make_pattern, parse_nm
+from solvers.core.patterns import check_pattern_name, make_pattern
+from solvers.registry import DEFAULT_EXCLUDED, SPECS  # asked for by name only: enumeration, 'exact', presets
 
-from .jobs import make_jobs, parse_settings
-from .records import RecordWriter, read_records
+from .jobs import make_jobs, parse_settings, parse_solver
+from .records import RecordWriter, provenance, read_records
 from .runner import ReferenceBook, execute
+
 
 def default_solvers() -> list[str]:
     return [m for m in METHODS if m not in DEFAULT_EXCLUDED]
@@ -27,8 +28,7 @@ def validate_request(solvers: list[str], patterns: list[str], sparsities: list[f
     if unknown:
         raise ValueError(f"unknown solver(s) {', '.join(unknown)}; known: {', '.join(sorted(METHODS))}")
     for pattern in patterns:
-        if pattern not in ("per-row", "per-layer") and parse_nm(pattern) is None:
-            raise ValueError(f"unknown pattern {pattern!r}; known: per-row, per-layer, N:M such as 2:4")
+        check_pattern_name(pattern)
     bad = [s for s in sparsities if not (isinstance(s, float) and 0.0 < s < 1.0)]
     if bad:
         raise ValueError(f"sparsity must be a fraction in (0, 1); got {bad}")
@@ -47,16 +47,22 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
                   retry_errors: bool = True) -> list[dict]:
     """Run every job of the request; returns the records written by this call. On resume, jobs whose
     newest record is an error are run again unless ``retry_errors`` is False."""
-    solvers = list(solvers or default_solvers())
+    requests = [parse_solver(entry) for entry in (solvers or default_solvers())]
+    solvers = [label for label, _, _ in requests]
+    solver_options = {label: options for label, _, options in requests}
     sparsities = [float(s) for s in sparsities]
-    validate_request(solvers, list(patterns), sparsities, objective, time_limit, n_jobs)
+    validate_request([method for _, method, _ in requests], list(patterns), sparsities, objective, time_limit, n_jobs)
+    for label, method, options in requests:
+        if method in SPECS:
+            SPECS[method].check(options)  # a misspelt option or a bad value stops the request here
     settings = parse_settings(list(patterns), sparsities)
     problems = {name: load_set(name, progress=progress) for name in instance_sets}
     check_settings_fit(problems, settings)
     names = {name: [p.name for p in loaded] for name, loaded in problems.items()}
+    provenance()  # machine, versions and the commit of the code this run executes, fixed now (shared by the jobs)
     writer = RecordWriter(Path(results))  # opened only after the request is known to be valid
     try:
-        jobs = make_jobs(names, solvers, settings, objective, time_limit, seed)
+        jobs = make_jobs(names, solvers, settings, objective, time_limit, seed, solver_options)
         newest = {r["job_key"]: r for r in read_records(Path(results))}
         done = {key for key, r in newest.items() if not (retry_errors and r.get("status") == "error")}
         todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]

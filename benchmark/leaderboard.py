@@ -23,7 +23,8 @@ from instances.sets import reference_paths
 from solvers import EXACT_METHODS
 
 from .checks import check_against_reference, trusted
-from .records import prune_run_key as run_key, read_records
+from .records import prune_run_key as run_key
+from .records import read_records
 
 SGM_SHIFT = 1.0
 WIN_RTOL = 1e-9

@@ -149,7 +149,7 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
 def check_prune_arguments(method: str, pattern: str, sparsity: float | None) -> None:
     """Raise ValueError naming the problem before any model is loaded."""
     from solvers import METHODS
-    from solvers.patterns import make_pattern
+    from solvers.core.patterns import make_pattern
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")

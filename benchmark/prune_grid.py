@@ -15,23 +15,14 @@ import time
 from pathlib import Path
 
 from instances.models import decoder_layers
+from solvers.core.patterns import parse_setting
 
 from .perplexity import perplexity
 from .prune import check_prune_arguments, prepare, prune_model, prune_record
-from .records import RecordWriter, prune_run_key as run_key, read_records
+from .records import RecordWriter, read_records
+from .records import prune_run_key as run_key
 
 PRUNE_RECORDS = "prune_records.jsonl"
-
-
-def parse_setting(text: str) -> tuple[str, float | None]:
-    """"0.5" -> ("per-row", 0.5); "2:4" -> ("2:4", None); "per-layer@0.5" -> ("per-layer", 0.5)."""
-    if ":" in text:
-        return text, None
-    pattern, _, value = text.rpartition("@")
-    try:
-        return pattern or "per-row", float(value)
-    except ValueError:
-        raise ValueError(f"bad setting {text!r}: use a pruned fraction (0.5), N:M (2:4) or pattern@fraction") from None
 
 
 def grid_runs(methods: str, patterns: str, objectives: str) -> list[tuple]:

@@ -25,10 +25,11 @@ TRACKED_PACKAGES = ("numpy", "scipy", "pyscipopt", "cvxpy", "clarabel", "torch",
 def provenance() -> dict:
     """Machine, CPU, threads, git commit and library versions of this process (flat keys).
 
-    The commit is the one checked out when this module was imported (the code a long run executes),
-    not HEAD at the time a record is written.
+    Computed once per process, on first use: ``run_benchmark`` asks for it before any job starts, so the
+    commit is the one checked out when the run began (the code it executes), not HEAD when a record is
+    written; importing this module runs no git.
     """
-    info = {"git_commit": STARTED_AT_COMMIT, "machine": platform.node(), "cpu": _cpu_name(),
+    info = {"git_commit": _git_commit(), "machine": platform.node(), "cpu": _cpu_name(),
             "cpu_count": os.cpu_count(), "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
             "python": platform.python_version()}
     for package in TRACKED_PACKAGES:
@@ -51,8 +52,6 @@ def _git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
-
-STARTED_AT_COMMIT = _git_commit()
 
 
 def _cpu_name() -> str:

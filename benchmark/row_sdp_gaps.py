@@ -1,8 +1,8 @@
 """Full-row gaps of the diagonal Shor SDP bound on a real layer (how strong is fw-sdp's bound per row?).
 
 For sampled rows of every module of a set (per-row pattern), the row's SDP bound (the primal-dual solver
-``solvers.row_sdp_ipm`` at its default tolerance 1e-4; with ``--compare-barrier`` also the dual barrier method of
-``solvers.row_sdp``, to compare bounds and seconds; with ``--compare-tolerance T`` also the primal-dual solver
+``solvers.sdp.primal_dual`` at its default tolerance 1e-4; with ``--compare-barrier`` also the dual barrier method of
+``solvers.sdp.barrier``, to compare bounds and seconds; with ``--compare-tolerance T`` also the primal-dual solver
 stopped at relative gap T, as ``fw-sdp`` runs it, to see what the looser stop costs) is compared with the row's error under the best mask at hand (SparseSwaps from Wanda, a 1-swap local
 optimum): gap = 1 - bound / error >= the true gap to the row optimum. Also the plain relaxation's
 row bound (FW over the hypersimplex, f_i - gap_i) for contrast. Writes a JSON list of rows and
@@ -29,12 +29,12 @@ def module_gaps(W: np.ndarray, H: np.ndarray, rows: list[int], sparsity: float, 
     method's bound, Newton steps and seconds with ``compare_barrier``; the primal-dual solver's bound,
     iterations and seconds at relative stopping gap ``compare_tolerance``)."""
     from solvers.api import solve_layer
-    from solvers.fw_engine import frank_wolfe
-    from solvers.objective import mask_error_rows
-    from solvers.problem import make_problem
-    from solvers.row_sdp import row_sdp_bound
-    from solvers.row_sdp_ipm import row_sdp_bound_ipm
-    from solvers.sparsefw import row_lower_bounds
+    from solvers.core.objective import mask_error_rows
+    from solvers.core.problem import make_problem
+    from solvers.relaxation.fw_engine import frank_wolfe
+    from solvers.relaxation.row_bounds import row_lower_bounds
+    from solvers.sdp.barrier import row_sdp_bound
+    from solvers.sdp.primal_dual import row_sdp_bound_ipm
 
     problem = make_problem(W, H, sparsity=sparsity, pattern="per-row")
     best = mask_error_rows(W, H, solve_layer(W, H, sparsity, "per-row", "sparseswaps").mask)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sparsity", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare-barrier", action="store_true",
-                        help="also solve every row by the dual barrier method (solvers.row_sdp)")
+                        help="also solve every row by the dual barrier method (solvers.sdp.barrier)")
     parser.add_argument("--compare-tolerance", type=float, default=None, metavar="T",
                         help="also solve every row by the primal-dual method stopped at relative gap T")
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the per-row results")

@@ -27,9 +27,9 @@ from instances import load_set
 from instances.reference import References, write_references
 from instances.sets import reference_paths
 from solvers import solve_layer
+from solvers.core.objective import DEFAULT_DAMPING
+from solvers.core.patterns import make_pattern
 from solvers.registry import SPECS
-from solvers.objective import DEFAULT_DAMPING
-from solvers.patterns import make_pattern
 
 from .checks import check_against_reference, check_answer, trusted
 from .records import provenance, utc_now
@@ -72,7 +72,7 @@ def run_job(job: dict) -> dict:
     record = dict(_base_record(job), d_out=problem.W.shape[0], d_in=problem.W.shape[1])
     started = time.perf_counter()
     try:
-        result = solve_layer(problem.W, problem.H, job["sparsity"], job["pattern"], job["solver"],
+        result = solve_layer(problem.W, problem.H, job["sparsity"], job["pattern"], job.get("method", job["solver"]),
                              objective=job["objective_kind"], time_limit=job["time_limit"], seed=job["seed"],
                              **job["solver_options"])
     except Exception as err:  # a crashing solver is a result to record, not a crash of the harness

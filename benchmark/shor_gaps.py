@@ -28,7 +28,7 @@ def relaxation_bounds(Q: np.ndarray, p: int) -> tuple[float, float, float]:
     """(plain, diagonal-only Shor, full Shor) lower bounds on min z^T Q z, z binary, sum z = p."""
     import cvxpy as cp
 
-    from solvers.qcr import shor_problem
+    from solvers.sdp.qcr import shor_problem
 
     shor = [shor_problem(Q, p, row_sums)[0].solve(solver=cp.SCS, eps=1e-7, max_iters=50000)
             for row_sums in (False, True)]

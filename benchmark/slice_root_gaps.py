@@ -3,7 +3,7 @@
 For every one-row slice (per-row, 50%) of the given sets whose optimum some exact solver proved in
 the results directory's records, with Q = (w w^T) * H and p = n / 2 pruned weights:
 - plain: the hypersimplex relaxation min z^T Q z (Clarabel), the bound of unstrengthened FW;
-- diag-sdp: the diagonal Shor SDP (``solvers.row_sdp``), the bound fw-bnb's root and fw-sdp use;
+- diag-sdp: the diagonal Shor SDP (``solvers.sdp.barrier``), the bound fw-bnb's root and fw-sdp use;
 - gaps 1 - bound / optimum, and each heuristic's excess primal / optimum - 1 from the same records.
 Writes a JSON list (one entry per slice) and prints medians and ranges per set and per module.
 
@@ -38,7 +38,7 @@ def heuristic_values(records: list[dict]) -> dict:
 
 def slice_gaps(set_name: str, optima: dict, primal: dict) -> list[dict]:
     from instances.sets import load_set
-    from solvers.row_sdp import row_sdp_bound
+    from solvers.sdp.barrier import row_sdp_bound
 
     rows = []
     for problem in load_set(set_name, progress=False):

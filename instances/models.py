@@ -55,7 +55,6 @@ def load_model(model: str, device: str | None = None) -> LoadedModel:
     """Load ``model`` (alias, hub id or local path) in float32 on ``device`` (default: CUDA if present)."""
     import torch
     import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = pick_device(device)
     target = MODEL_ALIASES.get(model, model)

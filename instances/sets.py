@@ -31,6 +31,21 @@ OFFLINE_MODELS = {"smollm2-135m"}
 TINY = [("tiny-4x8-a", 4, 8, 0), ("tiny-4x8-b", 4, 8, 1), ("tiny-2x8", 2, 8, 2), ("tiny-1x16", 1, 16, 3),
         ("tiny-3x12", 3, 12, 4)]
 
+TINY_SETTINGS = [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("per-layer", 0.5)]
+
+
+PER_LAYER_MAX_WEIGHTS = 16
+
+
+def tiny_cases():
+    """(problem, pattern, sparsity) triples with stored optima."""
+    for problem in load_set("tiny"):
+        for pattern, sparsity in TINY_SETTINGS:
+            if pattern == "per-layer" and problem.W.size > PER_LAYER_MAX_WEIGHTS:
+                continue
+            yield problem, pattern, sparsity
+
+
 MODEL_SET = re.compile(r"^(?P<model>.+)-l(?P<layer>\d+)$")
 SLICE_SET = re.compile(r"^(?P<base>.+-l\d+)-n(?P<n>\d+)$")
 SYNTHETIC_SET = re.compile(r"^synthetic-(?P<d_out>\d+)x(?P<d_in>\d+)$")

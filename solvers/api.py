@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
-from .objective import DEFAULT_DAMPING, check_mask, layer_error, reconstruct, relative_error
-from .problem import is_real_number, make_problem
+from .core.objective import DEFAULT_DAMPING, check_mask, layer_error, reconstruct, relative_error
+from .core.problem import is_real_number, make_problem
+from .core.result import STATUSES, SolveResult
 from .crosscheck import cross_check
 from .registry import EXACT_METHODS, METHODS
-from .result import STATUSES, SolveResult
 
 
 def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", method: str = "wanda",
@@ -19,7 +19,7 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
     """Choose a mask for W (d_out x d_in) given H = X X^T (d_in x d_in), with ``method``.
 
     ``sparsity`` is the pruned fraction (ignored for N:M patterns); ``pattern`` is "per-row",
-    "per-layer" or "N:M"; ``objective`` is "mask" or "reconstruct" (see ``solvers.objective``).
+    "per-layer" or "N:M"; ``objective`` is "mask" or "reconstruct" (see ``solvers.core.objective``).
     The returned objective is recomputed here from the mask, never taken from the method, and every
     "optimal" claim and every exact method's bound is cross-checked (``solvers.crosscheck``) before it
     leaves: a claim that fails becomes "time_limit", an invalid bound is replaced by a certified one.

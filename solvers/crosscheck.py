@@ -1,9 +1,9 @@
 """Cross-checks of an answer before it leaves ``solve_layer``: no "optimal" and no lower bound is taken
 on a method's word alone.
 
-With f the answer's objective (recomputed by ``solvers.objective``), f_ref the value of an independent
+With f the answer's objective (recomputed by ``solvers.core.objective``), f_ref the value of an independent
 feasible mask (Wanda refined by SparseSwaps, stopped at ``CHECK_SECONDS``) and L_ref a lower bound the
-project computes itself (mask objective: the per-row relaxation solved by ``relaxation_pdas``, or
+project computes itself (mask objective: the per-row relaxation solved by ``relaxation.pdas``, or
 Frank-Wolfe f - gap for N:M and per-layer, on the Jacobi-strengthened objective; reconstruct objective:
 every row's pruned part has error w_P^T [(H_d^{-1})_PP]^{-1} w_P >= lambda_min(H_d) ||w_P||^2, summed
 over the smallest feasible pruned sets), an answer passes when
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .objective import damped_gram, layer_error
-from .problem import LayerProblem
+from .core.objective import damped_gram, layer_error
+from .core.problem import LayerProblem
 
 CLAIM_RTOL = 1e-6   # slack for "optimal" claims (solver feasibility tolerances)
 BOUND_RTOL = 1e-7   # slack for bounds from floating-point solvers
@@ -41,7 +41,7 @@ class Checked:
 
 def reference_value(problem: LayerProblem, time_limit: float) -> float:
     """The value of an independent feasible mask: Wanda refined by SparseSwaps (mask objective swaps)."""
-    from .sparseswaps import solve_sparseswaps
+    from .heuristics.sparseswaps import solve_sparseswaps
 
     mask = solve_sparseswaps(problem, time_limit=time_limit).mask
     return layer_error(problem.W, problem.H, mask, problem.objective, problem.damping)
@@ -51,8 +51,8 @@ def reference_bound(problem: LayerProblem, time_limit: float) -> float:
     """A lower bound the project certifies itself (module docstring); 0 at worst."""
     if problem.objective == "reconstruct":
         return reconstruct_floor(problem)
-    from .scores import warm_start_mask
-    from .sparsefw import certified_bound
+    from .heuristics.scores import warm_start_mask
+    from .relaxation.certificate import certified_bound
 
     bound, _ = certified_bound(problem, warm_start_mask(problem, "wanda"), "diag-scaled", "line-search", 200, time_limit)
     return bound

@@ -54,7 +54,7 @@ class Option:
         if value is None and (self.none_ok or self.kind == "device"):
             return value
         if self.kind == "device":
-            from .arrays import check_device
+            from .core.arrays import check_device
 
             try:
                 check_device(value)

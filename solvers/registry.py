@@ -15,17 +15,19 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .bandits import POLICIES
-from .brute_force import DEFAULT_MAX_MASKS, solve_brute_force
-from .fw_bnb import BRANCHINGS, solve_fw_bnb
-from .fw_engine import VARIANTS
-from .mip import BANDITS, FORMULATIONS, solve_mip
+from .exact.bnb.bandits import POLICIES
+from .exact.bnb.branching import BRANCHINGS
+from .exact.bnb.solve import solve_fw_bnb
+from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
+from .exact.mip import BANDITS, FORMULATIONS, solve_mip
+from .heuristics.scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
+from .heuristics.sparsegpt import solve_sparsegpt
+from .heuristics.sparseswaps import solve_sparseswaps
 from .options import Option, choice, positive_int, validate_options
-from .qcr import QCR_METHODS, SDP_MAX_N
-from .scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
-from .sparsefw import BM_ROUNDS, CERTIFY_SOLVERS, STRENGTHENINGS, solve_fw
-from .sparsegpt import solve_sparsegpt
-from .sparseswaps import solve_sparseswaps
+from .relaxation.certificate import BM_ROUNDS, CERTIFY_SOLVERS, STRENGTHENINGS
+from .relaxation.fw_engine import VARIANTS
+from .relaxation.sparsefw import solve_fw
+from .sdp.qcr import QCR_METHODS, SDP_MAX_N
 
 ALL_OBJECTIVES = ("mask", "reconstruct")
 ALL_PATTERNS = ("per-row", "per-layer", "N:M")
@@ -97,6 +99,8 @@ FW_BNB_OPTIONS = {
     "sdp_max_n": SDP_N,
     "branching": choice("branching rule", "most-fractional", BRANCHINGS),
     "node_sdp": Option("bool", True, "diagonal SDP bound at every node"),
+    "node_convexify": Option("bool", False, "FW at a node on the node SDP's convexification (exact.bnb.settings)"),
+    "sdp_fixing": Option("bool", True, "fix entries by the node SDP's dual point (exact.bnb.settings)"),
 }
 MIP_OPTIONS = {
     "formulation": choice("model of the quadratic objective", "qcr", FORMULATIONS),
@@ -135,6 +139,16 @@ def register(spec: MethodSpec) -> MethodSpec:
     for names, member in ((EXACT_METHODS, spec.exact), (DEVICE_METHODS, spec.device),
                           (MASK_ONLY_METHODS, spec.objectives == ("mask",)), (DEFAULT_EXCLUDED, not spec.in_default_bench)):
         names.add(spec.name) if member else names.discard(spec.name)
+    return spec
+
+
+def unregister(name: str) -> MethodSpec:
+    """Remove a method added by ``register`` (and from every name set); returns its spec."""
+    spec = spec_of(name)
+    del SPECS[name]
+    METHODS.pop(name, None)
+    for names in (EXACT_METHODS, DEVICE_METHODS, MASK_ONLY_METHODS, DEFAULT_EXCLUDED):
+        names.discard(name)
     return spec
 
 

@@ -96,7 +96,7 @@ def test_bad_values_and_options_are_one_clear_value_error(kwargs, message):
 
 def test_a_type_error_inside_a_method_is_not_taken_for_a_bad_option():
     from solvers import MethodSpec, register
-    from solvers.registry import EXACT_METHODS, METHODS, SPECS
+    from solvers.registry import EXACT_METHODS, SPECS, unregister
 
     def broken(problem, *, time_limit=None, seed=0):
         raise TypeError("got an unexpected keyword argument 'inside'")
@@ -106,8 +106,8 @@ def test_a_type_error_inside_a_method_is_not_taken_for_a_bad_option():
         with pytest.raises(TypeError, match="inside"):
             solve_layer(W, H, 0.5, "per-row", "broken")
     finally:
-        SPECS.pop("broken"), METHODS.pop("broken")
-    assert "broken" not in EXACT_METHODS
+        unregister("broken")
+    assert "broken" not in SPECS and "broken" not in EXACT_METHODS
 
 
 def test_sparsegpt_takes_the_problem_damping():

@@ -1,7 +1,6 @@
 """Nothing is lost: set names, extraction's deletes, manifests, torn and shared record files, read-only
 reference files, error records on resume, and requests that cannot run."""
 import json
-import math
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import solvers.registry
 from benchmark.harness import run_benchmark
 from benchmark.records import RecordWriter, ResultsInUse, read_records
 from instances import load_set
-from instances.sets import check_set_name, extract_set, set_directory
+from instances.sets import check_set_name, extract_set
 from instances.store import InstanceFileError, Problem, load_saved_set, save_set
 
 
@@ -123,7 +122,7 @@ def _always_fails(problem, **kw):
 
 
 def test_jobs_that_ended_in_an_error_run_again_on_resume(tmp_path, cache, monkeypatch, capsys):
-    from solvers.scores import solve_wanda
+    from solvers.heuristics.scores import solve_wanda
 
     monkeypatch.setitem(solvers.registry.METHODS, "flaky", _always_fails)
     first = run_benchmark(["tiny"], solvers=["flaky"], results=tmp_path, progress=False)

@@ -1,11 +1,11 @@
 """The low-rank diagonal SDP and the saddle-point ("diag-bm") strengthening of SparseFW's bound."""
 import numpy as np
 import pytest
-
 from conftest import PATTERN_CASES
+
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.diag_sdp import max_diagonal_under
+from solvers.sdp.burer_monteiro import max_diagonal_under
 
 
 def _gram(n, seed):

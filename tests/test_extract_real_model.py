@@ -4,7 +4,7 @@ import pytest
 
 from instances.extract import calibration_tokens, collect_grams, extract
 from instances.models import decoder_layers
-from instances.store import load_saved_set, save_set, Problem
+from instances.store import Problem, load_saved_set, save_set
 
 pytestmark = pytest.mark.slow
 

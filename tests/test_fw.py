@@ -1,16 +1,16 @@
 """SparseFW: relaxation optimum, certified bounds, rounding feasibility, alpha-fixing."""
 import numpy as np
 import pytest
-
 from conftest import PATTERN_CASES
+
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.fw_engine import frank_wolfe
-from solvers.objective import is_feasible
-from solvers.patterns import make_pattern, select_top
-from solvers.scores import wanda_scores
-from solvers.sparsefw import fixed_by_alpha
-from solvers.problem import make_problem
+from solvers.core.objective import is_feasible
+from solvers.core.patterns import make_pattern, select_top
+from solvers.core.problem import make_problem
+from solvers.heuristics.scores import wanda_scores
+from solvers.relaxation.fw_engine import frank_wolfe
+from solvers.relaxation.sparsefw import fixed_by_alpha
 
 
 def cvxpy_relaxation(W, H, pattern):
@@ -131,8 +131,8 @@ def test_sparsefw_device_option_gives_the_numpy_answer(device, method):
 def test_row_split_runs_the_engine_iterates(monkeypatch, pattern, variant):
     """Rows split over worker threads (fw_row_split) give fw_engine's own iterates, bound and gradient, also
     with fixings and a linear term."""
-    import solvers.fw_engine as fw_engine
-    from solvers.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
+    import solvers.relaxation.fw_engine as fw_engine
+    from solvers.relaxation.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
 
     W, H = synthetic_layer(64, SPLIT_MIN_ENTRIES // 64, seed=5)
     shape = make_pattern(pattern, W.shape, 0.5)
@@ -155,7 +155,7 @@ def test_row_split_runs_the_engine_iterates(monkeypatch, pattern, variant):
 
 
 def _split_run_objective(args):
-    from solvers.fw_row_split import frank_wolfe_row_split
+    from solvers.relaxation.fw_row_split import frank_wolfe_row_split
 
     W, H, shape, start = args
     return frank_wolfe_row_split(W, H, shape, start, 2, max_iterations=5).objective
@@ -165,7 +165,7 @@ def test_row_split_works_in_a_forked_child_after_the_parent_used_it():
     """The worker-thread pool does not survive fork; a child (a harness job process) gets its own."""
     import multiprocessing
 
-    from solvers.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
+    from solvers.relaxation.fw_row_split import SPLIT_MIN_ENTRIES, frank_wolfe_row_split
 
     W, H = synthetic_layer(64, SPLIT_MIN_ENTRIES // 64, seed=6)
     shape = make_pattern("per-row", W.shape, 0.5)

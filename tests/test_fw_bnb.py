@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 
 from instances import load_references
-from instances.make_reference import tiny_cases
 from instances.reference import setting_key
+from instances.sets import tiny_cases
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.bandits import Bandit
-from solvers.objective import is_feasible
-from solvers.patterns import make_pattern
+from solvers.core.objective import is_feasible
+from solvers.core.patterns import make_pattern
+from solvers.exact.bnb.bandits import Bandit
 
 REFS = load_references("tiny")
 CASES = [(p.name, p, pattern, sparsity) for p, pattern, sparsity in tiny_cases()]
@@ -111,11 +111,10 @@ def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups, monk
     binary e of the node's face and is convex there (Q_FF - diag s_F positive semidefinite)."""
     import itertools
 
-    from solvers import fw_bnb
-    from solvers.fw_bnb import Block, _node_objective
-    from solvers.row_sdp import fixed_row_bound
-
-    monkeypatch.setattr(fw_bnb, "NODE_CONVEXIFY", True)
+    from solvers.exact.bnb.node import Block
+    from solvers.exact.bnb.settings import Settings
+    from solvers.exact.bnb.solve import _node_objective
+    from solvers.sdp.barrier import fixed_row_bound
 
     W, H = synthetic_layer(1, 8, seed=3)
     Q = np.outer(W[0], W[0]) * H
@@ -124,7 +123,7 @@ def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups, monk
     keep, prune = np.zeros(8, bool), np.zeros(8, bool)
     keep[1], prune[2] = True, True
     _, warm = fixed_row_bound(Q, col_groups, counts, keep, prune)
-    block = Block(Q * 0, np.zeros((1, 8)), None, None, None, None, Q, col_groups)
+    block = Block(Q * 0, np.zeros((1, 8)), None, None, None, None, Q, col_groups, settings=Settings(node_convexify=True))
     Q_node, c_node = _node_objective(block, warm)
     free = ~(keep | prune)
     assert np.linalg.eigvalsh(Q_node[np.ix_(free, free)])[0] >= -1e-12
@@ -135,13 +134,10 @@ def test_node_objective_is_exact_on_binaries_and_convex_on_the_face(groups, monk
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_fw_bnb_with_node_convexification_agrees_with_brute_force(seed, monkeypatch):
-    from solvers import fw_bnb
-
-    monkeypatch.setattr(fw_bnb, "NODE_CONVEXIFY", True)
+def test_fw_bnb_with_node_convexification_agrees_with_brute_force(seed):
     W, H = synthetic_layer(2, 16, seed=seed)
     for pattern, sparsity in (("per-row", 0.5), ("2:4", None)):
         optimum = solve_layer(W, H, sparsity, pattern, "brute-force").objective
-        r = solve_layer(W, H, sparsity, pattern, "fw-bnb", warm_start="magnitude")
+        r = solve_layer(W, H, sparsity, pattern, "fw-bnb", warm_start="magnitude", node_convexify=True)
         assert r.status == "optimal" and r.objective == pytest.approx(optimum, rel=1e-9)
         assert r.lower_bound <= optimum * (1 + 1e-9)

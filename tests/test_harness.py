@@ -1,5 +1,4 @@
 """The harness end to end: CLI, resume after kill -9, flags on wrong solvers, leaderboards, Dask."""
-import json
 import math
 import os
 import shutil
@@ -17,8 +16,8 @@ from benchmark.cli import main as bench_main
 from benchmark.harness import run_benchmark
 from benchmark.leaderboard import build_leaderboards
 from benchmark.records import read_records
-from solvers.patterns import select_top
-from solvers.result import MethodAnswer
+from solvers.core.patterns import select_top
+from solvers.core.result import MethodAnswer
 
 DATA = Path(__file__).parent / "data"
 
@@ -49,7 +48,7 @@ def test_cli_end_to_end_on_tiny(tmp_path, cache):
 SLOW_SOLVER = """
 import sys, time
 import solvers.registry as reg
-from solvers.scores import solve_wanda
+from solvers.heuristics.scores import solve_wanda
 def slow(problem, **kw):
     time.sleep(0.4)
     return solve_wanda(problem, **kw)
@@ -189,8 +188,8 @@ def test_bad_prune_input_exits_2_before_loading_the_model(args, message, tmp_pat
 def test_prune_run_key_survives_the_record_round_trip(tmp_path):
     """prune_grid resumes by key; an N:M run (sparsity None, stored as null, read back as NaN) must
     match its own record, or every 2:4 run would be repeated on resume."""
-    from benchmark.records import RecordWriter, prune_run_key
     from benchmark.leaderboard import model_table
+    from benchmark.records import RecordWriter, prune_run_key
 
     base = {"model": "m", "method": "wanda", "objective_kind": "mask", "calibration": "corpus", "nsamples": 4,
             "seqlen": 64, "eval_tokens": 128, "perplexity_dense": 10.0, "perplexity_pruned": 20.0,

@@ -117,7 +117,7 @@ def test_slices_are_valid_blocks(cache, monkeypatch):
 
 
 def test_tiny_references_reproduced_by_brute_force():
-    from instances.make_reference import tiny_cases
+    from instances.sets import tiny_cases
 
     refs = load_references("tiny")
     checked = 0

@@ -3,13 +3,13 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import PATTERN_CASES, brute_force_objective
+
 from instances.synthetic import synthetic_layer
 from solvers import EXACT_METHODS, METHODS, solve_layer
+from solvers.core.objective import is_feasible, layer_error
+from solvers.core.patterns import make_pattern
 from solvers.registry import MASK_ONLY_METHODS
-from solvers.objective import is_feasible, layer_error
-from solvers.patterns import make_pattern
 
 HEURISTICS = sorted(set(METHODS) - EXACT_METHODS)
 

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from instances import load_references
-from instances.make_reference import tiny_cases
 from instances.reference import setting_key
+from instances.sets import tiny_cases
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.objective import is_feasible
-from solvers.patterns import make_pattern
+from solvers.core.objective import is_feasible
+from solvers.core.patterns import make_pattern
 
 pytest.importorskip("pyscipopt")
 REFS = load_references("tiny")
@@ -57,7 +57,7 @@ def test_named_configurations_are_exact(method):
 
 
 def test_qcr_sdp_bound_is_exact_reformulation():
-    from solvers.qcr import sdp_convexify
+    from solvers.sdp.qcr import sdp_convexify
 
     W, H = synthetic_layer(1, 12, seed=4)
     Q = np.outer(W[0], W[0]) * H

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from instances.synthetic import synthetic_layer
-from solvers.objective import (check_mask, damped_gram, layer_error, output_energy, refit_weights,
-                               relative_error)
-from solvers.patterns import make_pattern, select_top
+from solvers.core.objective import check_mask, damped_gram, layer_error, output_energy, refit_weights, relative_error
+from solvers.core.patterns import make_pattern, select_top
 
 
 def test_mask_error_equals_output_error_with_activations():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from solvers.patterns import group_violations, make_pattern, select_top
+from solvers.core.patterns import group_violations, make_pattern, select_top
 
 
 @pytest.mark.parametrize("name, sparsity, keep, n_groups, size", [
@@ -35,7 +35,7 @@ def test_bad_patterns(name, sparsity, message):
 
 @pytest.mark.parametrize("k", [0, 1, 3, 8])
 def test_keep_rows_top_k_selects_exactly_the_k_largest_per_row_even_with_ties(k):
-    from solvers.arrays import keep_rows_top_k
+    from solvers.core.arrays import keep_rows_top_k
 
     rng = np.random.default_rng(k)
     scores = rng.standard_normal((6, 8))
@@ -52,9 +52,7 @@ def test_keep_rows_top_k_selects_exactly_the_k_largest_per_row_even_with_ties(k)
 def test_keep_rows_top_k_is_exact_where_float32_cannot_separate_the_scores():
     """The float32 threshold merges scores that differ by 1e-12 relative; the float64 fallback still
     returns the exact top k of every row (and the huge / tiny values float32 cannot hold)."""
-    from solvers.arrays import keep_rows_top_k
-
-    from solvers.arrays import COARSE_MIN_SIZE
+    from solvers.core.arrays import COARSE_MIN_SIZE, keep_rows_top_k
 
     rng = np.random.default_rng(3)
     scores = 1.0 + 1e-12 * rng.standard_normal((5, 4000))

@@ -1,12 +1,12 @@
 """The per-row relaxation by primal-dual active set: exact optimum, valid bounds, edge cases."""
 import numpy as np
 import pytest
+from test_fw import cvxpy_relaxation
 
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.problem import make_problem
-from solvers.relaxation_pdas import relaxation_pdas
-from test_fw import cvxpy_relaxation
+from solvers.core.problem import make_problem
+from solvers.relaxation.pdas import relaxation_pdas
 
 
 @pytest.mark.parametrize("seed, n, sparsity", [(0, 12, 0.5), (1, 16, 0.25), (2, 20, 0.6), (3, 9, 0.5)])
@@ -92,7 +92,7 @@ def test_sparsefw_certifies_with_pdas_on_per_row_and_is_at_least_as_strong_as_fw
 def test_face_solves_equal_the_direct_solve_on_every_face_size(free_count):
     """Q_FF^-1 rhs through H^-1's Schur complement (or directly) matches numpy's solve, including the face
     with nothing fixed (no complement)."""
-    from solvers.relaxation_pdas import _face_solve
+    from solvers.relaxation.pdas import _face_solve
 
     W, H = synthetic_layer(1, 12, seed=5)
     w = W[0]

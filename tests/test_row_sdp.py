@@ -1,16 +1,18 @@
-"""The per-row diagonal Shor SDP bound by the dual barrier method (solvers.row_sdp)."""
+"""The per-row diagonal Shor SDP bound by the dual barrier method (solvers.sdp.barrier)."""
 import itertools
 
 import numpy as np
 import pytest
-
 from conftest import PATTERN_CASES
+
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.objective import mask_error_rows
-from solvers.problem import make_problem
-from solvers.row_sdp import (_matrix, _newton_system, fixed_row_bound, fixing_increments, group_matrix, layer_row_bounds,
-                             row_sdp_bound)
+from solvers.core.objective import mask_error_rows
+from solvers.core.problem import make_problem
+from solvers.sdp.barrier import _newton_system, fixed_row_bound, fixing_increments, row_sdp_bound
+from solvers.sdp.layer import layer_row_bounds
+from solvers.sdp.shor import dual_matrix as _matrix
+from solvers.sdp.shor import group_matrix
 
 
 def _row_q(n, seed):

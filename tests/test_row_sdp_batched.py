@@ -1,15 +1,15 @@
-"""Row SDP bounds batched with torch (solvers.row_sdp_batched) against the numpy primal-dual solver."""
+"""Row SDP bounds batched with torch (solvers.sdp.batched) against the numpy primal-dual solver."""
 import numpy as np
 import pytest
-
 from conftest import synthetic_layer
-from solvers.api import solve_layer
-from solvers.objective import mask_error_rows
-from solvers.problem import make_problem
-from solvers.row_sdp import layer_row_bounds
-from solvers.row_sdp_ipm import row_sdp_bound_ipm
 from test_fw import _torch_device
 from test_row_sdp import _brute_force
+
+from solvers.api import solve_layer
+from solvers.core.objective import mask_error_rows
+from solvers.core.problem import make_problem
+from solvers.sdp.layer import layer_row_bounds
+from solvers.sdp.primal_dual import row_sdp_bound_ipm
 
 
 def _device(name):
@@ -22,7 +22,7 @@ def _device(name):
 def test_batched_bounds_are_the_numpy_solvers(device, pattern):
     """Same method, same step grid: the same bounds as row by row with numpy, in stacks of any size,
     each below the row's error under a feasible mask."""
-    from solvers.row_sdp_batched import row_sdp_bounds_batched
+    from solvers.sdp.batched import row_sdp_bounds_batched
 
     W, H = synthetic_layer(7, 40, seed=3)
     problem = make_problem(W, H, sparsity=0.5, pattern=pattern)
@@ -42,7 +42,7 @@ def test_batched_bounds_are_the_numpy_solvers(device, pattern):
 
 def test_layer_row_bounds_on_a_torch_device_and_edge_cases():
     _device("cpu-torch")
-    from solvers.row_sdp_batched import row_sdp_bounds_batched
+    from solvers.sdp.batched import row_sdp_bounds_batched
 
     W, H = synthetic_layer(5, 24, seed=4)
     W[2] = 0.0  # a zero row: error 0 under every mask, bound 0
@@ -60,7 +60,7 @@ def test_layer_row_bounds_on_a_torch_device_and_edge_cases():
 
 def test_batched_bounds_are_below_brute_force_optima():
     _device("cpu-torch")
-    from solvers.row_sdp_batched import row_sdp_bounds_batched
+    from solvers.sdp.batched import row_sdp_bounds_batched
 
     W, H = synthetic_layer(4, 12, seed=6)
     bounds, _ = row_sdp_bounds_batched(W, H, range(4), [6], device="cpu-torch", tolerance=1e-6)
@@ -73,7 +73,7 @@ def test_batched_bounds_are_below_brute_force_optima():
 
 def test_batched_bounds_reject_bad_input():
     _device("cpu-torch")
-    from solvers.row_sdp_batched import row_sdp_bounds_batched
+    from solvers.sdp.batched import row_sdp_bounds_batched
 
     W, H = synthetic_layer(3, 8, seed=1)
     for bad_W, bad_H in ((W, H[:7, :7]), (W[0], H), (np.where(W > 0, np.nan, W), H)):

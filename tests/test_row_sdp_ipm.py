@@ -1,18 +1,26 @@
-"""The per-row diagonal Shor SDP bound by the primal-dual (HKM) method (solvers.row_sdp_ipm)."""
+"""The per-row diagonal Shor SDP bound by the primal-dual (HKM) method (solvers.sdp.primal_dual)."""
 import numpy as np
 import pytest
-
-from solvers.row_sdp import _matrix, _newton_system, group_matrix, row_sdp_bound
-import solvers.row_sdp_ipm as row_sdp_ipm
-from solvers.row_sdp_ipm import (constraint_values, max_step, product_constraint_values, row_sdp_bound_ipm,
-                                 schur_matrix, times_dual_step)
 from test_row_sdp import _brute_force, _clarabel_value, _row_q
+
+import solvers.sdp.primal_dual as row_sdp_ipm
+from solvers.sdp.barrier import _newton_system, row_sdp_bound
+from solvers.sdp.primal_dual import (
+    constraint_values,
+    max_step,
+    product_constraint_values,
+    row_sdp_bound_ipm,
+    schur_matrix,
+    times_dual_step,
+)
+from solvers.sdp.shor import dual_matrix as _matrix
+from solvers.sdp.shor import group_matrix
 
 GROUPS = [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])]
 
 
 def _constraint_matrices(n, C):
-    """A_k with Z(y) = C0 - sum_k y_k A_k, from differences of Z (so they follow row_sdp._matrix)."""
+    """A_k with Z(y) = C0 - sum_k y_k A_k, from differences of Z (so they follow shor.dual_matrix)."""
     Q = np.zeros((n, n))
     zero = np.zeros(1 + C.shape[1] + n)
     return [_matrix(Q, C, zero) - _matrix(Q, C, e) for e in np.eye(len(zero))]

@@ -112,8 +112,8 @@ def test_degenerate_data_is_solved_not_an_error(case, pattern, objective):
 
 def test_a_false_optimal_claim_is_downgraded(monkeypatch):
     """A method that claims "optimal" for a bad mask, with its value as the bound, is caught."""
-    from solvers.result import MethodAnswer
-    from solvers.scores import solve_magnitude
+    from solvers.core.result import MethodAnswer
+    from solvers.heuristics.scores import solve_magnitude
 
     def liar(problem, **options):
         answer = solve_magnitude(problem)

@@ -4,8 +4,8 @@ import pytest
 
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.objective import layer_error
-from solvers.patterns import make_pattern
+from solvers.core.objective import layer_error
+from solvers.core.patterns import make_pattern
 
 
 def _no_improving_swap(W, H, mask, pattern):

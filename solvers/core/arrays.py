@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from array_api_compat import array_namespace, device as device_of, is_torch_array
+from array_api_compat import array_namespace, is_torch_array
+from array_api_compat import device as device_of
 
 __all__ = ["ONE_THREAD_MAX_N", "add_into", "axpy", "blas_threads_for", "check_device", "device_of", "inner",
            "keep_rows_top_k", "namespace", "one_blas_thread", "to_device", "to_numpy", "top_k_indices"]
@@ -45,10 +46,10 @@ def blas_threads_for(n: int):
 
 def one_blas_thread():
     """Context manager: BLAS / LAPACK on one thread inside it (threadpoolctl)."""
-    return _controller().limit(limits=1, user_api="blas")
+    return blas_controller().limit(limits=1, user_api="blas")
 
 
-def _controller():
+def blas_controller():
     """threadpoolctl's controller of the loaded BLAS / OpenMP libraries, made once (it scans them)."""
     global _threadpools
     if _threadpools is None:
@@ -84,7 +85,7 @@ def keep_rows_top_k(scores, k: int):
     k entries got exactly its top k (any threshold set of size k is the top-k set); rows where rounding
     or ties give another count fall back to argpartition in float64, which breaks ties arbitrarily.
     Splitting only this over threads ran slower than one thread (after a GEMM on two OpenBLAS threads
-    those threads still spin); ``solvers.fw_row_split`` splits the whole FW iteration by rows instead.
+    those threads still spin); ``solvers.relaxation.fw_row_split`` splits the whole FW iteration by rows instead.
     """
     if is_torch_array(scores):
         import torch

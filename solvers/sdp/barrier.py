@@ -11,7 +11,7 @@ y with Z(y) PSD certifies gamma + p^T rho <= the integer optimum (for binaries e
 e^T (Q - diag s) e + (s - C rho)^T e - gamma >= 0 is the quadratic form of Z on (1, e)).
 For fixed s it is the relaxation bound of the convexified objective e^T (Q - diag s) e + s^T e on
 the hyperplanes C^T e = p, so FW on the box-constrained (hypersimplex) relaxation with the same s
-gives a bound at least as large (``solvers.sparsefw``, strengthening "row-sdp").
+gives a bound at least as large (``solvers.relaxation.sparsefw``, strengthening "row-sdp").
 
 Method (Boyd & Vandenberghe, ch. 11): maximise tau * b^T y + log det Z(y) by damped Newton steps
 (backtracking keeps Z positive definite: a Cholesky succeeds), tau *= ``growth`` after each
@@ -22,7 +22,7 @@ the closed forms in ``_newton_system`` (tr(G A_k G A_l) for the structured A_k),
 about 2 n^3 flops. Measured on real SmolLM2 rows: n = 128 in 0.12 s (SCS on the same SDP with
 the row-sum constraints too: 0.8 s), n = 576 in about 200 steps, 4 s on a 2-core CPU (SCS: 386 s
 for an unusable answer). Most of those steps go to the first centerings; cold solves of full rows
-(``layer_row_bounds``) therefore use the primal-dual method of ``solvers.row_sdp_ipm`` (~17 iterations, 3x
+(``layer_row_bounds``) therefore use the primal-dual method of ``solvers.sdp.primal_dual`` (~17 iterations, 3x
 faster), while branch-and-bound nodes (``fixed_row_bound``) keep this method for its warm starts.
 """
 from __future__ import annotations
@@ -34,61 +34,24 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, lapack
 
-from .arrays import ONE_THREAD_MAX_N, blas_threads_for
-from .linalg import symmetric_from_lower
-from .patterns import Pattern
+from ..core.arrays import blas_threads_for
+from .shor import (
+    RowSDP,
+    best_gamma,
+    checked_row_matrix,
+    cholesky_factor,
+    cold_start,
+    doubled_linear_term,
+    dual_matrix,
+    factor_inverse,
+    gamma_max,
+    group_matrix,
+)
 
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 WARM_BACKOFF = 16.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (fw-bnb on the hard n96/n128
 # slices, new gamma start: 4: 119 s, 8: 62 s, 16: 51 s, 32: 84 s, 64: 73 s, 256: 100 s in all; node counts move too)
 WARM_FIRST_STEPS = 100  # a warm start whose first centering needs more Newton steps (or stalls) is dropped for a cold start
-LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~25% fewer iterations than 1e-4, bounds
-#   at most 4e-4 lower (benchmark.row_sdp_gaps --compare-tolerance 1e-2), against layer gaps of 10-35%
-
-
-@dataclass
-class RowSDP:
-    """Result in Q's units: ``bound`` = gamma + p^T rho (valid), ``s`` the diagonal multipliers.
-
-    ``gap`` bounds the distance of ``bound`` to the SDP optimum ((n+1)/tau after the last
-    centering; inf when stopped early or when the last centering stalled in its line search);
-    ``newton_steps`` counts all Newton steps.
-    """
-
-    bound: float
-    s: np.ndarray
-    rho: np.ndarray
-    gamma: float
-    gap: float
-    newton_steps: int
-    tau: float = 1.0  # barrier weight reached (normalised units), for warm starts
-
-
-def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
-    """n x G 0/1 matrix of the cardinality groups (None: one group with every index)."""
-    if groups is None:
-        return np.ones((n, 1))
-    C = np.zeros((n, len(groups)))
-    for g, members in enumerate(groups):
-        C[np.asarray(members), g] = 1.0
-    if np.any(C.sum(axis=1) != 1.0):
-        raise ValueError("cardinality groups must partition the row's indices")
-    return C
-
-
-def _matrix(Q: np.ndarray, C: np.ndarray, y: np.ndarray, q2: np.ndarray | float = 0.0) -> np.ndarray:
-    """Z(y) for the objective e^T Q e + q2^T e (q2: twice the linear term)."""
-    G = C.shape[1]
-    gamma, rho, s = y[0], y[1:1 + G], y[1 + G:]
-    n = len(s)
-    Z = np.empty((n + 1, n + 1))
-    Z[0, 0] = -gamma
-    Z[0, 1:] = Z[1:, 0] = (s + q2 - C @ rho) / 2.0
-    Z[1:, 1:] = Q
-    Z[1:, 1:][np.diag_indices(n)] -= s
-    return Z
-
-
 def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(grad of log det Z, K) with K_kl = tr(G A_k G A_l) = -Hessian of log det Z, G = Z^-1."""
     g00, g, Gb = inverse[0, 0], inverse[0, 1:], inverse[1:, 1:]
@@ -133,27 +96,6 @@ def _solve_again(K: np.ndarray, factor: tuple | None, rhs: np.ndarray) -> np.nda
     return scale * lapack.dpotrs(lower, scale * rhs, lower=1)[0]
 
 
-def _cholesky(Z: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """(lower Cholesky factor, log det Z) of a positive definite Z, else None (also for non-finite
-    input). LAPACK potrf directly (the upper triangle keeps Z's entries; only the lower one is read)."""
-    lower, info = lapack.dpotrf(Z, lower=1, clean=0)
-    if info != 0:
-        return None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_det = 2.0 * float(np.log(np.diagonal(lower)).sum())
-    return (lower, log_det) if math.isfinite(log_det) else None
-
-
-def _cho_solve(factor: tuple[np.ndarray, float], rhs: np.ndarray) -> np.ndarray:
-    return lapack.dpotrs(factor[0], rhs, lower=1)[0]
-
-
-def _inverse(factor: tuple[np.ndarray, float]) -> np.ndarray:
-    """Z^-1 from its Cholesky factor by LAPACK potri (one thread: 2-3x faster than solving with I
-    at n = 49-257; multithreaded on a busy machine it can be 10x slower, see ``ONE_THREAD_MAX_N``)."""
-    return symmetric_from_lower(lapack.dpotri(factor[0], lower=1)[0])  # potri fills the lower triangle only
-
-
 def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
     """Damped Newton on tau b^T y + log det Z(y) from a strictly feasible y.
 
@@ -161,11 +103,11 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
     step budget ran out before the Newton decrement fell below ``CENTERED``; centred False when the
     line search found no acceptable step (y is still strictly feasible, but not known to be centred).
     """
-    factor = _cholesky(_matrix(Qn, C, y, q2))
+    factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
     for step_count in range(1, max_steps + 1):
         if time.perf_counter() > deadline:
             return y, None, step_count - 1, False
-        grad_ld, K = _newton_system(_inverse(factor), C)
+        grad_ld, K = _newton_system(factor_inverse(factor), C)
         grad = tau * b + grad_ld
         delta, K_factor = _newton_direction(K, grad)
         decrement = float(grad @ delta)
@@ -177,7 +119,7 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
         step = 1.0
         while step > 1e-12:  # backtracking: stay positive definite, Armijo on the barrier function
             trial = y + step * delta
-            trial_factor = _cholesky(_matrix(Qn, C, trial, q2))
+            trial_factor = cholesky_factor(dual_matrix(Qn, C, trial, q2))
             if trial_factor is not None and tau * float(b @ trial) + trial_factor[1] >= value + 0.25 * step * decrement:
                 break
             step /= 2.0
@@ -193,44 +135,10 @@ def _predict(Qn, C, q2, y, move):
         return y
     t = 1.0
     while t > 1e-6:
-        if _cholesky(_matrix(Qn, C, y + t * move, q2)) is not None:
+        if cholesky_factor(dual_matrix(Qn, C, y + t * move, q2)) is not None:
             return y + t * move
         t /= 2.0
     return y
-
-
-def _gamma_max(factor: tuple[np.ndarray, float], v: np.ndarray) -> float:
-    """Largest gamma with Z PSD for given (rho, s): -v^T (Q - diag s)^-1 v / 4, v = s + q2 - C rho, from the
-    Cholesky factor of Q - diag s (Z's Schur complement on its first entry)."""
-    return -0.25 * float(v @ _cho_solve(factor, v))
-
-
-def _best_gamma(Qn, C, q2, y) -> float:
-    """``_gamma_max`` at y's (rho, s), a hair above (rounding); y's own gamma when Q - diag s is not definite."""
-    G = C.shape[1]
-    rho, s = y[1:1 + G], y[1 + G:]
-    lower = _cholesky(Qn - np.diag(s))
-    if lower is None:
-        return float(y[0])
-    return _gamma_max(lower, s + q2 - C @ rho) * (1.0 + 1e-12)
-
-
-def checked_row_matrix(Q) -> np.ndarray:
-    """Q as a float64 array, or a clear error when it is not a finite square matrix."""
-    Q = np.asarray(Q, dtype=np.float64)
-    n = Q.shape[0] if Q.ndim == 2 else 0
-    if Q.shape != (n, n) or not np.all(np.isfinite(Q)):
-        raise ValueError(f"Q must be a finite square matrix; got shape {Q.shape}")
-    return Q
-
-
-def doubled_linear_term(linear, n: int) -> np.ndarray:
-    """q2 = 2 q for the objective e^T Q e + 2 q^T e (zeros for None); a clear error when q is not a finite
-    n-vector."""
-    q2 = np.zeros(n) if linear is None else 2.0 * np.asarray(linear, dtype=np.float64)
-    if q2.shape != (n,) or not np.all(np.isfinite(q2)):
-        raise ValueError(f"linear must be a finite vector of length {n}")
-    return q2
 
 
 def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, growth: float = 2.0,
@@ -274,14 +182,14 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
         y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
         warm = y is not None
         if not warm:
-            y, tau = _cold_start(Qn, q2, G), 1.0
+            y, tau = cold_start(Qn, q2, G), 1.0
         steps, gap, centred = 0, math.inf, False
         while steps < max_newton:
             budget = min(max_newton - steps, WARM_FIRST_STEPS) if warm else max_newton - steps
             y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, budget, deadline)
             steps += used
             if warm and not centred and steps < max_newton and time.perf_counter() < deadline:
-                y, tau, warm = _cold_start(Qn, q2, G), 1.0, False  # the warm point did not centre: start afresh
+                y, tau, warm = cold_start(Qn, q2, G), 1.0, False  # the warm point did not centre: start afresh
                 continue
             warm = False
             if tangent is None:  # out of Newton steps or time before centering: no gap estimate
@@ -292,17 +200,11 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                 break  # (a point whose line search stalled is used as if centred, but reports no gap)
             y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
             tau *= growth
-        y[0] = _best_gamma(Qn, C, q2, y)
+        y[0] = best_gamma(Qn, C, q2, y)
         if steps and not centred:
             gap = math.inf
         return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
                       gap * scale, steps, tau)
-
-
-def _cold_start(Qn, q2, G) -> np.ndarray:
-    """A strictly feasible y: s = -1 (Q + I is positive definite), rho = 0, gamma 1 below its largest value."""
-    s0 = -np.ones(len(q2))
-    return np.concatenate(([_gamma_max(_cholesky(Qn + np.eye(len(q2))), s0 + q2) - 1.0], np.zeros(G), s0))
 
 
 def _warm_start(Qn, C, q2, start, scale):
@@ -311,16 +213,16 @@ def _warm_start(Qn, C, q2, start, scale):
     s, rho = np.asarray(s, dtype=np.float64) / scale, np.asarray(rho, dtype=np.float64) / scale
     if s.shape != (Qn.shape[0],) or rho.shape != (C.shape[1],) or not np.all(np.isfinite(s)):
         return None, 1.0
-    lower = _cholesky(Qn - np.diag(s))
+    lower = cholesky_factor(Qn - np.diag(s))
     if lower is None:
         return None, 1.0
     tau = max(1.0, tau / WARM_BACKOFF)
-    gamma = _gamma_max(lower, s + q2 - C @ rho)
+    gamma = gamma_max(lower, s + q2 - C @ rho)
     # the barrier's best gamma for these (rho, s) at this tau (tau + d/dgamma log(gamma_max - gamma) = 0), kept
     # clear of gamma_max's rounding
     gamma -= max(1.0 / tau, 1e-6 * max(abs(gamma), 1.0))
     y = np.concatenate(([gamma], rho, s))
-    if _cholesky(_matrix(Qn, C, y, q2)) is None:
+    if cholesky_factor(dual_matrix(Qn, C, y, q2)) is None:
         return None, 1.0
     return y, tau
 
@@ -405,14 +307,14 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
     if np.any(np.isnan(s_full[free])):
         return None
     A = Q[np.ix_(free, free)] - np.diag(s_full[free])
-    lower = _cholesky(A)
+    lower = cholesky_factor(A)
     if lower is None:
         return None
     C = group_matrix(int(free.sum()), node.sub_groups)  # free entries x groups with any
     counts = np.asarray(node.counts, dtype=np.float64)
     rho_present = np.nan_to_num(rho_full[node.present], nan=0.0)
     a = s_full[free] + 2.0 * node.linear - C @ rho_present
-    inverse = _inverse(lower)
+    inverse = factor_inverse(lower)
     e_star = -0.5 * (inverse @ a)
     # on the hyperplanes C^T e = counts (where every feasible row lies): minimiser e_bar and the inverse
     # restricted there, P = A^-1 - A^-1 C (C^T A^-1 C)^-1 C^T A^-1
@@ -458,95 +360,3 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     return node.constant + result.bound, (s_full, rho_full, result.tau)
 
 
-def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
-                     tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
-                     device: str | None = None) -> tuple[np.ndarray, dict]:
-    """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
-
-    Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
-    ``pattern.prune`` each). ``order``: the rows to do first (e.g. the largest known gaps); a row
-    running when time is up stops early with a valid, weaker bound. Each row is a cold solve, done by the
-    primal-dual method (``solvers.row_sdp_ipm``: ~1 s for a full 576-wide row on one core, 3x faster than
-    this module's barrier method). ``workers`` > 1: rows run in that many processes, one BLAS thread each.
-    ``device`` ("cuda", "cuda:N", "cpu-torch"): rows go in stacks through the same method batched with torch
-    (``solvers.row_sdp_batched``; ``workers`` is then unused).
-    """
-    if not pattern.row_local:
-        raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
-    rows = np.arange(W.shape[0]) if order is None else np.asarray(order)
-    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer) or np.any((rows < 0) | (rows >= W.shape[0])):
-        raise ValueError(f"order must list row indices in [0, {W.shape[0]}); got {order!r}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer; got {workers!r}")
-    groups = list(pattern.row_groups())
-    counts = [pattern.prune] * len(groups)
-    bounds = np.full(W.shape[0], np.nan)
-    started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
-    deadline = math.inf if time_limit is None else started + time_limit
-    if device not in (None, "cpu"):
-        from .row_sdp_batched import row_sdp_bounds_batched  # (it checks the device name)
-
-        bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
-                                                     deadline=deadline)
-    elif workers == 1:
-        job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}, 0
-        for i in rows:
-            bound, used = _row_job(job, W[i], deadline)
-            if bound is None:  # out of time
-                break
-            bounds[i], steps = bound, steps + used
-    else:
-        steps = _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, int(workers), bounds)
-    return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
-                    "sdp_seconds": round(time.monotonic() - started, 3)}
-
-
-_WORKER_JOB: dict = {}  # in a worker process of ``_parallel_rows``: what every row of the call shares
-
-
-def _set_worker_job(H, counts, groups, tolerance) -> None:
-    _WORKER_JOB.update(H=H, counts=counts, groups=groups, tolerance=tolerance)
-
-
-def _row_job(job: dict, w: np.ndarray, deadline: float) -> tuple[float | None, int]:
-    """(bound, primal-dual iterations) of the row with weights w; (None, 0) when the deadline (time.monotonic)
-    has passed."""
-    from .row_sdp_ipm import row_sdp_bound_ipm  # (it imports this module)
-
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        return None, 0
-    H = job["H"]
-    result = row_sdp_bound_ipm(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=job["tolerance"],
-                               time_limit=None if math.isinf(remaining) else remaining)
-    return result.bound, result.newton_steps
-
-
-def _worker_row_job(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
-    from .arrays import one_blas_thread
-
-    with one_blas_thread():
-        return _row_job(_WORKER_JOB, w, deadline)
-
-
-def _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, workers, bounds) -> int:
-    """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds``."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    steps, pending, queue = 0, {}, iter(rows)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_set_worker_job,
-                             initargs=(H, counts, groups, tolerance)) as pool:
-        while True:
-            while len(pending) < 2 * workers and time.monotonic() < deadline:
-                i = next(queue, None)
-                if i is None:
-                    break
-                pending[pool.submit(_worker_row_job, W[i], deadline)] = i
-            if not pending:
-                return steps
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                bound, used = future.result()
-                if bound is not None:
-                    bounds[pending[future]], steps = bound, steps + used
-                del pending[future]

@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from .arrays import add_into, check_device, device_of, namespace, to_device, to_numpy
-from .objective import mask_error_rows
-from .problem import LayerProblem
-from .result import MethodAnswer
+from ..core.arrays import add_into, check_device, device_of, namespace, to_device, to_numpy
+from ..core.objective import mask_error_rows
+from ..core.problem import LayerProblem
+from ..core.result import MethodAnswer
 from .scores import warm_start_mask
 
 TORCH_TABLE_BYTES = 4 << 30  # pair tables per torch pass (4 GiB)
@@ -131,7 +131,7 @@ def _cross_row_round(W: np.ndarray, H: np.ndarray, mask: np.ndarray) -> int:
     return applied
 
 
-def _per_layer_swaps(problem: LayerProblem, mask: np.ndarray, deadline: float, max_iters: int):
+def per_layer_swaps(problem: LayerProblem, mask: np.ndarray, deadline: float, max_iters: int):
     W, H = problem.W, problem.H
     all_cols = np.arange(W.shape[1])[None, :]
     total_swaps, rounds = 0, 0
@@ -181,7 +181,7 @@ def solve_sparseswaps(problem: LayerProblem, *, time_limit=None, seed=0, warm_st
             swaps += int(chunk_swaps.sum())
             converged &= done
     else:
-        mask, swaps, converged = _per_layer_swaps(problem, start.copy(), deadline, max_iters)
+        mask, swaps, converged = per_layer_swaps(problem, start.copy(), deadline, max_iters)
     start_error = float(mask_error_rows(problem.W, problem.H, start).sum())
     info = {"swaps": swaps, "local_optimum": bool(converged), "start_mask_error": start_error,
             "warm_start": warm_start if isinstance(warm_start, str) else "mask",

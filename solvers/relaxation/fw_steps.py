@@ -1,4 +1,5 @@
-"""The rules every FW loop here shares: the LMO's scores under fixings, when to stop, and the step size.
+"""The rules every FW loop here shares: the LMO's scores under fixings, when to stop, the step size, and
+the result shape (``FWResult``).
 
 f is quadratic along a direction D: f(X + g D) = f + g * slope + g^2 * curvature, slope = <grad, D>,
 curvature = <W D, (W D) H> (units of the objective), so the exact line search is -slope / (2 curvature).
@@ -6,8 +7,9 @@ curvature = <W D, (W D) H> (units of the objective), so the exact line search is
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
-from .arrays import namespace
+from ..core.arrays import namespace
 
 
 def oracle_scores(gradient, fixed_keep=None, fixed_prune=None):
@@ -37,3 +39,17 @@ def step_size(variant: str, t: int, slope: float, curvature: float, gamma_max: f
     else:
         gamma = min(gamma_max, -slope / (2.0 * curvature)) if curvature > 0 else gamma_max
     return max(gamma, 0.0)
+
+
+@dataclass
+class FWResult:
+    """Arrays are of the input's kind (numpy, or torch on the input's device)."""
+
+    X: object
+    objective: float
+    gap: float
+    lower_bound: float
+    iterations: int
+    trace: list = field(default_factory=list)  # (iteration, seconds, f, gap)
+    active: list = field(default_factory=list)  # (vertex, weight) pairs of X (bpcg)
+    gradient: object = None                     # grad f at the returned X

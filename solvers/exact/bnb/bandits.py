@@ -1,6 +1,6 @@
 """Multi-armed bandits that choose a primal heuristic at each branch-and-bound node.
 
-Rewards lie in [0, 1] (``fw_bnb`` passes relative incumbent improvement per second, squashed).
+Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per second, squashed).
 - ``ucb``: UCB1 (Auer, Cesa-Bianchi, Fischer 2002): mean + sqrt(2 ln t / n), every arm once first.
 - ``exp3``: Exp3 (Auer et al. 2002) with exploration ``gamma``; importance-weighted rewards.
 - ``epsgreedy``: best mean with probability 1 - eps, a uniform arm otherwise.

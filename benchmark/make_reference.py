@@ -1,26 +1,13 @@
 """Compute the stored brute-force optima of the ``tiny`` set into ``instances/data/tiny.solu``.
 
-Usage: ``python -m instances.make_reference``. Settings per instance: per-row at 50% and 75%, 2:4,
+Usage: ``python -m benchmark.make_reference``. Settings per instance: per-row at 50% and 75%, 2:4,
 and per-layer at 50% where the whole matrix has at most 16 weights; both objectives.
 """
 from __future__ import annotations
 
+from instances.reference import References, setting_key, write_references
+from instances.sets import DATA_DIR, tiny_cases
 from solvers import solve_layer
-
-from .reference import References, setting_key, write_references
-from .sets import DATA_DIR, load_set
-
-TINY_SETTINGS = [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("per-layer", 0.5)]
-PER_LAYER_MAX_WEIGHTS = 16
-
-
-def tiny_cases():
-    """(problem, pattern, sparsity) triples with stored optima."""
-    for problem in load_set("tiny"):
-        for pattern, sparsity in TINY_SETTINGS:
-            if pattern == "per-layer" and problem.W.size > PER_LAYER_MAX_WEIGHTS:
-                continue
-            yield problem, pattern, sparsity
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ accuracy of the low-rank solve (one eigen-decomposition). Any such s is a valid 
 Why: on binaries z_j^2 = z_j, so for e_i = w_i * z_i (pruned weights of row i)
     e_i^T H e_i = e_i^T (H - diag s) e_i + sum_j s_j w_ij^2 z_ij,
 and for s in the set above the right-hand side is convex and >= the left on [0, 1]: its relaxation
-bound is stronger (``solvers.sparsefw``, strengthening "diag-bm"). An SDP solver (SCS) took 386 s at
+bound is stronger (``solvers.relaxation.sparsefw``, strengthening "diag-bm"). An SDP solver (SCS) took 386 s at
 n = 576 and returned an inaccurate, unusable answer; this takes seconds.
 """
 from __future__ import annotations

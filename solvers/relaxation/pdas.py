@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.linalg import lapack
 
-from .arrays import one_blas_thread
-from .linalg import spd_inverse, spd_solve
-from .problem import LayerProblem
+from ..core.arrays import one_blas_thread
+from ..core.linalg import spd_inverse, spd_solve
+from ..core.problem import LayerProblem
+from .row_bounds import row_values_and_gaps
 
 MAX_ITERATIONS = 50
 
@@ -57,12 +58,10 @@ def relaxation_pdas(problem: LayerProblem, *, H: np.ndarray | None = None, linea
     """Solve every row's relaxation (``H`` defaults to the problem's; ``linear`` (d_out x d_in) adds
     sum_ij linear_ij (1 - X_ij)). Rows left when ``time_limit`` (s) runs out keep the diagonal first guess
     (projected, flagged not converged); their bounds stay valid, only weaker."""
-    from .sparsefw import row_values_and_gaps
-
     if problem.pattern.kind != "per-row":
         raise ValueError(f"relaxation_pdas supports the per-row pattern, not {problem.pattern.name!r}: per-layer "
                          "couples the rows, and on N:M's many small groups PDAS cycles (measured on 2:4: 25% of "
-                         "rows unconverged after 50 iterations); use Frank-Wolfe (solvers.fw_engine) there")
+                         "rows unconverged after 50 iterations); use Frank-Wolfe (solvers.relaxation.fw_engine) there")
     started = time.perf_counter()
     W = problem.W
     H = problem.H if H is None else np.asarray(H, dtype=np.float64)

@@ -10,9 +10,8 @@ all groups. Selection, oracles, MIP constraints and the feasibility check all re
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numbers
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -77,6 +76,31 @@ def parse_nm(pattern: str) -> tuple[int, int] | None:
     return n, m
 
 
+def check_pattern_name(pattern) -> None:
+    """ValueError unless ``pattern`` is "per-row", "per-layer" or a well-formed "N:M"."""
+    if not isinstance(pattern, str) or (pattern not in ("per-row", "per-layer") and parse_nm(pattern) is None):
+        raise ValueError(f"unknown pattern {pattern!r}; known: 'per-row', 'per-layer' or 'N:M' such as '2:4'")
+
+
+def parse_setting(text: str) -> tuple[str, float | None]:
+    """The one setting syntax of the command lines: "per-row@0.5", "per-layer@0.6", "N:M" (no sparsity), or a
+    bare fraction "0.5" (per-row). Returns (pattern, sparsity); ValueError naming a bad one."""
+    text = text.strip()
+    if ":" in text:
+        check_pattern_name(text)
+        return text, None
+    pattern, _, value = text.rpartition("@")
+    pattern = pattern or "per-row"
+    try:
+        sparsity = float(value)
+    except ValueError:
+        raise ValueError(f"bad setting {text!r}: use a pruned fraction (0.5), N:M (2:4) or pattern@fraction "
+                         "(per-layer@0.5)") from None
+    check_pattern_name(pattern)
+    _check_sparsity(sparsity)
+    return pattern, sparsity
+
+
 def make_pattern(pattern: str, shape: tuple[int, int], sparsity: float | None) -> Pattern:
     """Build the groups of ``pattern`` for a weight matrix of ``shape`` = (d_out, d_in).
 
@@ -90,8 +114,7 @@ def make_pattern(pattern: str, shape: tuple[int, int], sparsity: float | None) -
             raise ValueError(f"N:M pattern {pattern!r} needs d_in divisible by M; d_in = {d_in}")
         groups = np.arange(d_out * d_in, dtype=np.int64).reshape(d_out * d_in // m, m)
         return Pattern(pattern, "N:M", shape, n, groups)
-    if pattern not in ("per-row", "per-layer"):
-        raise ValueError(f"unknown pattern {pattern!r}; known: 'per-row', 'per-layer' or 'N:M' such as '2:4'")
+    check_pattern_name(pattern)
     _check_sparsity(sparsity)
     flat = np.arange(d_out * d_in, dtype=np.int64)
     groups = flat.reshape(d_out, d_in) if pattern == "per-row" else flat.reshape(1, -1)

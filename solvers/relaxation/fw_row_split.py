@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .arrays import _controller, axpy, inner, keep_rows_top_k, one_blas_thread
-from .fw_steps import oracle_scores, should_stop, step_size
-from .patterns import Pattern
+from ..core.arrays import axpy, blas_controller, inner, keep_rows_top_k, one_blas_thread
+from ..core.patterns import Pattern
+from .fw_steps import FWResult, oracle_scores, should_stop, step_size
 
 SPLIT_MIN_ENTRIES = 1 << 16  # layers with fewer weights run in fw_engine (the hand-offs would cost more)
 RECOMPUTE_EVERY = 50         # exact P and f now and then, as in fw_engine
@@ -35,7 +35,7 @@ def split_workers(W, pattern: Pattern, variant: str, linear, active_set) -> int:
             or active_set or W.size < SPLIT_MIN_ENTRIES or W.shape[0] < 2
             or (linear is not None and not isinstance(linear, np.ndarray))):
         return 1
-    blas = [info["num_threads"] for info in _controller().info() if info.get("user_api") == "blas"]
+    blas = [info["num_threads"] for info in blas_controller().info() if info.get("user_api") == "blas"]
     return max(1, min(blas[0] if blas else 1, os.cpu_count() or 1, W.shape[0]))
 
 
@@ -111,7 +111,6 @@ def frank_wolfe_row_split(W: np.ndarray, H: np.ndarray, pattern: Pattern, start:
                           cutoff: float | None = None):
     """``fw_engine.frank_wolfe`` for "line-search" / "open-loop" on ``workers`` row blocks (see the module
     docstring); returns its ``FWResult`` (no active set). BLAS runs on one thread per worker meanwhile."""
-    from .fw_engine import FWResult
 
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else math.inf)

@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from .objective import error_rows
-from .problem import LayerProblem
-from .result import MethodAnswer
-from .scores import warm_start_mask
+from ..core.objective import error_rows
+from ..core.problem import LayerProblem
+from ..core.result import MethodAnswer
+from ..heuristics.scores import warm_start_mask
 
 DEFAULT_MAX_MASKS = 2_000_000
 

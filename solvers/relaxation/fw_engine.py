@@ -17,32 +17,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import axpy, device_of as _device, inner, keep_rows_top_k, namespace, top_k_indices
+from ..core.arrays import axpy, inner, keep_rows_top_k, namespace, top_k_indices
+from ..core.arrays import device_of as _device
+from ..core.patterns import Pattern
 from .fw_row_split import frank_wolfe_row_split, split_workers
-from .fw_steps import oracle_scores, should_stop, step_size
-from .patterns import Pattern
+from .fw_steps import FWResult, oracle_scores, should_stop, step_size
 
 VARIANTS = ("open-loop", "line-search", "bpcg")
 RECOMPUTE_EVERY = 50
 STACK_MAX_ENTRIES = 1 << 18  # bpcg stacks its active vertices into one matrix up to this many entries
-
-
-@dataclass
-class FWResult:
-    """Arrays are of the input's kind (numpy, or torch on the input's device)."""
-
-    X: object
-    objective: float
-    gap: float
-    lower_bound: float
-    iterations: int
-    trace: list = field(default_factory=list)  # (iteration, seconds, f, gap)
-    active: list = field(default_factory=list)  # (vertex, weight) pairs of X (bpcg)
-    gradient: object = None                     # grad f at the returned X
 
 
 def lmo(gradient, pattern: Pattern, fixed_keep=None, fixed_prune=None, groups=None):

@@ -1,15 +1,15 @@
 """Many rows' diagonal Shor SDP bounds at once with torch (a GPU when present): the primal-dual method of
-``solvers.row_sdp_ipm``, batched over the rows of a layer.
+``solvers.sdp.primal_dual``, batched over the rows of a layer.
 
-Row r: Q_r = diag(w_r) H diag(w_r), the SDP and certificate of ``solvers.row_sdp`` (no linear term). Every
-operation of ``row_sdp_ipm._solve`` becomes a batched one over a (rows x (n+1) x (n+1)) stack: Cholesky factors
+Row r: Q_r = diag(w_r) H diag(w_r), the SDP and certificate of ``solvers.sdp.barrier`` (no linear term). Every
+operation of ``primal_dual._solve`` becomes a batched one over a (rows x (n+1) x (n+1)) stack: Cholesky factors
 with per-row success flags (``torch.linalg.cholesky_ex``), inverses from them, the two n^3 products per
 iteration as batched matrix products, the Schur matrices by the same O(n^2) closed forms. Step lengths come
-from Cholesky tests on the same geometric grid as ``row_sdp_ipm`` (one batched factorization per grid point
+from Cholesky tests on the same geometric grid as ``primal_dual`` (one batched factorization per grid point
 for the rows still looking), so a row's iterates are the numpy solver's up to rounding. A row leaves the
 stack when it stops (gap below ``tolerance`` * |bound|, stalled bound, singular Schur matrix, or a point
 that no longer factors: then its last strictly feasible y is kept); gamma is then raised to its largest
-feasible value as in ``row_sdp._best_gamma``. torch is imported only when this module's function runs.
+feasible value as in ``shor.best_gamma``. torch is imported only when this module's function runs.
 
 Memory: about 24 (n+1)^2 doubles per row in the stack (n = 1536: 0.45 GB), so ``batch_rows`` rows at a time.
 """
@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from .arrays import check_device
-from .row_sdp import group_matrix
-from .row_sdp_ipm import STALL_ITERATIONS, STEP_FRACTION
+from ..core.arrays import check_device
+from .primal_dual import STALL_ITERATIONS, STEP_FRACTION
+from .shor import group_matrix
 
 MATRICES_PER_ROW = 24  # (n+1)^2 doubles per row of the stack, for the batch size
 
@@ -151,7 +151,7 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
 
 
 def _finish(torch, Qn, C, p, y, ids, bounds) -> None:
-    """Write gamma_max + p^T rho (the rows' certified bounds, as ``row_sdp._best_gamma``; y's own gamma where
+    """Write gamma_max + p^T rho (the rows' certified bounds, as ``shor.best_gamma``; y's own gamma where
     Q - diag s does not factor) into bounds[ids]."""
     g = C.shape[1]
     rho, s = y[:, 1:1 + g], y[:, 1 + g:]
@@ -161,12 +161,12 @@ def _finish(torch, Qn, C, p, y, ids, bounds) -> None:
 
 
 def _gamma_max(torch, factor, v):
-    """-v^T (Q - diag s)^-1 v / 4 per row, from the Cholesky factors of Q - diag s (``row_sdp._gamma_max``)."""
+    """-v^T (Q - diag s)^-1 v / 4 per row, from the Cholesky factors of Q - diag s (``shor.gamma_max``)."""
     return -0.25 * (v * torch.cholesky_solve(v[:, :, None], factor)[:, :, 0]).sum(dim=1)
 
 
 def _matrix(Qn, C, y):
-    """Z(y) per row (``row_sdp._matrix`` without a linear term)."""
+    """Z(y) per row (``shor.dual_matrix`` without a linear term)."""
     g, n = C.shape[1], Qn.shape[1]
     gamma, rho, s = y[:, 0], y[:, 1:1 + g], y[:, 1 + g:]
     Z = Qn.new_empty((Qn.shape[0], n + 1, n + 1))
@@ -180,20 +180,20 @@ def _matrix(Qn, C, y):
 
 
 def _constraint_values(X, C):
-    """A(X) per row (``row_sdp_ipm.constraint_values``)."""
+    """A(X) per row (``primal_dual.constraint_values``)."""
     x = X[:, 1:, 0]
     return _cat((X[:, 0, :1], x @ C, X.diagonal(dim1=1, dim2=2)[:, 1:] - x))
 
 
 def _product_constraint_values(R, G, C):
-    """A(R G) per row from the entries of R G it reads (``row_sdp_ipm.product_constraint_values``)."""
+    """A(R G) per row from the entries of R G it reads (``primal_dual.product_constraint_values``)."""
     first = (R @ G[:, :, :1])[:, :, 0]
     diagonal = (R * G.transpose(1, 2)).sum(dim=2)
     return _cat((first[:, :1], first[:, 1:] @ C, diagonal[:, 1:] - first[:, 1:]))
 
 
 def _times_dual_step(X, dy, C):
-    """X A^T(dy) per row in O(n^2) (``row_sdp_ipm.times_dual_step``)."""
+    """X A^T(dy) per row in O(n^2) (``primal_dual.times_dual_step``)."""
     g = C.shape[1]
     ds = dy[:, 1 + g:]
     d = _cat((dy[:, :1], ds))
@@ -205,7 +205,7 @@ def _times_dual_step(X, dy, C):
 
 
 def _schur_matrix(X, G, C):
-    """M_kl = tr(A_k X A_l G) per row by ``row_sdp_ipm.schur_matrix``'s closed forms."""
+    """M_kl = tr(A_k X A_l G) per row by ``primal_dual.schur_matrix``'s closed forms."""
     x00, x, Xb = X[:, 0, 0], X[:, 1:, 0], X[:, 1:, 1:]
     g00, gv, Gb = G[:, 0, 0], G[:, 1:, 0], G[:, 1:, 1:]
     Cx, Cg, XbC, GbC = x @ C, gv @ C, Xb @ C, Gb @ C
@@ -230,7 +230,7 @@ def _schur_matrix(X, G, C):
 
 def _grid_step(torch, P, D, first, shrink: float):
     """Per row the first of first, first * shrink, ... (down to 1e-8) with P + t D positive definite (one batched
-    Cholesky test per grid point for the rows still looking), 0 when none is (``row_sdp_ipm._step_length``)."""
+    Cholesky test per grid point for the rows still looking), 0 when none is (``primal_dual._step_length``)."""
     t, step = first.clone(), torch.zeros_like(first)
     looking = torch.ones_like(first, dtype=torch.bool)
     while True:

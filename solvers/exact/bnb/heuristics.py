@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .patterns import Pattern, select_top
+from ...core.patterns import Pattern, select_top
 
 
 @dataclass

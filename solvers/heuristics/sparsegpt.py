@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .objective import damped_gram
-from .problem import LayerProblem
-from .result import MethodAnswer
+from ..core.objective import damped_gram
+from ..core.problem import LayerProblem
+from ..core.result import MethodAnswer
 
 
 def allocate(total: int, sizes: np.ndarray) -> np.ndarray:

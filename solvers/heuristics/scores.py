@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .patterns import select_top
-from .problem import LayerProblem
-from .result import MethodAnswer
+from ..core.patterns import select_top
+from ..core.problem import LayerProblem
+from ..core.result import MethodAnswer
 
 
 def magnitude_scores(W: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ def warm_start_mask(problem: LayerProblem, warm_start) -> np.ndarray:
         if warm_start not in WARM_START_SCORES:
             raise ValueError(f"unknown warm_start {warm_start!r}; known: {', '.join(WARM_START_SCORES)} or a mask array")
         return select_top(WARM_START_SCORES[warm_start](problem.W, problem.H), problem.pattern)
-    from .objective import check_mask
+    from ..core.objective import check_mask
 
     mask = np.asarray(warm_start)
     check_mask(mask, problem.pattern)

@@ -1,6 +1,6 @@
 """One row's diagonal Shor SDP bound by a primal-dual (HKM) interior-point method: cold solves of full rows.
 
-Same SDP and certificate as ``solvers.row_sdp`` (read its docstring first): the dual
+Same SDP and certificate as ``solvers.sdp.barrier`` (read its docstring first): the dual
 
     max  b^T y  s.t.  Z(y) = C0 - sum_k y_k A_k  PSD,    y = (gamma, rho, s),  b = (1, p, 0),
 
@@ -23,7 +23,7 @@ eigenvalue by Lanczos (``max_step``, O(n^2) per product; trial Cholesky tests ha
 iteration), then the first point of a geometric grid below it, 0.95 of the way (without the corrector, fixed or
 step-driven sigma, the bound was still 0.05-700% off after 60 iterations).
 Stops when <X, Z> <= ``tolerance`` * |b^T y| (the barrier method's stopping rule: there (n+1) / tau is the
-same quantity on its central path), or when the bound stalls; then gamma is raised to its largest feasible value (``row_sdp._best_gamma``).
+same quantity on its central path), or when the bound stalls; then gamma is raised to its largest feasible value (``shor.best_gamma``).
 <X, Z> is a proven gap only for a feasible X; the primal residual typically stalls near 1e-2 (the Schur
 matrix grows ill-conditioned), while the bound agrees with the barrier method's to ~1e-5 (tests, benchmark).
 """
@@ -36,9 +36,19 @@ import numpy as np
 from scipy.linalg import lapack
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-from .arrays import blas_threads_for
-from .row_sdp import (RowSDP, _best_gamma, _cholesky, _cold_start, _inverse, _matrix, checked_row_matrix,
-                      doubled_linear_term, group_matrix, row_sdp_bound)
+from ..core.arrays import blas_threads_for
+from .barrier import row_sdp_bound
+from .shor import (
+    RowSDP,
+    best_gamma,
+    checked_row_matrix,
+    cholesky_factor,
+    cold_start,
+    doubled_linear_term,
+    dual_matrix,
+    factor_inverse,
+    group_matrix,
+)
 
 PRIMAL_RESIDUAL = 1e-3  # max |b - A(X)| (entries of X are O(1)) below which <X, Z> is trusted as the gap
 STEP_FRACTION = 0.95  # of the way to the boundary of the PSD cone
@@ -53,7 +63,7 @@ def schur_matrix(X: np.ndarray, G: np.ndarray, C: np.ndarray) -> np.ndarray:
 
     A_gamma = e0 e0^T, A_rho_g = (e0 c_g^T + c_g e0^T) / 2 (c_g: group g's indicator, shifted by one),
     A_s_j = e_j e_j^T - (e0 e_j^T + e_j e0^T) / 2; each term is a product of entries of X and G on the
-    index pairs {0, k} x {0, l}. With X = G this is ``row_sdp._newton_system``'s K.
+    index pairs {0, k} x {0, l}. With X = G this is ``barrier._newton_system``'s K.
     """
     x00, x, Xb = X[0, 0], X[1:, 0], X[1:, 1:]
     g00, g, Gb = G[0, 0], G[1:, 0], G[1:, 1:]
@@ -149,7 +159,7 @@ def _first_on_grid(first: float, shrink: float, fits) -> float:
 
 def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, max_iterations: int = 60,
                       time_limit: float | None = None, linear: np.ndarray | None = None) -> RowSDP:
-    """The diagonal Shor SDP bound of one row (``row_sdp.row_sdp_bound``'s arguments and result) by the
+    """The diagonal Shor SDP bound of one row (``barrier.row_sdp_bound``'s arguments and result) by the
     primal-dual method of the module docstring. ``newton_steps`` counts its iterations; ``gap`` is
     <X, Z> when the primal residual is small (else inf). Groups with nothing to choose go to the barrier solver.
     """
@@ -172,24 +182,24 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
     n, size = Q.shape[0], Q.shape[0] + 1
     Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
     b = np.concatenate(([1.0], p, np.zeros(n)))
-    y = _cold_start(Qn, q2, C.shape[1])
-    Z = _matrix(Qn, C, y, q2)
-    G = _inverse(_cholesky(Z))
+    y = cold_start(Qn, q2, C.shape[1])
+    Z = dual_matrix(Qn, C, y, q2)
+    G = factor_inverse(cholesky_factor(Z))
     X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
     history, gap, iterations, previous, guess = [], math.inf, 0, None, (0.5, 0.5)
     for iterations in range(1, max_iterations + 1):
-        Z_factor, X_factor = _cholesky(Z), _cholesky(X)
+        Z_factor, X_factor = cholesky_factor(Z), cholesky_factor(X)
         for _ in range(MAX_RETREATS if previous is not None else 0):
             if Z_factor is not None and X_factor is not None:
                 break
             X, y = (old + 0.5 * (new - old) for old, new in zip(previous, (X, y)))  # the step left the cone: halve it
-            Z = _matrix(Qn, C, y, q2)
-            Z_factor, X_factor = _cholesky(Z), _cholesky(X)
+            Z = dual_matrix(Qn, C, y, q2)
+            Z_factor, X_factor = cholesky_factor(Z), cholesky_factor(X)
         if Z_factor is None or X_factor is None:  # rounding at the boundary
             if Z_factor is None and previous is not None:
                 y = previous[1]  # the last strictly feasible y
             break
-        G = _inverse(Z_factor)
+        G = factor_inverse(Z_factor)
         mu = float(np.sum(X * Z)) / size
         residual = b - constraint_values(X, C)
         bound = float(b @ y)
@@ -213,7 +223,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         XD_p = times_dual_step(X, dy_p, C)
         dX_p = XD_p @ G - X
         dX_p = (dX_p + dX_p.T) / 2.0
-        dZ_p = _matrix(Qn, C, y + dy_p, q2) - Z  # = -A^T(dy_p)
+        dZ_p = dual_matrix(Qn, C, y + dy_p, q2) - Z  # = -A^T(dy_p)
         t_primal = _step(X_factor, X, dX_p, min(1.0, 2.0 * guess[0]), 0.5)
         t_dual = _step(Z_factor, Z, dZ_p, min(1.0, 2.0 * guess[1]), 0.5)
         guess = (t_primal, t_dual)
@@ -224,15 +234,15 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         dy = solve(b - sigma * mu * AG + product_constraint_values(R, G, C))
         dX = sigma * mu * G - X + (times_dual_step(X, dy, C) - R) @ G
         dX = (dX + dX.T) / 2.0
-        dZ = _matrix(Qn, C, y + dy, q2) - Z
+        dZ = dual_matrix(Qn, C, y + dy, q2) - Z
         previous = (X, y)
         X = X + STEP_FRACTION * _step(X_factor, X, dX, 1.0 / STEP_FRACTION, 0.8) * dX
         y = y + STEP_FRACTION * _step(Z_factor, Z, dZ, 1.0 / STEP_FRACTION, 0.8) * dy
-        Z = _matrix(Qn, C, y, q2)
+        Z = dual_matrix(Qn, C, y, q2)
     else:
-        if _cholesky(Z) is None:
+        if cholesky_factor(Z) is None:
             y = previous[1]
-    y[0] = _best_gamma(Qn, C, q2, y)
+    y[0] = best_gamma(Qn, C, q2, y)
     groups = C.shape[1]
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
                   gap * scale, iterations)

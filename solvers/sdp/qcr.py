@@ -8,7 +8,7 @@ reformulation whose continuous relaxation bound depends on (a, u):
       min <Q, Z>  s.t.  [[1, z^T], [z, Z]] PSD,  diag Z = z,  Z 1 = p z,  1^T z = p,  0 <= z <= 1,
   so the continuous bound of the reformulation equals the SDP bound (cvxpy with SCS by default: it is ~20x faster than Clarabel here and an inexact dual still gives a
   valid, only slightly weaker, reformulation);
-- ``diag``: u = 0 and a = -s from the diagonal-only Shor SDP (``solvers.row_sdp``, a barrier method:
+- ``diag``: u = 0 and a = -s from the diagonal-only Shor SDP (``solvers.sdp.barrier``, a barrier method:
   ~10x faster than SCS at n = 64-128, bound within 0.3-0.6% of the full Shor on real rows, and
   feasible at n = 576 where SCS is not);
 - ``min-eig``: a = -lambda_min(Q) 1, u = 0 (cheap, valid for any size; also the only choice when
@@ -123,8 +123,8 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float 
 
 
 def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None) -> Convexified:
-    """QCR with a = -s from the diagonal Shor SDP (``row_sdp.row_sdp_bound``, stopped at ``time_limit``), u = 0."""
-    from .row_sdp import row_sdp_bound
+    """QCR with a = -s from the diagonal Shor SDP (``barrier.row_sdp_bound``, stopped at ``time_limit``), u = 0."""
+    from .barrier import row_sdp_bound
 
     result = row_sdp_bound(Q, p, time_limit=time_limit)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")

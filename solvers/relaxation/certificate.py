@@ -1,33 +1,14 @@
-"""SparseFW ("Don't Be Greedy, Just Relax", arXiv 2510.13713): Frank-Wolfe on the relaxed mask, rounded.
+"""Certified lower bounds of the mask objective from the (strengthened) relaxation; SparseFW's step 3.
 
-1. Warm start from a mask (default Wanda); alpha-fixing keeps the top floor(alpha k) Wanda weights of
-   every group fixed, and FW (``solvers.fw_engine``) optimises the rest of the budget (alpha = 0.9
-   as in the paper; alpha = 0 relaxes everything).
-2. Rounding: top-k of the relaxed X inside every group (ties towards the warm start); with
-   ``polish=True`` SparseSwaps refines the rounded mask. Both values are kept in ``info``.
-3. Certified lower bound (``certify=True``): FW over the *full* relaxation (no fixing), where
-   f(X_t) - gap_t <= relaxed optimum <= integer optimum. With ``strengthen`` (default "diag-scaled") it runs on the
-   convexified objective sum_i e_i^T (H - diag d) e_i + sum_ij d_j w_ij^2 z_ij (equal to the mask error
-   on binaries, z = pruned indicator; for d >= 0 it is >= the mask error on [0, 1], so its relaxed
-   optimum is a bound at least as strong), with d from the SDP  max sum_j s_j d_j  s.t.  H - diag(d) PSD, d >= 0,
-   s_j = sum_i w_ij^2 (cvxpy/SCS, one SDP per layer, only for d_in <= 256: at 576 it takes minutes);
-   "diag-scaled" (default) uses d = lambda_min(D^-1/2 H D^-1/2) diag(H), D = diag(H), and "min-eig"
-   d = lambda_min(H) 1; both cost one eigen-decomposition. "diag-bm" maximises the bound over d
-   (a saddle point, ``_saddle_bound``): ``certify_rounds`` rounds, each one low-rank SDP solve
-   (``solvers.diag_sdp``) and one FW run; far stronger on real layers, about rounds x the cost.
-   The bound from an alpha-fixed run is not valid and is never returned. For the per-row pattern on
-   the CPU (numpy) the relaxation of "none" / "diag-scaled" / "min-eig" / "diag-sdp" is solved exactly
-   by ``solvers.relaxation_pdas`` instead (same f - FW-gap certificate, at its exact optimum);
-   ``info["certify_solver"]`` says which ("pdas" or "fw"); ``certify_solver`` ("auto", "fw", "pdas") forces one.
-4. App. E guarantee per row (per-row pattern): f(rounded) - f(opt) <= eps + 2 lambda_max(Q_i)
-   (min{k, r} + sqrt(2 r min{k, r})), r = d_in - k, eps = that row's FW gap; stored in ``info`` with
-   the observed excess over the certified bound. lambda_max(Q_i) is bounded above by the smaller of
-   Gershgorin's bound max_j |w_ij| sum_l |H_jl| |w_il| and lambda_max(H) max_j w_ij^2 (valid upper
-   bounds, avoiding d_out eigen-decompositions).
-``device`` ("cuda", "cuda:N", "cpu-torch"; default None = numpy on the CPU) runs the FW iterations
-with torch on that device, same code path (``solvers.arrays``); masks, rounding and bounds come back
-as numpy. Only the mask objective is relaxed; with ``objective="reconstruct"`` the mask is still chosen by the
-mask relaxation and no lower bound is claimed.
+``certified_bound``: FW over the *full* relaxation (no fixing), where f(X_t) - gap_t <= relaxed optimum <=
+integer optimum, on the convexified objective sum_i e_i^T (H - diag d) e_i + sum_ij d_j w_ij^2 z_ij (equal to
+the mask error on binaries, z = pruned indicator; for d with H - diag d PSD its relaxation bound is at least
+as strong). Strengthenings (``STRENGTHENINGS``): "none"; "diag-scaled" d = lambda_min(D^-1/2 H D^-1/2) diag(H);
+"min-eig" d = lambda_min(H) 1; "diag-sdp" d from an SDP (cvxpy/SCS, d_in <= 256); "diag-bm" maximises the bound
+over d (a saddle point, ``_saddle_bound``: rounds of a low-rank SDP solve, ``sdp.burer_monteiro``, and a FW run);
+"row-sdp" per-row diagonal Shor SDPs (``sdp.layer``) where time allows, else the cheap saddle rows. For the
+per-row pattern on numpy the relaxation of "none" / "diag-scaled" / "min-eig" / "diag-sdp" is solved exactly
+by ``relaxation.pdas`` instead. ``app_e_bound``: the paper's App. E rounding guarantee (per-row).
 """
 from __future__ import annotations
 
@@ -37,32 +18,29 @@ import time
 
 import numpy as np
 
-from .arrays import ONE_THREAD_MAX_N, check_device, to_device, to_numpy
+from ..core.arrays import ONE_THREAD_MAX_N, to_device, to_numpy
+from ..core.objective import mask_error_rows
+from ..core.problem import LayerProblem
 from .fw_engine import frank_wolfe
-from .objective import mask_error_rows
-from .patterns import Pattern, select_top
-from .problem import LayerProblem
-from .relaxation_pdas import relaxation_pdas
-from .result import MethodAnswer
-from .scores import wanda_scores, warm_start_mask
+from .pdas import relaxation_pdas
+from .row_bounds import row_lower_bounds
 
 STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-sdp")
+
+
 BM_ROUNDS = 10
+
+
 SDP_WORKERS = 0  # "row-sdp": processes for the row SDPs (0: one per CPU core) on rows of >= ONE_THREAD_MAX_N inputs
+
+
 CHEAP_SHARE = 0.25  # "row-sdp": share of a time limit for the shared-diagonal rounds before the row SDPs
+
+
 SDP_MAX_DIM = 256
+
+
 CERTIFY_SOLVERS = ("auto", "fw", "pdas")
-
-
-def fixed_by_alpha(problem: LayerProblem, alpha: float) -> np.ndarray | None:
-    """Top floor(alpha * keep) Wanda weights of every group (bool), or None for alpha = 0."""
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha must lie in [0, 1); got {alpha}")
-    count = int(math.floor(alpha * problem.pattern.keep))
-    if count == 0:
-        return None
-    p = problem.pattern
-    return select_top(wanda_scores(problem.W, problem.H), Pattern(p.name, p.kind, p.shape, count, p.groups))
 
 
 def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndarray:
@@ -95,7 +73,7 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
                     time_limit: float | None, device: str | None = None, rounds: int = BM_ROUNDS,
                     solver: str = "auto") -> tuple[float, dict]:
     """A valid lower bound on the integer optimum from the full (strengthened) relaxation, solved by FW or,
-    with ``solver`` "pdas" ("auto": per-row pattern on numpy), exactly by ``relaxation_pdas``."""
+    with ``solver`` "pdas" ("auto": per-row pattern on numpy), exactly by ``relaxation.pdas``."""
     if strengthen == "diag-bm":
         return _saddle_bound(problem, start, variant, max_iterations, time_limit, device, rounds)
     if strengthen == "row-sdp":  # per-row SDPs need rows with their own counts; per-layer gets diag-scaled
@@ -135,7 +113,7 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
     With ``row_bounds`` (row-local patterns) info["row_bounds"] holds per row the best row bound
     f_i - gap_i over the rounds (each valid for its row, so their sum can beat the best round).
     """
-    from .diag_sdp import max_diagonal_under
+    from ..sdp.burer_monteiro import max_diagonal_under
 
     started = time.perf_counter()
     W, H = problem.W, problem.H
@@ -186,11 +164,11 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     """Strengthening "row-sdp" (row-local patterns): the sum over rows of the better of two valid
     row bounds, the cheap one (per row the best FW row bound f_i - gap_i over the "diag-bm" saddle
     rounds, given ``CHEAP_SHARE`` of the time) and the row's diagonal Shor SDP bound
-    (``solvers.row_sdp.layer_row_bounds``, primal-dual solves; batched with torch on a CUDA ``device``). Rows
+    (``solvers.sdp.layer.layer_row_bounds``, primal-dual solves; batched with torch on a CUDA ``device``). Rows
     get SDPs in order of their gap between the warm start's error and the cheap bound, largest first, until the
     time limit; the rest keep the cheap bound.
     """
-    from .row_sdp import layer_row_bounds
+    from ..sdp.layer import layer_row_bounds
 
     started = time.perf_counter()
     W, H = problem.W, problem.H
@@ -211,23 +189,7 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     return nonnegative_bound(float(np.sum(rows))), info
 
 
-def row_lower_bounds(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Per-row certified bounds f_i(X) - gap_i(X) of the convex objective with H_s and ``linear``
-    (row-local patterns: f and its FW gap split over rows, and each row's relaxation is separate)."""
-    values, gaps = row_values_and_gaps(problem, H_s, linear, X)
-    return values - gaps
-
-
-def row_values_and_gaps(problem: LayerProblem, H_s: np.ndarray, linear: np.ndarray, X: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(f_i(X), gap_i(X)) per row for the objective with H_s and ``linear``, from one product (W * (1 - X)) H_s."""
-    E = problem.W * (1 - X)
-    P = E @ H_s
-    values = np.sum(E * P, axis=1) + np.sum(linear * (1 - X), axis=1)
-    return values, _row_gaps(problem, X, P, linear)
-
-
-def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:
+def app_e_bound(problem: LayerProblem, gaps: np.ndarray) -> dict:
     """Per-row rounding guarantee of the paper's App. E (per-row pattern only), summed."""
     if problem.pattern.kind != "per-row":
         return {"app_e_bound": None}
@@ -237,62 +199,5 @@ def app_e_bound(problem: LayerProblem, row_gaps: np.ndarray) -> dict:
     gershgorin = np.max(absW * (absW @ np.abs(problem.H)), axis=1)
     lam_max = np.minimum(gershgorin, float(np.linalg.eigvalsh(problem.H)[-1]) * np.max(problem.W**2, axis=1))
     rounding = 2.0 * lam_max * (m + math.sqrt(2.0 * r * m))
-    return {"app_e_bound": float(np.sum(row_gaps) + rounding.sum()), "app_e_eps": float(np.sum(row_gaps)),
+    return {"app_e_bound": float(np.sum(gaps) + rounding.sum()), "app_e_eps": float(np.sum(gaps)),
             "app_e_rounding_term": float(rounding.sum())}
-
-
-def solve_fw(problem: LayerProblem, *, time_limit=None, seed=0, alpha: float = 0.9, warm_start="wanda",
-             variant: str = "line-search", max_iterations: int = 200, polish: bool = False, certify: bool = True,
-             strengthen: str = "diag-scaled", certify_iterations: int = 200, certify_rounds: int = BM_ROUNDS,
-             certify_solver: str = "auto", device: str | None = None) -> MethodAnswer:
-    """SparseFW; see the module docstring for the steps and options."""
-    if strengthen not in STRENGTHENINGS:
-        raise ValueError(f"unknown strengthen {strengthen!r}; known: {', '.join(STRENGTHENINGS)}")
-    check_device(device)
-    started = time.perf_counter()
-    start = warm_start_mask(problem, warm_start)
-    fixed = fixed_by_alpha(problem, alpha)
-    if fixed is not None and np.any(fixed & ~start):
-        start = start | fixed
-        start = select_top(start.astype(float) + fixed * 2.0, problem.pattern)
-    budget = None if time_limit is None else time_limit * (0.5 if certify else 1.0)
-    W, H, start_on, fixed_on = (to_device(x, device) for x in (problem.W, problem.H, start, fixed))
-    run = frank_wolfe(W, H, problem.pattern, start_on, fixed_keep=fixed_on, variant=variant,
-                      max_iterations=max_iterations, time_limit=budget)
-    X = to_numpy(run.X)
-    mask = select_top(X + 1e-9 * start, problem.pattern)
-    rounded_error = float(mask_error_rows(problem.W, problem.H, mask).sum())
-    info = {"iterations": run.iterations, "fw_gap": run.gap, "relaxed_objective": run.objective, "alpha": alpha,
-            "variant": variant, "rounded_objective": rounded_error, "bound_from_fixed_run": fixed is not None,
-            "warm_start": warm_start if isinstance(warm_start, str) else "mask", "device": device or "cpu"}
-    if polish:
-        from .sparseswaps import solve_sparseswaps
-
-        polish_limit = None if time_limit is None else 0.5 * max(time_limit - (time.perf_counter() - started), 0.01)
-        mask = solve_sparseswaps(problem, warm_start=mask, device=device, time_limit=polish_limit).mask
-        info["polished_objective"] = float(mask_error_rows(problem.W, problem.H, mask).sum())
-    lower_bound = -math.inf
-    if problem.objective == "mask" and fixed is None and strengthen == "none":
-        lower_bound = nonnegative_bound(run.lower_bound)
-    elif problem.objective == "mask" and certify:
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.01)
-        lower_bound, certificate = certified_bound(problem, start if fixed is None else warm_start_mask(problem, "wanda"),
-                                                   strengthen, variant, certify_iterations, remaining, device,
-                                                   certify_rounds, certify_solver)
-        info.update(certificate)
-    if problem.objective == "mask":
-        info["lower_bound_source"] = "full relaxation" if math.isfinite(lower_bound) else "none"
-        info.update(app_e_bound(problem, _row_gaps(problem, X)))
-        if info.get("app_e_bound") is not None and math.isfinite(lower_bound):
-            info["app_e_observed_excess"] = rounded_error - lower_bound
-    return MethodAnswer(mask, lower_bound=lower_bound, status="heuristic", info=info)
-
-
-def _row_gaps(problem: LayerProblem, X: np.ndarray, P: np.ndarray | None = None, linear=None) -> np.ndarray:
-    """Per-row FW gaps of the relaxed point (the gap decomposes over rows for row-local patterns);
-    ``P`` = (W * (1 - X)) H' and ``linear`` for a strengthened objective (default: H, none)."""
-    if P is None:
-        P = (problem.W * (1 - X)) @ problem.H
-    G = -2.0 * problem.W * P - (0.0 if linear is None else linear)
-    V = select_top(-G, problem.pattern)
-    return np.sum(G * X, axis=1) - np.sum(np.where(V, G, 0.0), axis=1)

@@ -6,7 +6,7 @@ epigraph variable t carries it (min t). Formulations (``formulation=``):
 - ``plain``:  t >= z^T Q z as one quadratic constraint (SCIP replaces z_j^2 by z_j and loses
   convexity: weak bounds beyond n ~ 48);
 - ``factor``: Q = F F^T, continuous y = F^T z,  t >= ||y||^2  (a convex, second-order-cone-like row);
-- ``qcr`` (default): the factor form of the QCR reformulation z^T Q' z + c^T z (``solvers.qcr``),
+- ``qcr`` (default): the factor form of the QCR reformulation z^T Q' z + c^T z (``solvers.sdp.qcr``),
   with Q' from the Shor SDP dual when n <= ``sdp_max_n`` (else minimum-eigenvalue shift).
 The ``reconstruct`` objective re-fits kept weights: x = w*z + s (error vector), |s_j| <= R_j (1 - z_j),
 t >= ||F^T x||^2 with H_d = F F^T, where R_j = sqrt(U (H_d^{-1})_jj) and U is the warm start's error:
@@ -31,20 +31,17 @@ import time
 
 import numpy as np
 
-from .objective import damped_gram, error_rows, refit_residual
-from .problem import LayerProblem
-from .qcr import SDP_MAX_N, convexify, psd_factor
-from .result import MethodAnswer
-from .scores import warm_start_mask
+from ..core.objective import damped_gram, error_rows, refit_residual
+from ..core.problem import LayerProblem
+from ..core.result import MethodAnswer
+from ..heuristics.warm_start import WARM_START_SHARE, warm_start_for
+from ..sdp.qcr import SDP_MAX_N, convexify, psd_factor
 
 FORMULATIONS = ("plain", "factor", "qcr")
 BANDITS = {"ucb": "u", "exp3": "e", "epsgreedy": "g", "exp3ix": "i", "u": "u", "e": "e", "g": "g", "i": "i"}
 LIMIT_STATUSES = {"timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "gaplimit", "sollimit",
                   "bestsollimit", "memlimit", "userinterrupt", "restartlimit"}
 BOUND_MARGIN = 1e-6
-WARM_START_SHARE = 0.25  # at most this share of a time limit goes to the warm start
-
-
 def _scip():
     try:
         import pyscipopt
@@ -310,11 +307,3 @@ def _merge_heuristics(infos) -> dict:
     return merged
 
 
-def warm_start_for(problem: LayerProblem, warm_start, time_limit: float | None = None) -> np.ndarray:
-    """A start mask for the exact methods: "sparseswaps" (Wanda + SparseSwaps, the default; stopped at
-    ``time_limit``, still feasible), a score name, or a mask."""
-    if isinstance(warm_start, str) and warm_start == "sparseswaps":
-        from .sparseswaps import solve_sparseswaps
-
-        return solve_sparseswaps(problem, time_limit=time_limit).mask
-    return warm_start_mask(problem, warm_start)

@@ -1,0 +1,1 @@
+"""Exact methods: enumeration, SCIP MIP, Frank-Wolfe branch-and-bound."""

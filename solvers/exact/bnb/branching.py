@@ -1,0 +1,33 @@
+"""Branching rules: "most-fractional" (in the solve loop) and "pseudocost" (Benichou et al. 1971): per
+variable and side the mean bound gain per unit of fractionality moved, learnt from solved children; score =
+max(q_keep (1 - x_j), eps) * max(q_prune x_j, eps) (product rule), unknown pseudocosts the mean of the known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+BRANCHINGS = ("most-fractional", "pseudocost")
+
+
+class Pseudocosts:
+    """Mean bound gain per unit of fractionality moved, per variable and side (keep = 1, prune = 0)."""
+
+    def __init__(self, shape):
+        self.total = np.zeros((2,) + tuple(shape))
+        self.count = np.zeros((2,) + tuple(shape))
+
+    def update(self, branched: tuple | None, parent_bound: float, bound: float) -> None:
+        if branched is None or not math.isfinite(parent_bound) or not math.isfinite(bound):
+            return
+        index, side, moved = branched
+        self.total[(side,) + index] += max(bound - parent_bound, 0.0) / max(moved, 1e-9)
+        self.count[(side,) + index] += 1
+
+    def choose(self, X: np.ndarray, candidates: np.ndarray) -> tuple:
+        known = self.count > 0
+        mean = np.where(known, self.total / np.maximum(self.count, 1), 0.0)
+        default = float(mean[known].mean()) if known.any() else 1.0
+        mean = np.where(known, mean, default)
+        score = np.maximum(mean[1] * (1 - X), 1e-6 * default) * np.maximum(mean[0] * X, 1e-6 * default)
+        return np.unravel_index(np.argmax(np.where(candidates, score, -np.inf)), X.shape)

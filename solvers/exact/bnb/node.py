@@ -1,0 +1,51 @@
+"""The branch-and-bound's data: an open node (its fixings, warm start and bound), an independent block
+(a row, or the whole per-layer matrix) with its convexified objective, and the run's counters."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...core.patterns import Pattern
+from .heuristics import HEURISTICS
+from .settings import DEFAULT_SETTINGS, Settings
+
+
+@dataclass(order=True)
+class Node:
+    bound: float
+    order: int
+    keep: np.ndarray = field(compare=False)    # fixed to keep
+    prune: np.ndarray = field(compare=False)   # fixed to prune
+    active: list = field(compare=False)
+    depth: int = field(compare=False)
+    branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved); bound = parent's
+    sdp_warm: tuple | None = field(default=None, compare=False)  # parent's SDP dual point (row_sdp warm start)
+
+
+@dataclass
+class Block:
+    """One independent sub-problem: keep-mask of shape (1, n) under ``pattern``."""
+    Q: np.ndarray            # convexified quadratic (scaled)
+    c: np.ndarray            # linear term on pruned indicators (scaled)
+    pattern: Pattern
+    start: np.ndarray        # feasible warm-start mask (1, n)
+    error: callable          # mask -> true (scaled) error
+    polish: callable         # mask -> 1-swap local optimum
+    row_Q: np.ndarray | None = None   # true (scaled) quadratic on pruned indicators, for node SDP bounds
+    row_groups: list | None = None    # column groups of the row (node SDP bounds)
+    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau)) of the root QCR's diagonal SDP, if any
+    settings: Settings = DEFAULT_SETTINGS
+
+
+@dataclass
+class Stats:
+    nodes: int = 0
+    fw_iterations: int = 0
+    tightened: int = 0
+    sdp_bounds: int = 0
+    sdp_pruned: int = 0   # nodes closed by their SDP bound alone (no FW run, no heuristic)
+    sdp_fixed: int = 0    # variables fixed by the node SDP's dual point (fixing_increments)
+    children_cut: int = 0  # children never queued: the parent's dual point with their fixing reaches the incumbent
+    calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
+    wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})

@@ -1,0 +1,1 @@
+"""Score baselines (magnitude, Wanda, RIA), SparseGPT and SparseSwaps."""
