@@ -49,7 +49,8 @@ def _cmd_run(args) -> int:
                             sparsities=_floats(args.sparsity, "--sparsity"), patterns=args.pattern.split(","),
                             objective=args.objective, time_limit=args.time_limit, n_jobs=args.jobs,
                             results=Path(args.results), rerun=args.rerun, scheduler=args.scheduler,
-                            seed=args.seed, progress=not args.quiet, retry_errors=not args.keep_errors)
+                            seed=args.seed, progress=not args.quiet, retry_errors=not args.keep_errors,
+                            resume_any_commit=args.resume_any_commit)
     return 1 if any(r.get("flags") for r in records) and args.strict else 0
 
 
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="store_true", help="repeat jobs that already have records")
     p.add_argument("--keep-errors", action="store_true",
                    help="on resume, count jobs that ended in an error as done (default: run them again)")
+    p.add_argument("--resume-any-commit", action="store_true",
+                   help="on resume, count records made by other code (another git commit) as done (default: run again)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strict", action="store_true", help="exit 1 when any answer is flagged")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -44,9 +44,11 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
                   patterns=("per-row",), objective: str = "mask", time_limit: float | None = None,
                   n_jobs: int = 1, results: Path = Path("results"), rerun: bool = False,
                   scheduler: str | None = None, seed: int = 0, progress: bool = True,
-                  retry_errors: bool = True) -> list[dict]:
-    """Run every job of the request; returns the records written by this call. On resume, jobs whose
-    newest record is an error are run again unless ``retry_errors`` is False."""
+                  retry_errors: bool = True, resume_any_commit: bool = False) -> list[dict]:
+    """Run every job of the request; returns the records written by this call. On resume, a job counts as
+    done when its newest record was made by this code (same git commit) and is not an error; records of
+    other commits are run again unless ``resume_any_commit`` (said on the console either way), errors
+    unless ``retry_errors`` is False."""
     requests = [parse_solver(entry) for entry in (solvers or default_solvers())]
     solvers = [label for label, _, _ in requests]
     solver_options = {label: options for label, _, options in requests}
@@ -64,12 +66,7 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
     try:
         jobs = make_jobs(names, solvers, settings, objective, time_limit, seed, solver_options)
         newest = {r["job_key"]: r for r in read_records(Path(results))}
-        done = {key for key, r in newest.items() if not (retry_errors and r.get("status") == "error")}
-        todo = jobs if rerun else [j for j in jobs if j["job_key"] not in done]
-        retried = 0 if rerun else sum(j["job_key"] in newest for j in todo)
-        if len(todo) < len(jobs) or retried:
-            print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)"
-                  + (f"; {retried} that ended in an error run again (--keep-errors counts them as done)" if retried else ""))
+        todo = jobs if rerun else _left_to_do(jobs, newest, retry_errors, resume_any_commit)
         book = ReferenceBook(instance_sets)
         records = execute(todo, writer, book, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
                           on_record=_report_flags)
@@ -79,6 +76,26 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
         print(summary_table(records))
     print(f"records: {writer.path}")
     return records
+
+
+def _left_to_do(jobs: list[dict], newest: dict, retry_errors: bool, resume_any_commit: bool) -> list[dict]:
+    """The jobs without a usable record (see ``run_benchmark``), with one console line on what is resumed."""
+    commit = provenance()["git_commit"]
+    errors = [j for j in jobs if j["job_key"] in newest and retry_errors and newest[j["job_key"]].get("status") == "error"]
+    other = [j for j in jobs if j["job_key"] in newest and newest[j["job_key"]].get("git_commit") != commit
+             and j not in errors]
+    again = {id(j) for j in errors} | (set() if resume_any_commit else {id(j) for j in other})
+    todo = [j for j in jobs if j["job_key"] not in newest or id(j) in again]
+    if len(todo) < len(jobs) or errors or other:
+        notes = [f"{len(errors)} that ended in an error run again (--keep-errors counts them as done)"] if errors else []
+        if other:
+            commits = sorted({str(newest[j["job_key"]].get("git_commit")) for j in other})
+            notes.append(f"{len(other)} made by other code ({', '.join(commits[:3])}{', ...' if len(commits) > 3 else ''}; "
+                         f"this is {commit}) " + ("counted as done (--resume-any-commit)" if resume_any_commit
+                                                  else "run again (--resume-any-commit counts them as done)"))
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} jobs already have records (--rerun repeats them)"
+              + "".join(f"; {n}" for n in notes))
+    return todo
 
 
 def check_settings_fit(problems: dict, settings) -> None:

@@ -2,14 +2,16 @@
 
 Equivalent to
     bench run --instances smollm2-135m-l3 --sparsity 0.5 --pattern per-row,2:4 --time-limit 60 \
-              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw --results results/main
+              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw --results results/local
     bench run --instances smollm2-135m-l3-n32 --sparsity 0.5 --pattern per-row,2:4 --time-limit 60 \
-              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw,mip,fw-bnb --results results/main
-    bench leaderboard --results results/main
+              --solvers magnitude,wanda,ria,sparsegpt,sparseswaps,fw,mip,fw-bnb --results results/local
+    bench leaderboard --results results/local
 Full modules get every heuristic and SparseFW (with its certified bound; fw-polish is left to
 results/fw-bench to keep this job under 15 minutes); the exact methods run on
 the n = 32 slices of the same modules, where they prove optimality in about a second each.
-Re-running resumes (finished jobs are skipped); the first run extracts layer 3 of SmolLM2-135M.
+Results go to ``results/local`` (git-ignored): a fresh clone measures this machine and this code, never the
+committed reference run in ``results/main``. Re-running resumes jobs finished by the same code (same git
+commit); the first run extracts layer 3 of SmolLM2-135M.
 """
 from __future__ import annotations
 
@@ -23,11 +25,14 @@ from .leaderboard import build_leaderboards
 FULL_SET, SLICE_SET = "smollm2-135m-l3", "smollm2-135m-l3-n32"
 HEURISTICS = ["magnitude", "wanda", "ria", "sparsegpt", "sparseswaps", "fw"]
 TIME_LIMIT_S = 60.0
+LOCAL_RESULTS = "results/local"  # this machine's run of this code: never the committed records
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="results/main")
+    parser.add_argument("--results", default=LOCAL_RESULTS,
+                        help=f"results folder (default {LOCAL_RESULTS}, git-ignored; results/main holds the committed "
+                             "reference run, regenerated on purpose with --results results/main --rerun)")
     parser.add_argument("--rerun", action="store_true")
     args = parser.parse_args(argv)
     started = time.perf_counter()

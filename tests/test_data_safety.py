@@ -153,3 +153,14 @@ def test_settings_that_do_not_fit_a_set_are_refused_before_any_job(tmp_path, cac
                           "--solvers", "wanda", "--results", str(tmp_path), "--quiet"], capture_output=True, text=True,
                          timeout=120, env=dict(os.environ))
     assert out.returncode == 2 and "bench: error: setting 2:5 does not apply" in out.stderr
+
+
+def test_records_of_other_code_are_not_resumed_silently(tmp_path, cache, capsys):
+    first = run_benchmark(["tiny"], solvers=["wanda"], results=tmp_path, progress=False)
+    path = tmp_path / "records.jsonl"
+    path.write_text(path.read_text().replace(f'"git_commit": "{first[0]["git_commit"]}"', '"git_commit": "0ld0c0de"'))
+    again = run_benchmark(["tiny"], solvers=["wanda"], results=tmp_path, progress=False)
+    assert len(again) == 5 and "5 made by other code (0ld0c0de" in capsys.readouterr().out
+    path.write_text(path.read_text().replace(f'"git_commit": "{first[0]["git_commit"]}"', '"git_commit": "0ld0c0de"'))
+    kept = run_benchmark(["tiny"], solvers=["wanda"], results=tmp_path, progress=False, resume_any_commit=True)
+    assert kept == [] and "counted as done (--resume-any-commit)" in capsys.readouterr().out

@@ -66,7 +66,6 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
                 ) -> tuple[np.ndarray, float, bool]:
     """Branch and bound on one block; returns (incumbent mask, lower bound, proven optimal)."""
     pseudocosts = Pseudocosts(block.start.shape) if branching == "pseudocost" else None
-    ones = np.ones_like(block.start, dtype=np.float64)
     incumbent, upper = block.start.copy(), block.error(block.start)
     counter = itertools.count()
     empty = np.zeros_like(block.start)
@@ -78,42 +77,15 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if heap[0].bound >= upper * (1 - gap_limit) - BOUND_MARGIN:  # the heap's first node has the least bound
             heap.clear()
             break
-        dive = last_child is not None and stats.nodes % dive_every == 0 and last_child in heap
-        node = last_child if dive else heap[0]
-        heap.remove(node) if dive else heapq.heappop(heap)
-        if dive:
-            heapq.heapify(heap)
-        last_child = None
+        node, last_child = _next_node(heap, last_child, stats.nodes % dive_every == 0), None
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
-        node_bound, sdp, sdp_warm, sdp_rises = node.bound, None, None, None
-        sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
-        if sdp_on and node.depth > 0:  # the row's SDP bound under the node's fixings, first:
-            stats.sdp_bounds += 1                       # when it prunes, no FW run is needed
-            sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
-                                            node.prune[0], node.sdp_warm, tolerance=block.settings.node_sdp_tolerance, cutoff=upper,
-                                            time_limit=max(deadline - time.perf_counter(), 0))
-        elif sdp_on and block.root_sdp is not None:  # the root's: the one QCR already solved
-            sdp, sdp_warm = block.root_sdp
-        if sdp is not None:
-            node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
-            if node_bound >= upper - BOUND_MARGIN:
-                stats.sdp_pruned += 1
-                continue
-            if block.settings.sdp_fixing and sdp_warm is not None:
-                sdp_rises = sdp_fixings(block, node, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, sdp_warm, upper, stats)
-                if sdp_rises is None:  # the bound reaches the incumbent, or the fixings left no feasible row
-                    stats.sdp_pruned += 1
-                    continue
-                node_bound = max(node_bound, sdp_rises[0])
-        active = respecting(node.active, node.keep, node.prune) or \
-            [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
-        Q_node, c_node = _node_objective(block, sdp_warm)
-        run = frank_wolfe(ones, Q_node, block.pattern, active[0][0], linear=c_node, fixed_keep=node.keep,
-                          fixed_prune=node.prune, variant="bpcg", **_node_fw_limits(node.depth, sdp_on, block.settings),
-                          time_limit=max(deadline - time.perf_counter(), 0), active_set=active,
-                          cutoff=upper - BOUND_MARGIN)
+        bounded = _node_sdp(block, node, upper, deadline, stats)
+        if bounded is None:  # closed by its SDP bound: no FW run
+            continue
+        node_bound, sdp_warm, sdp_rises = bounded
+        run = _node_relaxation(block, node, sdp_warm, upper, deadline)
         stats.fw_iterations += run.iterations
         bound = max(node_bound, run.lower_bound)
         if pseudocosts is not None:
@@ -122,52 +94,116 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         incumbent, upper = _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng)
         if bound >= upper - BOUND_MARGIN:
             continue
-        free = ~(node.keep | node.prune)
-        delta = swap_costs(run.gradient, V, block.pattern, free)
-        # f(y) >= f(x) - gap(x) + Delta_j holds for the *returned* x (whose gradient gave V and Delta),
-        # not for the best bound of earlier iterates or of the parent.
-        tighten = free & (run.objective - run.gap + delta > upper)
-        keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
-        stats.tightened += int(tighten.sum())
-        fractional = free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
+        keep, prune, fractional = _tighten(block, node, run, V, upper, stats)
         if not fractional.any():
             candidate = (run.X > 0.5) | keep
             if np.all(candidate.ravel()[block.pattern.groups].sum(axis=1) == block.pattern.keep):
                 value = block.error(candidate)
                 if value < upper:
                     incumbent, upper = candidate, value
-            if run.gap <= 1e-9 * max(abs(run.objective), 1e-12) and not tighten.any():
+            if run.gap <= 1e-9 * max(abs(run.objective), 1e-12) and not (keep ^ node.keep).any() \
+                    and not (prune ^ node.prune).any():
                 continue  # the node's relaxation is solved at an integral point
-            fractional = free & ~tighten
+            fractional = ~(keep | prune)
             if not fractional.any():
                 continue
         if pseudocosts is not None:
             j = pseudocosts.choose(run.X, fractional)
-        else:
+        else:  # most fractional
             j = np.unravel_index(np.argmin(np.where(fractional, np.abs(run.X - 0.5), np.inf)), run.X.shape)
-        children = []
-        for side in ("keep", "prune"):
-            k, p = keep.copy(), prune.copy()
-            (k if side == "keep" else p)[j] = True
-            if fixings_feasible(block.pattern, k, p):
-                moved = 1.0 - run.X[j] if side == "keep" else run.X[j]
-                child_bound = bound
-                if sdp_rises is not None:  # the parent's dual point, with j fixed too (fixing_increments)
-                    rise = sdp_rises[1 if side == "keep" else 2][j]
-                    child_bound = max(bound, sdp_rises[0] + (rise if np.isfinite(rise) else 0.0))
-                    if child_bound >= upper - BOUND_MARGIN:
-                        stats.children_cut += 1
-                        continue
-                child = Node(child_bound, next(counter), k, p, run.active, node.depth + 1,
-                             (j, int(side == "keep"), float(moved)), sdp_warm)
-                heapq.heappush(heap, child)
-                children.append((side, child))
-        if children:
-            preferred = "keep" if run.X[j] >= 0.5 else "prune"
-            last_child = next((c for s, c in children if s == preferred), children[0][1])
+        last_child = _branch(block, node, run, j, keep, prune, bound, sdp_rises, sdp_warm, upper, heap, counter, stats)
     if not heap:
         return incumbent, upper, True
     return incumbent, min(heap[0].bound, upper), False
+
+
+def _next_node(heap: list, last_child: Node | None, dive: bool) -> Node:
+    """Best bound first, or (every ``dive_every`` nodes) the last child, a depth-first dive for incumbents."""
+    if dive and last_child is not None and last_child in heap:
+        heap.remove(last_child)
+        heapq.heapify(heap)
+        return last_child
+    return heapq.heappop(heap)
+
+
+def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: Stats):
+    """The node's bound from the row's SDP under its fixings (the root: the QCR's own), with SDP dual fixing.
+    Returns (node bound, SDP dual point, rises for the children) or None when the SDP closes the node."""
+    node_bound, sdp, sdp_warm, sdp_rises = node.bound, None, None, None
+    sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
+    if sdp_on and node.depth > 0:
+        stats.sdp_bounds += 1
+        sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
+                                        node.prune[0], node.sdp_warm, tolerance=block.settings.node_sdp_tolerance,
+                                        cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
+    elif sdp_on and block.root_sdp is not None:
+        sdp, sdp_warm = block.root_sdp
+    if sdp is not None:
+        node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
+        if node_bound >= upper - BOUND_MARGIN:
+            stats.sdp_pruned += 1
+            return None
+        if block.settings.sdp_fixing and sdp_warm is not None:
+            sdp_rises = sdp_fixings(block, node, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, sdp_warm, upper, stats)
+            if sdp_rises is None:  # the bound reaches the incumbent, or the fixings left no feasible row
+                stats.sdp_pruned += 1
+                return None
+            node_bound = max(node_bound, sdp_rises[0])
+    return node_bound, sdp_warm, sdp_rises
+
+
+def _node_relaxation(block: Block, node: Node, sdp_warm, upper: float, deadline: float):
+    """FW on the node's relaxation, warm-started from the parent's active set (vertices that respect the
+    node's fixings), stopped once its bound reaches the incumbent."""
+    ones = np.ones_like(block.start, dtype=np.float64)
+    active = respecting(node.active, node.keep, node.prune) or \
+        [(lmo(np.zeros_like(ones), block.pattern, node.keep, node.prune), 1.0)]
+    Q_node, c_node = _node_objective(block, sdp_warm)
+    return frank_wolfe(ones, Q_node, block.pattern, active[0][0], linear=c_node, fixed_keep=node.keep,
+                       fixed_prune=node.prune, variant="bpcg",
+                       **_node_fw_limits(node.depth, block.row_Q is not None, block.settings),
+                       time_limit=max(deadline - time.perf_counter(), 0), active_set=active,
+                       cutoff=upper - BOUND_MARGIN)
+
+
+def _tighten(block: Block, node: Node, run, V, upper: float, stats: Stats):
+    """Dual fixing at the returned x: (keep, prune) with every free j fixed to V_j whose swap cost lifts the
+    bound above the incumbent, and the still-free fractional entries."""
+    free = ~(node.keep | node.prune)
+    delta = swap_costs(run.gradient, V, block.pattern, free)
+    # f(y) >= f(x) - gap(x) + Delta_j holds for the *returned* x (whose gradient gave V and Delta),
+    # not for the best bound of earlier iterates or of the parent.
+    tighten = free & (run.objective - run.gap + delta > upper)
+    stats.tightened += int(tighten.sum())
+    keep, prune = node.keep | (tighten & V), node.prune | (tighten & ~V)
+    return keep, prune, free & ~tighten & (np.minimum(run.X, 1 - run.X) > 1e-7)
+
+
+def _branch(block, node, run, j, keep, prune, bound, sdp_rises, sdp_warm, upper, heap, counter, stats):
+    """Queue the two children of fixing j (keep / prune) with their bounds (with SDP fixing: the parent's dual
+    point with j fixed too); returns the child to dive into (the side x_j leans to) or None."""
+    children = []
+    for side in ("keep", "prune"):
+        k, p = keep.copy(), prune.copy()
+        (k if side == "keep" else p)[j] = True
+        if not fixings_feasible(block.pattern, k, p):
+            continue
+        moved = 1.0 - run.X[j] if side == "keep" else run.X[j]
+        child_bound = bound
+        if sdp_rises is not None:
+            rise = sdp_rises[1 if side == "keep" else 2][j]
+            child_bound = max(bound, sdp_rises[0] + (rise if np.isfinite(rise) else 0.0))
+            if child_bound >= upper - BOUND_MARGIN:
+                stats.children_cut += 1
+                continue
+        child = Node(child_bound, next(counter), k, p, run.active, node.depth + 1,
+                     (j, int(side == "keep"), float(moved)), sdp_warm)
+        heapq.heappush(heap, child)
+        children.append((side, child))
+    if not children:
+        return None
+    preferred = "keep" if run.X[j] >= 0.5 else "prune"
+    return next((c for s, c in children if s == preferred), children[0][1])
 
 
 def _node_objective(block: Block, sdp_warm: tuple | None) -> tuple[np.ndarray, np.ndarray]:
