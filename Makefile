@@ -1,4 +1,4 @@
-# Two entry points (README): `make bench` runs the main job, `make test` runs the test suite.
+# Two entry points (README): `make bench` runs the main job, `make test` runs the whole test suite (what CI runs).
 # Both create .venv on first use. torch is pinned to 2.13.0: on the project's CPU machines that is a
 # wheel on local disk; an unpinned torch would pull a multi-GB CUDA build.
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-0.1
 
-.PHONY: venv bench demo test test-all clean
+.PHONY: venv bench demo test test-fast clean
 
 venv: $(STAMP)
 
@@ -27,8 +27,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+# Everything but the cases marked slow (real model loads, the full scale sweep): a quick check while editing.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

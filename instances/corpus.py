@@ -40,7 +40,12 @@ def load_text(source: str, part: str) -> str:
         import datasets  # optional: only for online sources
     except ImportError:
         raise RuntimeError(f"calibration source {source!r} needs the `datasets` package and network access; "
-                           "the offline source 'corpus' works without either") from None
+                           "the offline source works without either: --calibration corpus") from None
+    from .models import hub_reachable
+
+    if not hub_reachable():  # fail in seconds, not after a minute of download retries
+        raise RuntimeError(f"calibration source {source!r} needs the Hugging Face hub, which is unreachable here "
+                           "(offline, or HF_HUB_OFFLINE set); the offline source works: --calibration corpus")
     try:
         if source == "wikitext2":
             split = "train" if part == "calibration" else "test"
@@ -53,4 +58,4 @@ def load_text(source: str, part: str) -> str:
         return "\n\n".join(rows["text"][:20000])
     except Exception as err:  # network or hub failures: say what works offline
         raise RuntimeError(f"could not load calibration source {source!r} ({type(err).__name__}: {err}); "
-                           "the offline source 'corpus' works without network") from None
+                           "the offline source works without network: --calibration corpus") from None

@@ -70,8 +70,10 @@ def load_model(model: str, device: str | None = None) -> LoadedModel:
         kwargs, source = {}, target
     try:
         tokenizer, lm = _from_pretrained(source, kwargs, local_files_only=True)
-    except OSError:
+    except OSError as local_err:
         try:
+            if not hub_reachable():  # fail in seconds, not after a minute of download retries
+                raise OSError(f"the hub is unreachable (offline, or HF_HUB_OFFLINE set); {str(local_err).splitlines()[0]}")
             tokenizer, lm = _from_pretrained(source, kwargs, local_files_only=False)
         except OSError as err:
             raise ModelUnavailable(
@@ -83,6 +85,23 @@ def load_model(model: str, device: str | None = None) -> LoadedModel:
     provenance.setdefault("revision", getattr(lm.config, "_commit_hash", None) or "unknown")
     lm.to(device).eval()
     return LoadedModel(lm, tokenizer, provenance)
+
+
+HUB_HOST, HUB_PROBE_S = "huggingface.co", 3.0
+
+
+def hub_reachable() -> bool:
+    """False when HF_HUB_OFFLINE is set or one TCP connection to the hub fails within ``HUB_PROBE_S``."""
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=HUB_PROBE_S).close()
+        return True
+    except OSError:
+        return False
 
 
 def _from_pretrained(source: str, kwargs: dict, local_files_only: bool):

@@ -83,15 +83,27 @@ def set_directory(name: str) -> Path:
     return cache_dir() / check_set_name(name.replace("/", "--"))
 
 
-def _unknown(name: str) -> ValueError:
-    return ValueError(f"unknown instance set {name!r}; known sets: {', '.join(REGISTERED)} "
-                      "(also <model>-l<layer>, <model>-l<layer>-n<n>, synthetic-<d_out>x<d_in>)")
+def _unknown(name) -> ValueError:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), REGISTERED, n=1, cutoff=0.75)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ValueError(f"unknown instance set {name!r}{hint} known sets: {', '.join(REGISTERED)} "
+                      "(also <model>-l<layer> for a model alias, a hub id written owner--name, or a local model "
+                      "directory; <set>-n<n> slices; synthetic-<d_out>x<d_in>)")
+
+
+def looks_like_model(model: str) -> bool:
+    """An alias, a hub id (owner/name) or an existing local directory: only these are ever loaded."""
+    from .models import MODEL_ALIASES
+
+    return model in MODEL_ALIASES or "/" in model or Path(model).expanduser().is_dir()
 
 
 def model_of(name: str) -> tuple[str, int]:
     match = MODEL_SET.match(name)
-    if not match:
-        raise _unknown(name)
+    if not match or not (looks_like_model(match["model"].replace("--", "/")) or (set_directory(name) / MANIFEST).exists()):
+        raise _unknown(name)  # a name that is no model (a typo) is never sent to the hub
     return match["model"].replace("--", "/"), int(match["layer"])
 
 

@@ -164,3 +164,25 @@ def test_records_of_other_code_are_not_resumed_silently(tmp_path, cache, capsys)
     path.write_text(path.read_text().replace(f'"git_commit": "{first[0]["git_commit"]}"', '"git_commit": "0ld0c0de"'))
     kept = run_benchmark(["tiny"], solvers=["wanda"], results=tmp_path, progress=False, resume_any_commit=True)
     assert kept == [] and "counted as done (--resume-any-commit)" in capsys.readouterr().out
+
+
+def test_a_typo_in_a_set_name_is_caught_at_once_with_a_suggestion(cache):
+    import time as clock
+
+    started = clock.monotonic()
+    with pytest.raises(ValueError, match="unknown instance set 'smolm2-135m-l3'; did you mean 'smollm2-135m-l3'"):
+        load_set("smolm2-135m-l3")
+    assert clock.monotonic() - started < 5
+
+
+def test_offline_hub_fails_in_seconds(cache, monkeypatch):
+    import time as clock
+
+    from instances.models import ModelUnavailable, hub_reachable, load_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub_reachable()
+    started = clock.monotonic()
+    with pytest.raises(ModelUnavailable, match="unreachable"):
+        load_model("opt-125m", "cpu")
+    assert clock.monotonic() - started < 30

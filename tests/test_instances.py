@@ -88,6 +88,7 @@ def test_reextraction_replaces_bad_entry_atomically(cache, monkeypatch):
 
     monkeypatch.setattr(instances.extract, "extract", fake_extract)
     monkeypatch.setattr(instances.models, "load_model", lambda model, device=None: None)
+    monkeypatch.setitem(instances.models.MODEL_ALIASES, "fake-model", "fake/model")  # a model name, not a typo
     load_set("fake-model-l1", progress=False)
     file = set_directory("fake-model-l1") / "layer1.fc.safetensors"
     file.write_bytes(b"garbage")
@@ -105,6 +106,7 @@ def test_slices_are_valid_blocks(cache, monkeypatch):
     W, H = synthetic_layer(10, 64, seed=0)
     monkeypatch.setattr(instances.extract, "extract", lambda *a, **k: ({"layer2.proj": (W, H)}, {}))
     monkeypatch.setattr(instances.models, "load_model", lambda model, device=None: None)
+    monkeypatch.setitem(instances.models.MODEL_ALIASES, "fake", "fake/model")
     slices = load_set("fake-l2-n16", progress=False)
     assert len(slices) == 2 and [p.name for p in slices] == [p.name for p in load_set("fake-l2-n16")]
     for p in slices:
