@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -60,7 +61,9 @@ def diagonal_strengthening(W: np.ndarray, H: np.ndarray, method: str) -> np.ndar
         dv = cp.Variable(n)
         problem = cp.Problem(cp.Maximize(weights @ dv), [H / scale - cp.diag(dv) >> 0, dv >= 0])
         try:
-            problem.solve(solver=cp.SCS, eps=1e-6, max_iters=5000)
+            with warnings.catch_warnings():  # an inaccurate d is still safe: the eigenvalue shift below makes
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # H - diag(d) PSD
+                problem.solve(solver=cp.SCS, eps=1e-6, max_iters=5000)
             if dv.value is not None:
                 d = np.asarray(dv.value) * scale
         except cp.error.SolverError:

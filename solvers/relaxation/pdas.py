@@ -143,8 +143,9 @@ def _solve_on_face(w, H, H_inv, c, free, upper, group_of, n_groups, prune):
     solution = _face_solve(w, H, H_inv, F, rhs)
     U, v = solution[:, :-1], solution[:, -1]
     target = prune - np.bincount(group_of[upper], minlength=n_groups)[open_groups]
-    if open_groups.size == 1:
-        eta = np.array([(target[0] - v.sum()) / U.sum()])
+    if open_groups.size == 1:  # (a degenerate face, e.g. H ~ 0, gives NaN here: its row bound floors at 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            eta = np.array([(target[0] - v.sum()) / U.sum()])
     else:
         eta = np.linalg.lstsq(E.T @ U, target - E.T @ v, rcond=None)[0]
     z[F] = U @ eta + v
