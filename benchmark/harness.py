@@ -81,11 +81,12 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
 def _left_to_do(jobs: list[dict], newest: dict, retry_errors: bool, resume_any_commit: bool) -> list[dict]:
     """The jobs without a usable record (see ``run_benchmark``), with one console line on what is resumed."""
     commit = provenance()["git_commit"]
-    errors = [j for j in jobs if j["job_key"] in newest and retry_errors and newest[j["job_key"]].get("status") == "error"]
-    other = [j for j in jobs if j["job_key"] in newest and newest[j["job_key"]].get("git_commit") != commit
-             and j not in errors]
-    again = {id(j) for j in errors} | (set() if resume_any_commit else {id(j) for j in other})
-    todo = [j for j in jobs if j["job_key"] not in newest or id(j) in again]
+    seen = [j for j in jobs if j["job_key"] in newest]
+    errors = [j for j in seen if retry_errors and newest[j["job_key"]].get("status") == "error"]
+    error_keys = {j["job_key"] for j in errors}
+    other = [j for j in seen if newest[j["job_key"]].get("git_commit") != commit and j["job_key"] not in error_keys]
+    again = error_keys | (set() if resume_any_commit else {j["job_key"] for j in other})
+    todo = [j for j in jobs if j["job_key"] not in newest or j["job_key"] in again]
     if len(todo) < len(jobs) or errors or other:
         notes = [f"{len(errors)} that ended in an error run again (--keep-errors counts them as done)"] if errors else []
         if other:

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from instances.reference import References, read_references, write_references
 from instances.sets import reference_paths
 
 from .records import read_records
+from .runner import record_conflicts
 
 
 def _fmt(value: float | None) -> str:
@@ -52,16 +52,12 @@ def check(set_name: str, results: Path | None) -> list[str]:
             entry = refs.get(record["instance"], record["setting"], record["objective_kind"])
             if entry is None or not math.isfinite(record.get("objective", math.nan)) or record.get("status") == "error":
                 continue
-            probe = References({("i", "s", "o"): copy.deepcopy(entry)})
             where = {"record": record["job_key"], "method": record["solver"], "commit": record.get("git_commit", "")}
             # the record's own verification (cross-check passed), not flags that compare it with the stored values
             verified = record.get("cross_check") == "passed"
-            proven = record.get("status") == "optimal" and verified
-            bound = record.get("lower_bound", -math.inf) if verified else -math.inf
-            for conflict in probe.update("i", "s", "o", primal=record["objective"], provenance=where, proven=proven,
-                                         bound=bound if bound is not None and math.isfinite(bound) else -math.inf):
-                conflict.key = (record["instance"], record["setting"], record["objective_kind"])
-                problems.append(f"conflict with {results}: {conflict}")
+            problems += [f"conflict with {results}: {c}" for c in record_conflicts(
+                record, entry, where, primal_usable=True, bound_usable=verified,
+                proven=record.get("status") == "optimal" and verified)]
     return problems
 
 

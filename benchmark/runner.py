@@ -115,6 +115,22 @@ def proves_optimum(record: dict) -> bool:
             and record.get("cross_check") == "passed" and trusted(record))
 
 
+def record_conflicts(record: dict, entry, provenance: dict, *, primal_usable: bool, bound_usable: bool,
+                     proven: bool) -> list:
+    """The conflicts a record's values would meet in a stored reference entry: a trial update of a copy of it
+    with the record's objective (a recomputed feasible value), its bound and its optimality claim."""
+    import copy
+
+    probe = References({("i", "s", "o"): copy.deepcopy(entry)})
+    objective, bound = record.get("objective", math.nan), record.get("lower_bound")
+    found = probe.update("i", "s", "o", primal=objective if primal_usable and math.isfinite(objective) else math.inf,
+                         bound=bound if bound_usable and bound is not None and math.isfinite(bound) else -math.inf,
+                         proven=proven and primal_usable, provenance=provenance)
+    for conflict in found:
+        conflict.key = (record["instance"], record["setting"], record["objective_kind"])
+    return found
+
+
 class ReferenceBook:
     """Best known primal/dual values per set, read at start and written back after each record (only the
     cached file; the shipped one is read-only). Conflicts with stored values are reported on the record."""
@@ -156,21 +172,10 @@ class ReferenceBook:
 
     @staticmethod
     def _conflicts(record: dict, entry, flags: list[str]) -> list:
-        """What the record contradicts in the stored entry (a trial update of a copy of it)."""
-        import copy
-
-        probe = References({("i", "s", "o"): copy.deepcopy(entry)})
-        where = reference_provenance(record)
-        found = []
-        if math.isfinite(record["objective"]) and "infeasible" not in flags and record["status"] != "error":
-            found += probe.update("i", "s", "o", primal=record["objective"], provenance=where)  # certain: recomputed
-        if not flags:
-            bound = record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf
-            found += probe.update("i", "s", "o", primal=record["objective"], bound=bound,
-                                  proven=proves_optimum(record), provenance=where)
-        for conflict in found:
-            conflict.key = (record["instance"], record["setting"], record["objective_kind"])
-        return found
+        """What the record contradicts in the stored entry, judged on the answer's own checks (``flags``)."""
+        usable = "infeasible" not in flags and record["status"] != "error"
+        return record_conflicts(record, entry, reference_provenance(record), primal_usable=usable,
+                                bound_usable=not flags, proven=proves_optimum(record))
 
     def learn(self, record: dict) -> None:
         """Update the set's cached reference file from a trusted record (after the record is written)."""
@@ -180,11 +185,9 @@ class ReferenceBook:
         key = (record["instance_set"], record["instance"], record["setting"], record["objective_kind"])
         cached = self.cached[key[0]]
         where = reference_provenance(record)
-        cached.update(*key[1:], primal=record["objective"], provenance=where)  # a feasible value: always usable
-        if trusted(record):
-            cached.update(*key[1:], primal=record["objective"],
-                          bound=record["lower_bound"] if math.isfinite(record["lower_bound"]) else -math.inf,
-                          proven=proves_optimum(record), provenance=where)
+        usable = trusted(record) and math.isfinite(record["lower_bound"])  # a feasible value is always usable
+        cached.update(*key[1:], primal=record["objective"], bound=record["lower_bound"] if usable else -math.inf,
+                      proven=proves_optimum(record), provenance=where)
         write_references(reference_paths(key[0])[1], cached)
 
 
