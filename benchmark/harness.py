@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from instances import load_set
 from solvers import METHODS
 from solvers.core.patterns import check_pattern_name, make_pattern
-from solvers.registry import DEFAULT_EXCLUDED, SPECS  # asked for by name only: enumeration, 'exact', presets
+from solvers.plugins import find_method, load_entry_points
+from solvers.registry import DEFAULT_EXCLUDED  # asked for by name only: enumeration, 'exact', presets
 
 from .jobs import make_jobs, parse_settings, parse_solver
 from .records import RecordWriter, provenance, read_records
@@ -24,9 +25,13 @@ def default_solvers() -> list[str]:
 
 def validate_request(solvers: list[str], patterns: list[str], sparsities: list[float], objective: str,
                      time_limit: float | None, n_jobs: int) -> None:
-    unknown = [s for s in solvers if s not in METHODS]
+    load_entry_points()  # installed plug-ins are known by name from here on
+    unknown = [s for s in solvers if s not in METHODS and ":" not in s]
     if unknown:
-        raise ValueError(f"unknown solver(s) {', '.join(unknown)}; known: {', '.join(sorted(METHODS))}")
+        raise ValueError(f"unknown solver(s) {', '.join(unknown)}; known: {', '.join(sorted(METHODS))}, "
+                         "or a plug-in 'pkg.module:function'")
+    for solver in solvers:
+        find_method(solver)  # a plug-in path that does not import, or a function of the wrong shape, stops here
     for pattern in patterns:
         check_pattern_name(pattern)
     bad = [s for s in sparsities if not (isinstance(s, float) and 0.0 < s < 1.0)]
@@ -55,8 +60,7 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
     sparsities = [float(s) for s in sparsities]
     validate_request([method for _, method, _ in requests], list(patterns), sparsities, objective, time_limit, n_jobs)
     for label, method, options in requests:
-        if method in SPECS:
-            SPECS[method].check(options)  # a misspelt option or a bad value stops the request here
+        find_method(method).check(options)  # a misspelt option or a bad value stops the request here
     settings = parse_settings(list(patterns), sparsities)
     problems = {name: load_set(name, progress=progress) for name in instance_sets}
     check_settings_fit(problems, settings)

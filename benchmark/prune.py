@@ -148,11 +148,10 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
 
 def check_prune_arguments(method: str, pattern: str, sparsity: float | None) -> None:
     """Raise ValueError naming the problem before any model is loaded."""
-    from solvers import METHODS
     from solvers.core.patterns import make_pattern
+    from solvers.plugins import find_method
 
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; known: {', '.join(sorted(METHODS))}")
+    find_method(method)  # built-in, entry point or 'pkg.module:function'; ValueError naming the known ones
     nm = pattern.split(":")
     make_pattern(pattern, (1, 1024 if len(nm) == 1 or not nm[1].isdigit() else 256 * int(nm[1])), sparsity)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = ("int", "float", "bool", "str", "warm-start", "device")
+KINDS = ("int", "float", "bool", "str", "warm-start", "device", "any")  # any: passed through (plug-ins)
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,15 @@ class Option:
             text = "a score name (magnitude, wanda, ria, sparseswaps where listed) or a mask array"
         elif self.kind == "device":
             text = "None/'cpu', 'cpu-torch', 'cuda' or 'cuda:N'"
+        elif self.kind == "any":
+            text = "any value"
         else:
             text = f"a {self.kind}"
         return text + (" or None" if self.none_ok else "")
 
     def check(self, method: str, name: str, value):
         """``value`` if it fits, else ValueError naming method, option and what is allowed."""
-        if value is None and (self.none_ok or self.kind == "device"):
+        if self.kind == "any" or (value is None and (self.none_ok or self.kind == "device")):
             return value
         if self.kind == "device":
             from .core.arrays import check_device

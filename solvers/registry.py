@@ -47,6 +47,7 @@ class MethodSpec:
     options: dict = field(default_factory=dict)
     preset: dict = field(default_factory=dict)
     doc: str = ""
+    origin: str = "built-in"  # or "entry point <dist>" / "import <module:name>" (solvers.plugins)
 
     def run(self, problem, *, time_limit=None, seed=0, **options):
         """Solve with this spec's preset, overridden by ``options`` (validated first)."""
@@ -62,7 +63,8 @@ class MethodSpec:
         if bad:
             raise ValueError(f"preset {name!r}: {self.name} has no option {', '.join(sorted(bad))}")
         return MethodSpec(name, self.solve, self.exact if exact is None else exact, self.objectives, self.patterns,
-                          self.device, in_default_bench, self.options, self.preset | self.check(preset), doc)
+                          self.device, in_default_bench, self.options, self.preset | self.check(preset), doc,
+                          self.origin)
 
 
 def _warm_start(default: str, sparseswaps: bool = False) -> Option:

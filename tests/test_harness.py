@@ -103,7 +103,9 @@ def test_flags_fire_on_wrong_solvers(tmp_path, cache, monkeypatch, capsys):
     for r in records:
         by_solver.setdefault(r["solver"], set()).update(f for f in r["flags"].split(",") if f)
     assert "wrong_optimal_claim" in by_solver["liar"]
-    assert {"bound_above_objective", "bound_above_best_primal"} <= by_solver["overbound"]
+    # a plug-in's bound is cross-checked in solve_layer like an exact method's: refuted and replaced
+    assert "invalid_bound" in by_solver["overbound"]
+    assert all(r["lower_bound"] <= r["objective"] for r in records if r["solver"] == "overbound")
     assert {"infeasible", "solver_error"} <= by_solver["infeasible"]
     assert not by_solver["wanda"]
     assert "FLAGGED [wrong_optimal_claim]" in capsys.readouterr().err
