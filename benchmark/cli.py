@@ -6,6 +6,7 @@ prints one ``bench: error: ...`` line and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -100,6 +101,32 @@ def _cmd_prune(args) -> int:
     print(f"{record['model']} {record['method']} {record['pattern']} sparsity {record['sparsity_achieved']:.4f}: "
           f"perplexity dense {record['perplexity_dense']:.3f} -> pruned {record['perplexity_pruned']:.3f} "
           f"({record['time_s']:.0f} s)")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from tabulate import tabulate
+
+    from .evaluate import run_eval
+
+    if args.cache_dir:
+        os.environ["PRUNE_BENCH_CACHE"] = args.cache_dir
+    records = run_eval(instances=args.instances, masks=Path(args.masks) if args.masks else None,
+                       model=Path(args.model) if args.model else None, results=Path(args.results), name=args.name,
+                       objective=args.objective, pattern=args.pattern, sparsity=args.sparsity, bound=args.bound,
+                       time_limit=args.time_limit, progress=not args.quiet)
+    def known(value):
+        return value if math.isfinite(value) else "none"
+
+    rows = [{"module": r["instance"], "setting": r["setting"], "objective": r["objective"],
+             "rel. error": r["relative_error"], "best known bound": known(r["best_known_bound"]),
+             "gap to best bound": known(r["gap_to_best_bound"]), "ambiguous zeros": r["ambiguous_zeros"],
+             "flags": r["flags"]} for r in records]
+    print(tabulate(rows, headers="keys", floatfmt=".6g"))
+    if not any(math.isfinite(r["best_known_bound"]) for r in records):
+        print("no bound is known for these modules yet: add --bound fw-sdp, or bench run a bound method on the set")
+    print(f"{len(records)} records as {records[0]['solver']!r}: {Path(args.results) / 'records.jsonl'} "
+          f"(bench leaderboard --results {args.results})")
     return 0
 
 
@@ -203,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", help="directory whose prune_records.jsonl gets the record")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_prune)
+
+    p = sub.add_parser("eval", help="score masks made elsewhere (a safetensors file or a pruned model) on a set")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--masks", metavar="FILE.safetensors",
+                        help="one boolean tensor per module of the set (e.g. layer3.self_attn.q_proj), True = keep")
+    source.add_argument("--model", metavar="DIR", help="a pruned Hugging Face model directory: its zeros are the masks")
+    p.add_argument("--instances", required=True, help="instance set name (its module names key the masks)")
+    p.add_argument("--results", default="results", help="results directory (records.jsonl inside)")
+    p.add_argument("--name", metavar="LABEL", help="solver label of the records (default user:<file stem>)")
+    p.add_argument("--objective", default="mask", choices=["mask", "reconstruct"])
+    p.add_argument("--pattern", help="the pattern every mask must fit (default: detected per module)")
+    p.add_argument("--sparsity", type=float, help="with --pattern per-row/per-layer: the pruned fraction it must have")
+    p.add_argument("--bound", metavar="METHOD", help="also compute a certified bound now with this method (e.g. fw-sdp)")
+    p.add_argument("--time-limit", type=float, help="seconds per module for --bound")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--cache-dir", help="instance cache (default $PRUNE_BENCH_CACHE or the user cache dir)")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("demo", help="every heuristic on synthetic real-sized layers")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -38,6 +38,7 @@ def latest_records(records: list[dict]) -> list[dict]:
 
 def shifted_geometric_mean(times, shift: float = SGM_SHIFT) -> float:
     times = np.asarray(times, dtype=float)
+    times = times[np.isfinite(times)]  # a mask scored by bench eval has no solve time (NaN)
     return float(np.exp(np.mean(np.log(times + shift))) - shift) if times.size else math.nan
 
 

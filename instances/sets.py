@@ -52,8 +52,17 @@ SYNTHETIC_SET = re.compile(r"^synthetic-(?P<d_out>\d+)x(?P<d_in>\d+)$")
 
 
 def list_sets():
-    """Yield the registered set names (patterns above resolve further names)."""
+    """Yield the registered set names, then the extracted sets in the cache under other names (patterns above
+    resolve further names)."""
     yield from REGISTERED
+    yield from cached_sets()
+
+
+def cached_sets() -> list[str]:
+    """Names of the extracted sets in the instance cache that are not registered names."""
+    root = cache_dir()
+    found = sorted(p.parent.name for p in root.glob(f"*/{MANIFEST}")) if root.is_dir() else []
+    return [name for name in found if name not in REGISTERED and not name.startswith(".")]
 
 
 def default_calibration(model: str) -> dict:
@@ -86,9 +95,10 @@ def set_directory(name: str) -> Path:
 def _unknown(name) -> ValueError:
     import difflib
 
-    close = difflib.get_close_matches(str(name), REGISTERED, n=1, cutoff=0.75)
+    known = list(REGISTERED) + cached_sets()
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"unknown instance set {name!r}{hint} known sets: {', '.join(REGISTERED)} "
+    return ValueError(f"unknown instance set {name!r}{hint} known sets: {', '.join(known)} "
                       "(also <model>-l<layer> for a model alias, a hub id written owner--name, or a local model "
                       "directory; <set>-n<n> slices; synthetic-<d_out>x<d_in>)")
 
@@ -128,8 +138,10 @@ def load_set(name: str, *, refresh: bool = False, device: str | None = None, pro
         if int(match["n"]) < SLICE_MIN_N:
             raise ValueError(f"slice set {name!r}: slice size n must be at least {SLICE_MIN_N}")
         return slice_problems(load_set(base, refresh=refresh, device=device, progress=progress), int(match["n"]), base)
-    model, layer = model_of(name)
     directory = set_directory(name)
+    if not refresh and (directory / MANIFEST).exists():
+        return load_saved_set(directory)  # any extracted set, by the name it was given (bench extract --name)
+    model, layer = model_of(name)
     if refresh or not (directory / MANIFEST).exists():
         extract_set(model, [layer], name=name, device=device, progress=progress)
     return load_saved_set(directory)
