@@ -129,16 +129,19 @@ def test_leaderboard_from_fixed_records_matches_stored_table(tmp_path):
 
 def test_dask_local_cluster_gives_same_records_as_local(tmp_path, cache):
     distributed = pytest.importorskip("dask.distributed")
-    kwargs = dict(solvers=["wanda", "sparseswaps", "brute-force"], patterns=["per-row", "2:4"], progress=False)
+    # a plug-in by import path too: each Dask worker process resolves the name itself (solvers.plugins)
+    kwargs = dict(solvers=["wanda", "sparseswaps", "brute-force", "examples.obs_saliency:solve[percdamp=0.05]"],
+                  patterns=["per-row", "2:4"], progress=False)
     local = run_benchmark(["tiny"], results=tmp_path / "local", **kwargs)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         remote = run_benchmark(["tiny"], results=tmp_path / "dask", scheduler=cluster.scheduler_address, **kwargs)
     fields = ("objective", "status", "lower_bound", "flags", "relative_error")
+    assert len(remote) == 40 and not any(r["flags"] for r in remote)
     assert {r["job_key"]: tuple(r[f] for f in fields) for r in local} == {r["job_key"]: tuple(r[f] for f in fields) for r in remote}
 
 
 def test_process_pool_gives_same_records(tmp_path, cache):
-    kwargs = dict(solvers=["wanda", "sparseswaps"], patterns=["per-row"], progress=False)
+    kwargs = dict(solvers=["wanda", "sparseswaps", "examples.obs_saliency:solve"], patterns=["per-row"], progress=False)
     local = run_benchmark(["tiny"], results=tmp_path / "a", **kwargs)
     pooled = run_benchmark(["tiny"], results=tmp_path / "b", n_jobs=2, **kwargs)
     assert {r["job_key"]: r["objective"] for r in local} == {r["job_key"]: r["objective"] for r in pooled}
