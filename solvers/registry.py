@@ -19,6 +19,7 @@ from .exact.bnb.bandits import POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
+from .exact.gurobi import solve_gurobi
 from .exact.mip import BANDITS, FORMULATIONS, solve_mip
 from .heuristics.scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
 from .heuristics.sparsegpt import solve_sparsegpt
@@ -48,6 +49,17 @@ class MethodSpec:
     preset: dict = field(default_factory=dict)
     doc: str = ""
     origin: str = "built-in"  # or "entry point <dist>" / "import <module:name>" (solvers.plugins)
+    requires: str = ""  # an optional package the method imports (``available`` says whether it is installed)
+
+    def takes(self, pattern_kind: str, objective: str) -> bool:
+        """Whether the method solves this pattern kind ("per-row", "per-layer", "N:M") and objective."""
+        return pattern_kind in self.patterns and objective in self.objectives
+
+    @property
+    def available(self) -> bool:
+        import importlib.util
+
+        return not self.requires or importlib.util.find_spec(self.requires) is not None
 
     def run(self, problem, *, time_limit=None, seed=0, **options):
         """Solve with this spec's preset, overridden by ``options`` (validated first)."""
@@ -64,7 +76,7 @@ class MethodSpec:
             raise ValueError(f"preset {name!r}: {self.name} has no option {', '.join(sorted(bad))}")
         return MethodSpec(name, self.solve, self.exact if exact is None else exact, self.objectives, self.patterns,
                           self.device, in_default_bench, self.options, self.preset | self.check(preset), doc,
-                          self.origin)
+                          self.origin, self.requires)
 
 
 def _warm_start(default: str, sparseswaps: bool = False) -> Option:
@@ -210,6 +222,12 @@ for _spec in [
     _mip.variant("mip-diag", "mip with fw-bnb's root convexification (diagonal SDP)", qcr="diag"),
     _mip.variant("mip-scheduler", "mip with SCIP's bandit heuristic scheduler", scheduler="i"),
     *(_mip.variant(f"mip-alns-{a}", f"mip, ALNS bandit {a}", alns_bandit=a) for a in ("u", "e", "g", "i")),
+    MethodSpec("gurobi", solve_gurobi, exact=True, objectives=("mask",), patterns=("per-row", "N:M"),
+               in_default_bench=False, requires="gurobipy", options={
+                   "warm_start": _warm_start("sparseswaps", sparseswaps=True),
+                   "threads": positive_int("Gurobi's threads", 1),
+                   "gap_limit": Option("float", 1e-6, "relative gap at which a row counts as solved", low=0)},
+               doc="exact row MIQPs through Gurobi (optional extra 'anchors'; size-limited licence: n <= 192)"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
                doc="the faster exact method for the pattern and objective"),
 ]:

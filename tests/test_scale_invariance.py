@@ -6,16 +6,18 @@ import pytest
 from instances.synthetic import synthetic_layer
 from solvers import METHODS, solve_layer
 from solvers.crosscheck import BOUND_RTOL, CLAIM_RTOL
+from solvers.registry import SPECS
 
 pytest.importorskip("pyscipopt")
 
-EXACT = ["fw-bnb", "fw-bnb-root-only", "mip", "mip-diag", "mip-factor", "exact"]
+EXACT = ["fw-bnb", "fw-bnb-root-only", "mip", "mip-diag", "mip-factor", "exact"] + \
+    (["gurobi"] if SPECS["gurobi"].available else [])  # the optional anchor, where installed
 BOUNDING = ["fw", "fw-bm", "fw-sdp"]  # heuristics with certified bounds: their bounds must hold at any scale too
 CASES = [("per-row", 0.5, "mask"), ("2:4", None, "mask"), ("per-row", 0.5, "reconstruct")]
 
 
 def _mask_only(method):
-    return method.startswith("fw")
+    return "reconstruct" not in SPECS[method].objectives
 
 
 def _check(method, W, H, sparsity, pattern, objective, optimum):
@@ -85,7 +87,8 @@ def test_full_scale_sweep_every_exact_method(k):
         optimum = solve_layer(W, H, sparsity, pattern, "brute-force", objective=objective).objective
         # the SCIP heuristic-schedule variants (mip-scheduler, mip-alns-*) share mip's model and scaling
         for method in sorted(m for m in EXACT_METHODS if not m.startswith(("mip-alns", "mip-scheduler"))):
-            if objective == "reconstruct" and _mask_only(method):
+            kind = "N:M" if ":" in pattern else pattern
+            if not SPECS[method].available or not SPECS[method].takes(kind, objective):
                 continue
             _check(method, W, H, sparsity, pattern, objective, optimum)
 
