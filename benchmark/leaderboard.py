@@ -105,15 +105,15 @@ def method_tables(records: list[dict], best: dict) -> tuple[list[dict], list[dic
             charged.append(r["time_s"] if is_proven or not limit else max(r["time_s"], limit))
             final_gaps.append(r.get("gap", math.inf))
         all_rows.append({"method": method, "jobs": len(rs), "mean rel. excess": _nanmean(excess),
-                         "max rel. excess": _nanmax(excess), "mean certified gap": _nanmean(gaps), "wins": wins,
+                         "max rel. excess": _nanmax(excess), "mean gap to best bound [%]": 100 * _nanmean(gaps), "wins": wins,
                          "SGM time [s]": shifted_geometric_mean(times), "flagged": n_flagged})
         if method in EXACT_METHODS or any(r["status"] in ("optimal", "time_limit") for r in rs):
             exact_rows.append({"method": method, "jobs": len(rs), "proven optimal": proven, "wrong claims": wrong,
                                "SGM time [s] (fail=limit)": shifted_geometric_mean(charged),
-                               "mean final gap": _nanmean([g if math.isfinite(g) else math.nan for g in final_gaps])})
+                               "mean final gap [%]": 100 * _nanmean([g if math.isfinite(g) else math.nan for g in final_gaps])})
     fastest = min((row["SGM time [s]"] for row in all_rows), default=math.nan)
     for row in all_rows:
-        row["x best time"] = (row["SGM time [s]"] + SGM_SHIFT) / (fastest + SGM_SHIFT)
+        row["time / fastest"] = row["SGM time [s]"] / fastest if fastest > 0 else math.nan
     return exact_rows, all_rows, flagged
 
 
@@ -193,6 +193,22 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
 
 
+LEGENDS = {
+    "Exact methods": "proven optimal: answers with a cross-checked optimality claim; wrong claims: claims refuted by a "
+                     "known value; SGM time (fail=limit): shifted geometric mean of times (shift 1 s), an unproven "
+                     "answer counted at its time limit; mean final gap [%]: the method's own 100 (value - its bound) / "
+                     "value at its stop (1e-4 % is the solvers' stopping tolerance, a relative gap of 1e-6).",
+    "All methods": "mean / max rel. excess: (value - best known value) / best known value; mean gap to best bound [%]: "
+                   "100 (value - best bound) / value, the best bound being the largest certified lower bound any "
+                   "method or stored reference gave (so at least how far from optimal this value may be: the true "
+                   "distance is at most this); wins: answers within 1e-9 of the best known value; SGM time [s]: "
+                   "shifted geometric mean of times (shift 1 s; masks scored by bench eval have none); time / "
+                   "fastest: SGM time over the smallest SGM time of the table.",
+    "Per-instance objectives": "best known: the smallest value any method or reference reached; best bound: the "
+                               "largest certified lower bound; one column per method.",
+}
+
+
 def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool = True, extra_sections=()) -> Path:
     """Write ``<set>.md`` and ``<set>.html`` (plus PNGs) for one instance set; returns the Markdown path."""
     best = best_known(records, set_name)
@@ -217,6 +233,9 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
                 continue
             md += [f"### {heading}", "", tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
             html += [f"<h3>{heading}</h3>", tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g")]
+            if heading in LEGENDS:
+                md += [f"*{LEGENDS[heading]}*", ""]
+                html.append(f"<p><small>{LEGENDS[heading]}</small></p>")
         if plots:
             for kind, png in _plots(rs, best, title).items():
                 name = f"{_slug(set_name)}-{_slug(setting)}-{objective}-{kind}.png"
@@ -233,6 +252,18 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{set_name}</title><style>{style}</style></head><body>"
         + "\n".join(html) + "</body></html>\n")
     return md_path
+
+
+def write_csv(records: list[dict], path: Path) -> Path:
+    """The flat records shown in the leaderboards as one CSV (``pandas.read_csv(path)``); columns in first-seen order."""
+    import csv
+
+    columns = list(dict.fromkeys(k for r in records for k in r if not isinstance(r[k], (dict, list))))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    return path
 
 
 def model_table(results: Path) -> list[dict]:
@@ -285,5 +316,6 @@ def build_leaderboards(results: Path, instance_sets: list[str] | None = None, ou
             raise ValueError(f"no records for instance set(s) {', '.join(missing)}; sets with records: {', '.join(names)}")
         names = instance_sets
     out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(records, out_dir / "records.csv")
     models = render_models(Path(results), out_dir)
     return ([models] if models else []) + [render_set(name, [r for r in records if r["instance_set"] == name], out_dir, plots=plots) for name in names]

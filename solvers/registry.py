@@ -198,7 +198,7 @@ for _spec in [
     MethodSpec("magnitude", solve_magnitude, doc="keep the largest |W_ij| in every group"),
     MethodSpec("wanda", solve_wanda, doc="keep the largest |W_ij| ||X_j|| (Sun et al. 2023)"),
     MethodSpec("ria", solve_ria, options={"power": Option("float", 0.5, "exponent of ||X_j||", low=0)},
-               doc="relative importance x ||X_j||^0.5 (Zhang et al. 2024)"),
+               doc="relative importance x ||X_j||^0.5 (Zhang et al. 2024); per row = the reference's --per_outneuron mode (its default is one per-layer threshold); ties prune the lower index, as the references do"),
     MethodSpec("sparsegpt", solve_sparsegpt, options={"blocksize": positive_int("lazy update block width", 128)},
                doc="OBS greedy with lazy 128-column blocks (Frantar & Alistarh 2023)"),
     MethodSpec("sparseswaps", solve_sparseswaps, device=True, options={

@@ -88,6 +88,10 @@ def test_bench_eval_masks_writes_records_beside_built_in_methods(tmp_path, cache
         assert 0.0 <= r["gap_to_best_bound"] < 1.0 and r["best_known_bound"] <= r["objective"]
     board = build_leaderboards(results, plots=False)[0].read_text()
     assert "user:my_masks" in board and "wanda" in board
+    import csv
+
+    rows = list(csv.DictReader(open(results / "leaderboard" / "records.csv")))  # the flat export for pandas users
+    assert {r["solver"] for r in rows} == {"wanda", "brute-force", "user:my_masks"} and len(rows) == 15
 
 
 @pytest.mark.parametrize("change, message", [

@@ -136,11 +136,12 @@ def _check_sparsity(sparsity: float | None) -> None:
 def select_top(scores: np.ndarray, pattern: Pattern) -> np.ndarray:
     """Keep the ``keep`` largest scores of every group; returns a bool mask (True = keep).
 
-    Ties break towards the lower index (stable sort), so the result is deterministic.
+    Among equal scores the lower index is pruned, as in the reference code of Wanda and RIA (an ascending stable
+    sort whose first entries are pruned), so the result is deterministic and matches theirs.
     """
     flat_scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     grouped = flat_scores[pattern.groups]
-    order = np.argsort(-grouped, axis=1, kind="stable")[:, : pattern.keep]
+    order = np.argsort(grouped, axis=1, kind="stable")[:, pattern.prune :]
     mask = np.zeros(flat_scores.size, dtype=bool)
     mask[np.take_along_axis(pattern.groups, order, axis=1)] = True
     return mask.reshape(pattern.shape)
