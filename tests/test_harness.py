@@ -16,6 +16,8 @@ from benchmark.cli import main as bench_main
 from benchmark.harness import run_benchmark
 from benchmark.leaderboard import build_leaderboards
 from benchmark.records import read_records
+from instances import load_set
+from solvers import solve_layer
 from solvers.core.patterns import select_top
 from solvers.core.result import MethodAnswer
 
@@ -237,3 +239,18 @@ def test_watchdog_stops_a_runaway_job_and_a_dying_one(tmp_path, cache, monkeypat
     assert all(r["flags"] == "overrun" and "watchdog" in r["error"] for r in by_solver["sleeper"])
     assert all("job process died" in r["error"] for r in by_solver["dies"])
     assert len(by_solver["wanda"]) == 5 and not any(r["flags"] for r in by_solver["wanda"])
+
+
+def test_reconstruct_records_carry_the_undamped_error_of_the_refit(tmp_path, cache):
+    from solvers.core.objective import refit_weights
+
+    records = run_benchmark(["tiny"], solvers=["wanda"], objective="reconstruct", results=tmp_path, progress=False)
+    problems = {p.name: p for p in load_set("tiny", progress=False)}
+    for r in records:
+        p = problems[r["instance"]]
+        mask = solve_layer(p.W, p.H, 0.5, method="wanda").mask
+        D = p.W - refit_weights(p.W, p.H, mask)
+        assert r["undamped_error"] == pytest.approx(float(np.sum((D @ p.H) * D)), rel=1e-9)
+        assert r["undamped_error"] <= r["objective"] * (1 + 1e-12)  # the damping term only adds
+    board = build_leaderboards(tmp_path, plots=False)[0].read_text()
+    assert "mean undamped rel. error" in board
