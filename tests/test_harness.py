@@ -127,6 +127,8 @@ def test_leaderboard_from_fixed_records_matches_stored_table(tmp_path):
     with pytest.warns(UserWarning):
         again = build_leaderboards(tmp_path, plots=False)[0].read_text()
     assert again == path.read_text()
+    page = path.with_suffix(".html").read_text()
+    assert page.count("<b>") >= 5 and "<b>0.1851</b>" in page and "bound from" in page  # best method value bold
 
 
 def test_dask_local_cluster_gives_same_records_as_local(tmp_path, cache):
