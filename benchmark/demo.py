@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 
 from tabulate import tabulate
-
-from instances.synthetic import synthetic_layer
 from tqdm.auto import tqdm
 
+from instances.synthetic import synthetic_layer
 from solvers import EXACT_METHODS, METHODS, solve_layer
 from solvers.core.patterns import parse_setting
 from solvers.registry import DEFAULT_EXCLUDED
