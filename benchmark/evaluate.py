@@ -10,7 +10,7 @@ given), and its gap to the best known bound of the set's references (``gap_to_be
 bound computed now with ``--bound fw-sdp``.
 
 A weight that is zero in the dense model too (the offline GGUF model has some) is ambiguous in a pruned
-model: kept or pruned, it adds nothing to the error. ``resolve_ambiguous`` counts each as kept or pruned
+model: kept or pruned, it adds nothing to the error. ``solvers.evaluate.resolve_ambiguous`` counts each as kept or pruned
 so that the mask fits the most structured pattern it can (N:M, per-row, per-layer), with the fewest
 counted as kept, and the record says how many there were (``ambiguous_zeros``).
 
@@ -28,8 +28,9 @@ import numpy as np
 
 from instances import load_set
 from instances.reference import setting_key
-from solvers.core.patterns import check_pattern_name, make_pattern, parse_nm
-from solvers.evaluate import NM_GROUP_SIZES, check_boolean_mask, evaluate_mask, fitting_patterns, sparsity_for
+from solvers.core.patterns import check_pattern_name
+from solvers.evaluate import candidate_patterns, check_boolean_mask, evaluate_mask, fitting_patterns, resolve_ambiguous
+from solvers.plugins import find_method
 
 from .jobs import job_key
 from .records import RecordWriter, provenance, utc_now
@@ -86,40 +87,6 @@ def model_weights(directory: Path, names: list[str]) -> dict[str, np.ndarray]:
     return found
 
 
-def candidate_patterns(shape: tuple[int, int], pattern: str | None = None) -> list[tuple[str, int]]:
-    """(name, group size) of the patterns to try, most structured first; "?:M" is N:M with N to be found."""
-    d_out, d_in = shape
-    if pattern is not None:
-        nm = parse_nm(pattern)
-        return [(pattern, nm[1] if nm else (d_in if pattern == "per-row" else d_out * d_in))]
-    return [(f"?:{m}", m) for m in NM_GROUP_SIZES if d_in % m == 0 and d_in > m] + \
-        [("per-row", d_in), ("per-layer", d_out * d_in)]
-
-
-def resolve_ambiguous(kept: np.ndarray, ambiguous: np.ndarray, candidate: tuple[str, int],
-                      sparsity: float | None = None) -> tuple[np.ndarray, str, float | None] | None:
-    """(mask, pattern, sparsity) if some choice of the ambiguous entries fits ``candidate`` (module docstring),
-    each group counting as kept the fewest ambiguous entries it can (the first ones); None if none fits."""
-    name, size = candidate
-    groups, loose = kept.reshape(-1, size), ambiguous.reshape(-1, size)
-    low = groups.sum(axis=1)
-    high = low + loose.sum(axis=1)
-    nm = parse_nm(name) if not name.startswith("?:") else None
-    if nm:
-        target = nm[0]
-    elif sparsity is not None and not name.startswith("?:"):
-        target = make_pattern(name, kept.shape, sparsity).keep
-    else:
-        target = int(low.max())
-    if not (0 < target < size and np.all(low <= target) and np.all(target <= high)):
-        return None
-    add = target - low
-    mask = groups | (loose & (np.cumsum(loose, axis=1) <= add[:, None]))
-    found = f"{target}:{size}" if name.startswith("?:") else name
-    found_sparsity = None if ":" in found else (sparsity if sparsity is not None else sparsity_for(target, size))
-    return mask.reshape(kept.shape), found, found_sparsity
-
-
 def masks_from_model(directory: Path, problems: dict, pattern: str | None, sparsity: float | None):
     """({module: mask}, {module: ambiguous zeros}, {module: (pattern, sparsity)}) of a pruned model directory:
     the first candidate pattern (``candidate_patterns``) that every module's mask can be resolved to fit,
@@ -166,12 +133,12 @@ def file_patterns(masks: dict, pattern: str | None, sparsity: float | None) -> d
     return {name: common if common else (None, None) for name in masks}
 
 
-def score_masks(set_name: str, masks: dict, *, label: str, source: str, objective: str = "mask",
+def score_masks(set_name: str, problems: dict, masks: dict, *, label: str, source: str, objective: str = "mask",
                 pattern: str | None = None, sparsity: float | None = None, bound: str | None = None,
-                time_limit: float | None = None, ambiguous: dict | None = None, patterns: dict | None = None,
-                progress: bool = True) -> list[dict]:
-    """One record per module of ``set_name`` (nothing written; every module checked first)."""
-    problems = {p.name: p for p in load_set(set_name, progress=progress)}
+                time_limit: float | None = None, ambiguous: dict | None = None,
+                patterns: dict | None = None) -> list[dict]:
+    """One record per module of ``set_name`` (``problems``: its problems by name; nothing written, every module
+    checked first)."""
     missing = sorted(set(problems) - set(masks))
     if missing:
         raise ValueError(f"{source}: no mask for module(s) {', '.join(missing)} of set {set_name!r} "
@@ -211,18 +178,20 @@ def run_eval(*, instances: str, masks: Path | None = None, model: Path | None = 
         check_pattern_name(pattern)
     if sparsity is not None and not (math.isfinite(sparsity) and 0.0 < sparsity < 1.0):
         raise ValueError(f"--sparsity must be a pruned fraction in (0, 1); got {sparsity}")
+    if bound is not None:
+        find_method(bound)  # an unknown --bound method is refused before anything is read
     source = Path(masks if masks is not None else model)
     label = name or f"user:{source.stem if masks is not None else source.name}"
-    ambiguous = patterns = None
-    if masks is not None:
-        loaded = read_mask_file(source)
+    ambiguous = None
+    loaded = read_mask_file(source) if masks is not None else None  # a bad file is refused before the set loads
+    problems = {p.name: p for p in load_set(instances, progress=progress)}
+    if loaded is not None:
         patterns = file_patterns(loaded, pattern, sparsity)
     else:
-        problems = {p.name: p for p in load_set(instances, progress=progress)}
         loaded, ambiguous, patterns = masks_from_model(source, problems, pattern, sparsity)
-    records = score_masks(instances, loaded, label=label, source=str(source), objective=objective, pattern=pattern,
-                          sparsity=sparsity, bound=bound, time_limit=time_limit, ambiguous=ambiguous,
-                          patterns=patterns, progress=progress)
+    records = score_masks(instances, problems, loaded, label=label, source=str(source), objective=objective,
+                          pattern=pattern, sparsity=sparsity, bound=bound, time_limit=time_limit, ambiguous=ambiguous,
+                          patterns=patterns)
     book = ReferenceBook([instances])
     writer = RecordWriter(Path(results))
     try:

@@ -51,23 +51,47 @@ def sparsity_for(keep: int, size: int) -> float:
     return exact
 
 
+def candidate_patterns(shape: tuple[int, int], pattern: str | None = None) -> list[tuple[str, int]]:
+    """(name, group size) of the patterns to try, most structured first; "?:M" is N:M with N to be found."""
+    d_out, d_in = shape
+    if pattern is not None:
+        nm = parse_nm(pattern)
+        return [(pattern, nm[1] if nm else (d_in if pattern == "per-row" else d_out * d_in))]
+    return [(f"?:{m}", m) for m in NM_GROUP_SIZES if d_in % m == 0 and d_in > m] + \
+        [("per-row", d_in), ("per-layer", d_out * d_in)]
+
+
+def resolve_ambiguous(kept: np.ndarray, ambiguous: np.ndarray, candidate: tuple[str, int],
+                      sparsity: float | None = None) -> tuple[np.ndarray, str, float | None] | None:
+    """(mask, pattern, sparsity) if some choice of the ``ambiguous`` entries (each may be kept or pruned, e.g. a
+    weight that is zero in the dense model and in the pruned one) fits ``candidate``, each group counting as kept
+    the fewest ambiguous entries it can (the first ones); None if none fits. Without ambiguous entries: whether
+    ``kept`` fits it, the group count of N:M ("?:M") and the sparsity being read off the mask."""
+    name, size = candidate
+    groups, loose = kept.reshape(-1, size), ambiguous.reshape(-1, size)
+    low = groups.sum(axis=1)
+    high = low + loose.sum(axis=1)
+    nm = parse_nm(name) if not name.startswith("?:") else None
+    if nm:
+        target = nm[0]
+    elif sparsity is not None and not name.startswith("?:"):
+        target = make_pattern(name, kept.shape, sparsity).keep
+    else:
+        target = int(low.max())
+    if not (0 < target < size and np.all(low <= target) and np.all(target <= high)):
+        return None
+    add = target - low
+    mask = groups | (loose & (np.cumsum(loose, axis=1) <= add[:, None]))
+    found = f"{target}:{size}" if name.startswith("?:") else name
+    found_sparsity = None if ":" in found else (sparsity if sparsity is not None else sparsity_for(target, size))
+    return mask.reshape(kept.shape), found, found_sparsity
+
+
 def fitting_patterns(mask: np.ndarray) -> list[tuple[str, float | None]]:
-    """Every (pattern, sparsity) the mask fits, most structured first (N:M by M, per-row, per-layer)."""
-    d_out, d_in = mask.shape
-    found = []
-    for m in NM_GROUP_SIZES:
-        if d_in % m == 0 and d_in > m:
-            counts = mask.reshape(d_out, d_in // m, m).sum(axis=2)
-            n = int(counts.flat[0])
-            if 0 < n < m and np.all(counts == n):
-                found.append((f"{n}:{m}", None))
-    rows = mask.sum(axis=1)
-    if 0 < rows[0] < d_in and np.all(rows == rows[0]):
-        found.append(("per-row", sparsity_for(int(rows[0]), d_in)))
-    total = int(mask.sum())
-    if 0 < total < mask.size:
-        found.append(("per-layer", sparsity_for(total, mask.size)))
-    return found
+    """Every (pattern, sparsity) the mask fits, most structured first (N:M by M, per-row, per-layer): the
+    candidates ``resolve_ambiguous`` accepts when no entry is ambiguous."""
+    none = np.zeros_like(mask)
+    return [found[1:] for c in candidate_patterns(mask.shape) if (found := resolve_ambiguous(mask, none, c)) is not None]
 
 
 def detect_pattern(mask, pattern: str | None = None, sparsity: float | None = None) -> Pattern:

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
-from benchmark.evaluate import candidate_patterns, resolve_ambiguous
 from benchmark.leaderboard import build_leaderboards
 from benchmark.records import read_records
 from instances import load_set
@@ -13,6 +12,7 @@ from instances.sets import set_directory
 from instances.store import Problem, save_set
 from instances.synthetic import synthetic_layer
 from solvers import detect_pattern, evaluate_mask, layer_error, solve_layer
+from solvers.evaluate import candidate_patterns, resolve_ambiguous
 
 
 def _cli(*args):
@@ -141,3 +141,12 @@ def test_bench_eval_model_reads_zeros_and_resolves_dense_zeros(tmp_path, cache):
         assert r["objective"] == pytest.approx(expected[name], rel=1e-12) and r["solver"] == "user:pruned"
     assert sum(r["ambiguous_zeros"] for r in records.values()) > 0
     json.dumps(records)  # plain JSON values
+
+
+@pytest.mark.parametrize("args, message", [(["--bound", "nope"], "unknown method 'nope'"),
+                                           (["--sparsity", "1.5"], "--sparsity must be a pruned fraction"),
+                                           (["--pattern", "diagonal"], "unknown pattern")])
+def test_bench_eval_bad_options_are_refused_before_reading(args, message, tmp_path, cache, capsys):
+    assert _cli("eval", "--masks", str(tmp_path / "absent.safetensors"), "--instances", "tiny", "--results",
+                str(tmp_path / "r"), *args) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "r").exists()
