@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .exact.bnb.bandits import POLICIES
+from .core.bandits import POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force

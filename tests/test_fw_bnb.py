@@ -7,9 +7,9 @@ from instances.reference import setting_key
 from instances.sets import tiny_cases
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
+from solvers.core.bandits import Bandit
 from solvers.core.objective import is_feasible
 from solvers.core.patterns import make_pattern
-from solvers.exact.bnb.bandits import Bandit
 
 REFS = load_references("tiny")
 CASES = [(p.name, p, pattern, sparsity) for p, pattern, sparsity in tiny_cases()]

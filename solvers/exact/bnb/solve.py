@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from ...core.arrays import blas_threads_for
+from ...core.bandits import Bandit
 from ...core.objective import mask_error_rows
 from ...core.problem import LayerProblem
 from ...core.result import MethodAnswer
@@ -52,7 +53,6 @@ from ...heuristics.warm_start import WARM_START_SHARE, warm_start_for
 from ...relaxation.fw_engine import frank_wolfe, lmo
 from ...sdp.barrier import fixed_row_bound
 from ...sdp.qcr import SDP_MAX_N
-from .bandits import Bandit
 from .blocks import PER_LAYER_MAX, layer_block, row_block
 from .branching import BRANCHINGS, Pseudocosts
 from .heuristics import HEURISTICS, NodeContext

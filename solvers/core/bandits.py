@@ -1,4 +1,4 @@
-"""Multi-armed bandits that choose a primal heuristic at each branch-and-bound node.
+"""Multi-armed bandits that choose among heuristics: the node heuristics of fw-bnb and the neighbourhoods of lns.
 
 Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per second, squashed).
 - ``ucb``: UCB1 (Auer, Cesa-Bianchi, Fischer 2002): mean + sqrt(2 ln t / n), every arm once first.
