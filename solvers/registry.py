@@ -21,6 +21,7 @@ from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
 from .exact.gurobi import solve_gurobi
 from .exact.mip import BANDITS, FORMULATIONS, solve_mip
+from .heuristics.lns.solve import METHOD_STARTS, solve_lns
 from .heuristics.scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
 from .heuristics.sparsegpt import solve_sparsegpt
 from .heuristics.sparseswaps import solve_sparseswaps
@@ -79,8 +80,8 @@ class MethodSpec:
                           self.origin, self.requires)
 
 
-def _warm_start(default: str, sparseswaps: bool = False) -> Option:
-    names = tuple(WARM_START_SCORES) + (("sparseswaps",) if sparseswaps else ())
+def _warm_start(default: str, sparseswaps: bool = False, methods: tuple = ()) -> Option:
+    names = tuple(WARM_START_SCORES) + (("sparseswaps",) if sparseswaps else ()) + methods
     return Option("warm-start", default, "start mask: " + ", ".join(names) + " or a feasible mask array",
                   choices=names)
 
@@ -116,6 +117,20 @@ FW_BNB_OPTIONS = {
     "node_convexify": Option("bool", False, "FW at a node on the node SDP's convexification (exact.bnb.settings)"),
     "sdp_fixing": Option("bool", True, "fix entries by the node SDP's dual point (exact.bnb.settings)"),
 }
+LNS_OPTIONS = {
+    "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),
+    "bandit": choice("bandit choosing neighbourhood and size", "ucb", POLICIES),
+    "min_size": Option("int", 16, "smallest free set (sizes double up to max_size)", low=2),
+    "max_size": Option("int", 64, "largest free set", low=2),
+    "sub_time": Option("float", 0.5, "seconds per fw-bnb sub-solve", low=0, open_low=True),
+    "sub_nodes": positive_int("nodes per fw-bnb sub-solve", 200),
+    "patience": positive_int("failed sub-problems in a row that settle a row", 12),
+    "max_calls": positive_int("sub-problems per worker (None: until the time limit or all rows settle)", None,
+                              none_ok=True),
+    "workers": positive_int("processes, one BLAS thread each (None: the usable cores)", None, none_ok=True),
+    "row_bounds": Option("any", None, "lower bounds per row (d_out numbers): search the largest gaps first"),
+    "deterministic": Option("bool", False, "rewards by a work model, not seconds: a seed fixes the run"),
+}
 MIP_OPTIONS = {
     "formulation": choice("model of the quadratic objective", "qcr", FORMULATIONS),
     "warm_start": _warm_start("sparseswaps", sparseswaps=True),
@@ -133,6 +148,8 @@ _fw = MethodSpec("fw", solve_fw, device=True, options=FW_OPTIONS,
                  doc="SparseFW: Frank-Wolfe on the relaxed mask, rounded; certified lower bound")
 _fw_bnb = MethodSpec("fw-bnb", solve_fw_bnb, exact=True, objectives=("mask",), options=FW_BNB_OPTIONS,
                      doc="Boscia-style Frank-Wolfe branch-and-bound on the QCR objective")
+_lns = MethodSpec("lns", solve_lns, objectives=("mask",), in_default_bench=False, options=LNS_OPTIONS,
+                  doc="large-neighbourhood search: free sets of a row re-solved exactly, chosen by a bandit")
 _mip = MethodSpec("mip", solve_mip, exact=True, options=MIP_OPTIONS, doc="exact MIP through SCIP")
 
 SPECS: dict[str, MethodSpec] = {}
@@ -209,6 +226,8 @@ for _spec in [
     _fw.variant("fw-polish", "fw + SparseSwaps polish", in_default_bench=True, polish=True),
     _fw.variant("fw-bm", "fw with the saddle-point diagonal bound (diag-bm)", strengthen="diag-bm", variant="bpcg"),
     _fw.variant("fw-sdp", "fw with per-row diagonal Shor SDP bounds", strengthen="row-sdp", variant="bpcg"),
+    _lns,
+    _lns.variant("lns-round-robin", "lns, neighbourhoods in turn", bandit="round-robin"),
     _fw_bnb,
     _fw_bnb.variant("fw-bnb-round-robin", "fw-bnb, heuristics in turn", bandit="round-robin"),
     _fw_bnb.variant("fw-bnb-pseudocost", "fw-bnb, pseudocost branching", branching="pseudocost"),

@@ -1,0 +1,132 @@
+"""The lns loop over a set of rows: pick a row, let the bandit pick a (neighbourhood, size) arm, free that set,
+re-solve it exactly (``lns.subproblem``), keep the result when the row's error falls, polish it with 1-swaps.
+
+Rows: the one with the largest priority (remaining gap: row error minus its bound, 0 without one) times
+1/2 per consecutive failure; a row is settled after ``patience`` failures in a row. Reward of an arm: the
+error reduction per second of the call, r = 1 - exp(-rate / mean rate of all calls so far) in [0, 1), so an
+arm of average yield scores 0.63 whatever the layer's scale (the bandit sees only relative yields). Every
+accepted change lowers the row error by more than ``REL_TOL`` of it, so the search is monotone.
+
+``deterministic``: rewards count the sub-problem's work (``lns.subproblem``'s cost model) instead of seconds and
+fw-bnb sub-solves stop by their node limit only, so a seed fixes the run (with ``max_calls``, or no time limit).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...core.bandits import Bandit
+from ..sparseswaps import REL_TOL, swap_rows
+from .neighbourhoods import NEIGHBOURHOODS, RowState, free_set
+from .subproblem import solve_free_set
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Options of one search (the method's options, ``solvers.registry``)."""
+
+    bandit: str = "ucb"
+    sizes: tuple = (16, 32, 64)
+    sub_time: float = 0.5
+    sub_nodes: int = 200
+    patience: int = 12
+    max_calls: int | None = None
+    deterministic: bool = False
+    seed: int = 0
+
+    @property
+    def arms(self) -> list[tuple[int, str, int]]:
+        """(neighbourhood index, name, size) per arm."""
+        return [(k, name, size) for k, (_, name) in enumerate(NEIGHBOURHOODS) for size in self.sizes]
+
+
+@dataclass
+class SearchStats:
+    """What one search did, per arm name ("boundary-32"): calls, wins, error reduction (summed), seconds; the
+    trace of accepted improvements as (seconds since the start, error reduction); the bandit's final weights;
+    rows settled."""
+
+    calls: dict = field(default_factory=dict)
+    wins: dict = field(default_factory=dict)
+    rewards: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    trace: list = field(default_factory=list)
+    weights: dict = field(default_factory=dict)
+    settled_rows: int = 0
+
+
+def row_error(w: np.ndarray, H: np.ndarray, keep: np.ndarray) -> float:
+    e = np.where(keep, 0.0, w)
+    return float(e @ H @ e)
+
+
+def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int | None, settings: SearchSettings,
+                deadline: float, started: float, row_bounds: np.ndarray | None = None
+                ) -> tuple[np.ndarray, SearchStats]:
+    """lns on rows ``W`` (mask rows ``mask``) until ``deadline`` (perf_counter), every row settled, or
+    ``max_calls`` sub-problems. ``group_size``: N:M's M (None: per-row, or per-layer rows, whose counts stay
+    fixed). The trace's times count from ``started``."""
+    rng = np.random.default_rng(settings.seed)
+    arms = settings.arms
+    bandit = Bandit(len(arms), settings.bandit, seed=settings.seed)
+    stats = SearchStats()
+    mask = mask.copy()
+    n = W.shape[1]
+    col_groups = np.arange(n).reshape(-1, group_size or n)
+    diag = np.diag(H).copy()
+    root = np.sqrt(np.clip(diag, np.finfo(float).tiny, None))
+    corr = H / root[:, None] / root[None, :]
+    errors = np.array([row_error(w, H, m) for w, m in zip(W, mask)])
+    bounds = np.zeros(len(W)) if row_bounds is None else np.asarray(row_bounds, dtype=float)
+    failures = np.zeros(len(W), dtype=np.int64)
+    rate_sum, calls = 0.0, 0
+    while True:
+        priority = np.maximum(errors - bounds, 0.0) * 0.5 ** failures
+        priority[(failures >= settings.patience) | (errors <= 0)] = -1.0
+        i = int(np.argmax(priority)) if len(W) else 0
+        if not len(W) or priority[i] < 0 or time.perf_counter() >= deadline or \
+                (settings.max_calls is not None and calls >= settings.max_calls):
+            break
+        arm = bandit.choose()
+        k, name, size = arms[arm]
+        label = f"{name}-{size}"
+        t0 = time.perf_counter()
+        state = RowState.of(W[i], H, diag, mask[i], size)
+        free = free_set(NEIGHBOURHOODS[k][0](state, rng, corr), state, group_size)
+        solved = None
+        if free.size >= 2:
+            budget = None if settings.deterministic else max(0.0, min(settings.sub_time, deadline - t0))
+            solved = solve_free_set(W[i], H, mask[i], free, group_size, time_limit=budget,
+                                    node_limit=settings.sub_nodes, seed=settings.seed)
+        gain, work = 0.0, 0.0
+        if solved is not None:
+            new, work = solved
+            value = row_error(W[i], H, new)
+            if value < errors[i] * (1 - REL_TOL):
+                keep = int(new[col_groups[0]].sum())
+                polished, _, _ = swap_rows(W[i : i + 1], H, new[None, :], col_groups, keep, deadline, 10_000)
+                new, value = polished[0], min(value, row_error(W[i], H, polished[0]))
+            if value < errors[i] * (1 - REL_TOL):
+                gain = errors[i] - value
+                mask[i], errors[i] = new, value
+        seconds = max(time.perf_counter() - t0, 1e-6)
+        calls += 1
+        rate = gain / (max(work, 1e-6) if settings.deterministic else seconds)
+        rate_sum += rate
+        mean_rate = rate_sum / calls
+        bandit.update(arm, 1.0 - math.exp(-rate / mean_rate) if mean_rate > 0 else 0.0)
+        stats.calls[label] = stats.calls.get(label, 0) + 1
+        stats.rewards[label] = stats.rewards.get(label, 0.0) + gain
+        stats.seconds[label] = stats.seconds.get(label, 0.0) + seconds
+        if gain > 0:
+            stats.wins[label] = stats.wins.get(label, 0) + 1
+            stats.trace.append((time.perf_counter() - started, gain))
+            failures[i] = 0
+        else:
+            failures[i] += 1
+    stats.weights = {f"{name}-{size}": w for (_, name, size), w in zip(arms, bandit.weights())}
+    stats.settled_rows = int(np.sum(failures >= settings.patience))
+    return mask, stats

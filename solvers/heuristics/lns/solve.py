@@ -1,0 +1,161 @@
+"""Method ``lns``: bandit-controlled large-neighbourhood search on the mask objective.
+
+From a warm start (SparseSwaps by default, or any method or mask), the rows are searched independently
+(``lns.search``): a free set of m inputs of a row is re-solved exactly with the rest fixed (``lns.subproblem``),
+chosen by a bandit among neighbourhoods x sizes (``lns.neighbourhoods``). This is the adaptive LNS of SCIP and
+of Chmiela, Gleixner, Lichocki, Pokutta (2023, "Online learning for scheduling MIP heuristics"), applied row by
+row. Per-row and N:M are row-local; per-layer searches each row at its warm-start count and then lets rows
+exchange budget with SparseSwaps' cross-row rounds (the last ``PER_LAYER_SHARE`` of the time).
+
+Rows are split over ``workers`` processes (forked, one BLAS thread each; default: the usable cores, 1 inside a
+daemonic process such as a Dask worker). The result is a heuristic: monotone (never worse than the warm start),
+no lower bound of its own.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from ...core.arrays import one_blas_thread
+from ...core.objective import check_mask, mask_error_rows
+from ...core.problem import LayerProblem
+from ...core.result import MethodAnswer
+from ...relaxation.sparsefw import solve_fw
+from ..sparsegpt import solve_sparsegpt
+from ..sparseswaps import per_layer_swaps
+from ..warm_start import WARM_START_SHARE, warm_start_for
+from .search import SearchSettings, SearchStats, search_rows
+
+PER_LAYER_SHARE = 0.1  # share of the time limit left to cross-row swaps for per-layer patterns
+FINISH_SHARE = 0.03  # share of the time limit kept for collecting the workers' rows
+TRACE_POINTS = 200
+# Methods that may give the warm start besides the scores and SparseSwaps (their bounds are not needed: no certificate).
+START_METHODS = {"sparsegpt": (solve_sparsegpt, {}), "fw": (solve_fw, {"certify": False}),
+                 "fw-polish": (solve_fw, {"certify": False, "polish": True})}
+METHOD_STARTS = tuple(START_METHODS)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def default_workers(rows: int) -> int:
+    if multiprocessing.current_process().daemon:  # daemonic processes may not have children
+        return 1
+    return max(1, min(usable_cores(), rows))
+
+
+def _start_mask(problem: LayerProblem, warm_start, time_limit: float | None, seed: int) -> np.ndarray:
+    if isinstance(warm_start, str) and warm_start in START_METHODS:
+        solve, options = START_METHODS[warm_start]
+        mask = np.asarray(solve(problem, time_limit=time_limit, seed=seed, **options).mask)
+        check_mask(mask, problem.pattern)
+        return mask.copy()
+    return warm_start_for(problem, warm_start, time_limit)
+
+
+def _search_part(W, H, mask, group_size, settings, deadline, started, bounds):
+    with one_blas_thread():
+        return search_rows(W, H, mask, group_size, settings, deadline, started, bounds)
+
+
+def _check_row_bounds(row_bounds, rows: int) -> np.ndarray | None:
+    if row_bounds is None:
+        return None
+    bounds = np.asarray(row_bounds, dtype=float)
+    if bounds.shape != (rows,) or not np.all(np.isfinite(bounds)):
+        raise ValueError(f"lns: row_bounds must be {rows} finite numbers, one per row; got shape {bounds.shape}")
+    return bounds
+
+
+def _trace(started_objective: float, search_start: float, parts: list[SearchStats]) -> list[list[float]]:
+    """(seconds, objective) after every accepted improvement, merged over workers, at most TRACE_POINTS."""
+    events = sorted(event for part in parts for event in part.trace)
+    times = np.array([search_start] + [t for t, _ in events])
+    values = started_objective - np.concatenate([[0.0], np.cumsum([g for _, g in events])])
+    keep = np.unique(np.linspace(0, len(times) - 1, min(len(times), TRACE_POINTS)).round().astype(int))
+    return [[round(float(times[k]), 4), float(values[k])] for k in keep]
+
+
+def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
+    labels = [f"{name}-{size}" for _, name, size in settings.arms]
+    total = {key: {label: float(sum(getattr(p, key).get(label, 0) for p in parts)) for label in labels}
+             for key in ("calls", "wins", "rewards", "seconds")}
+    by_neighbourhood = {}
+    for _, name, size in settings.arms:
+        entry = by_neighbourhood.setdefault(name, {"calls": 0, "wins": 0, "error_reduction": 0.0, "seconds": 0.0})
+        label = f"{name}-{size}"
+        entry["calls"] += total["calls"][label]
+        entry["wins"] += total["wins"][label]
+        entry["error_reduction"] += total["rewards"][label]
+        entry["seconds"] += total["seconds"][label]
+    for entry in by_neighbourhood.values():
+        entry["reduction_per_s"] = float(entry["error_reduction"] / entry["seconds"]) if entry["seconds"] > 0 else 0.0
+    weights = {label: float(np.mean([p.weights.get(label, 0.0) for p in parts])) for label in labels}
+    return {"calls": total["calls"], "wins": total["wins"], "error_reduction": total["rewards"],
+            "neighbourhoods": by_neighbourhood, "bandit_weights": weights,
+            "settled_rows": sum(p.settled_rows for p in parts)}
+
+
+def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = "ucb",
+              min_size: int = 16, max_size: int = 64, sub_time: float = 0.5, sub_nodes: int = 200, patience: int = 12,
+              max_calls: int | None = None, workers: int | None = None, row_bounds=None,
+              deterministic: bool = False) -> MethodAnswer:
+    """lns (module docstring). Free-set sizes are min_size, 2 min_size, ... up to max_size; ``sub_time`` seconds and
+    ``sub_nodes`` nodes bound each fw-bnb sub-solve; ``patience`` failures in a row settle a row; ``max_calls``
+    sub-problems per worker at most (None: until the time limit or every row is settled); ``row_bounds``: lower
+    bounds per row, to search the rows with the largest remaining gap first; ``deterministic``: a seed fixes the
+    run (``lns.search``)."""
+    if problem.objective != "mask":
+        raise ValueError("lns solves the mask objective; use objective='mask'")
+    if min_size > max_size:
+        raise ValueError(f"lns: min_size {min_size} is above max_size {max_size}")
+    started = time.perf_counter()
+    deadline = started + (time_limit if time_limit is not None else math.inf)
+    bounds = _check_row_bounds(row_bounds, problem.shape[0])
+    share = None if time_limit is None else WARM_START_SHARE * time_limit
+    start = _start_mask(problem, warm_start, share, seed)
+    start_objective = float(mask_error_rows(problem.W, problem.H, start).sum())
+    sizes = tuple(min_size * 2**j for j in range(int(math.log2(max_size / min_size)) + 1))
+    pattern = problem.pattern
+    group_size = pattern.group_size if pattern.kind == "N:M" else None
+    rows = problem.shape[0]
+    n_workers = min(workers or default_workers(rows), rows)
+    reserve = 0.0 if time_limit is None else (FINISH_SHARE + (0 if pattern.row_local else PER_LAYER_SHARE)) * time_limit
+    search_deadline = deadline - reserve
+    search_start = time.perf_counter() - started
+    parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
+    settings = [SearchSettings(bandit, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, seed + k)
+                for k in range(n_workers)]
+    args = [(problem.W[r], problem.H, start[r], group_size, s, search_deadline, started,
+             None if bounds is None else bounds[r]) for r, s in zip(parts_rows, settings)]
+    if n_workers == 1:
+        results = [_search_part(*args[0])]
+    else:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+            results = list(pool.map(_search_part, *zip(*args)))
+    mask = start.copy()
+    for r, (part_mask, _) in zip(parts_rows, results):
+        mask[r] = part_mask
+    parts = [stats for _, stats in results]
+    cross_swaps = 0
+    if not pattern.row_local:
+        mask, cross_swaps, _ = per_layer_swaps(problem, mask, deadline, 100_000)
+    info = {"warm_start": warm_start if isinstance(warm_start, str) else "mask", "start_mask_error": start_objective,
+            "bandit": bandit, "sizes": list(sizes), "workers": n_workers, "search_start_s": round(search_start, 4),
+            **_merge(parts, settings[0]), "trace": _trace(start_objective, search_start, parts)}
+    final = float(mask_error_rows(problem.W, problem.H, mask).sum())
+    if final < info["trace"][-1][1]:
+        info["trace"].append([round(time.perf_counter() - started, 4), final])
+    if not pattern.row_local:
+        info["cross_row_swaps"] = cross_swaps
+    return MethodAnswer(mask, info=info)
