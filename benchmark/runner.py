@@ -36,7 +36,9 @@ from .checks import check_against_reference, check_answer, trusted
 from .records import provenance, utc_now
 
 INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status",
-                "sdp_rows", "sdp_iterations", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed")
+                "sdp_rows", "sdp_iterations", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed",
+                "start_mask_error", "settled_rows", "workers")
+INFO_STRUCTURED = ("trace", "neighbourhoods", "bandit_weights")  # lns: improvement trace, yields per neighbourhood
 
 
 @functools.lru_cache(maxsize=4)
@@ -95,7 +97,7 @@ def run_job(job: dict) -> dict:
     report = result.info.get("cross_check")
     if report:  # solve_layer's cross-check of an optimality claim or an exact method's bound
         record["cross_check"] = "passed" if report["passed"] else report["reason"]
-    for key in INFO_SCALARS:
+    for key in INFO_SCALARS + INFO_STRUCTURED:
         if key in result.info:
             record[f"info_{key}"] = result.info[key]
     return record
