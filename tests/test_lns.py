@@ -91,6 +91,9 @@ def test_monotone_and_feasible(pattern, sparsity):
         assert all(b <= a * (1 + 1e-12) for a, b in zip(trace, trace[1:]))
         if start == "wanda":
             assert value < answer.info["start_mask_error"]  # Wanda is never a local optimum here
+        else:  # never worse than SparseSwaps run to its local optimum (inside the workers for row-local patterns)
+            swaps = solve_layer(W, H, method="sparseswaps", sparsity=sparsity, pattern=pattern)
+            assert value <= swaps.objective * (1 + 1e-12)
         assert sum(answer.info["calls"].values()) >= sum(answer.info["wins"].values())
 
 

@@ -23,6 +23,8 @@ from ..sparseswaps import REL_TOL, swap_rows
 from .neighbourhoods import NEIGHBOURHOODS, RowState, free_set
 from .subproblem import solve_free_set
 
+SWAP_CHUNK = 64  # rows per SparseSwaps pass (its numpy default)
+
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -35,6 +37,7 @@ class SearchSettings:
     patience: int = 12
     max_calls: int | None = None
     deterministic: bool = False
+    swap_first: bool = False
     seed: int = 0
 
     @property
@@ -68,7 +71,8 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
                 ) -> tuple[np.ndarray, SearchStats]:
     """lns on rows ``W`` (mask rows ``mask``) until ``deadline`` (perf_counter), every row settled, or
     ``max_calls`` sub-problems. ``group_size``: N:M's M (None: per-row, or per-layer rows, whose counts stay
-    fixed). The trace's times count from ``started``."""
+    fixed). The trace's times count from ``started``. ``settings.swap_first``: SparseSwaps' 1-swaps on these rows
+    first (to their local optimum or the deadline), so the cheap start runs in every worker at once."""
     rng = np.random.default_rng(settings.seed)
     arms = settings.arms
     bandit = Bandit(len(arms), settings.bandit, seed=settings.seed)
@@ -77,6 +81,15 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
     n = W.shape[1]
     col_groups = np.arange(n).reshape(-1, group_size or n)
     diag = np.diag(H).copy()
+    if settings.swap_first and len(W):
+        before = sum(row_error(w, H, m) for w, m in zip(W, mask))
+        keep = int(mask[0][col_groups[0]].sum())
+        for r0 in range(0, len(W), SWAP_CHUNK):
+            rows = slice(r0, r0 + SWAP_CHUNK)
+            mask[rows], _, _ = swap_rows(W[rows], H, mask[rows], col_groups, keep, deadline, 100_000)
+        swapped = before - sum(row_error(w, H, m) for w, m in zip(W, mask))
+        if swapped > 0:
+            stats.trace.append((time.perf_counter() - started, swapped))
     root = np.sqrt(np.clip(diag, np.finfo(float).tiny, None))
     corr = H / root[:, None] / root[None, :]
     errors = np.array([row_error(w, H, m) for w, m in zip(W, mask)])

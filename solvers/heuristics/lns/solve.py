@@ -7,7 +7,9 @@ of Chmiela, Gleixner, Lichocki, Pokutta (2023, "Online learning for scheduling M
 row. Per-row and N:M are row-local; per-layer searches each row at its warm-start count and then lets rows
 exchange budget with SparseSwaps' cross-row rounds (the last ``PER_LAYER_SHARE`` of the time).
 
-Rows are split over ``workers`` processes (forked, one BLAS thread each; default: the usable cores, 1 inside a
+The default start, SparseSwaps from Wanda, runs inside the workers on their own rows (row-local patterns), to its
+local optimum: 1-swaps are far cheaper than sub-problems, and the workers share the cores. Rows are split over
+``workers`` processes (forked, one BLAS thread each; default: the usable cores, 1 inside a
 daemonic process such as a Dask worker). The result is a heuristic: monotone (never worse than the warm start),
 no lower bound of its own.
 """
@@ -26,6 +28,7 @@ from ...core.objective import check_mask, mask_error_rows
 from ...core.problem import LayerProblem
 from ...core.result import MethodAnswer
 from ...relaxation.sparsefw import solve_fw
+from ..scores import warm_start_mask
 from ..sparsegpt import solve_sparsegpt
 from ..sparseswaps import per_layer_swaps
 from ..warm_start import WARM_START_SHARE, warm_start_for
@@ -121,11 +124,12 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else math.inf)
     bounds = _check_row_bounds(row_bounds, problem.shape[0])
+    pattern = problem.pattern
     share = None if time_limit is None else WARM_START_SHARE * time_limit
-    start = _start_mask(problem, warm_start, share, seed)
+    swap_first = pattern.row_local and isinstance(warm_start, str) and warm_start == "sparseswaps"
+    start = warm_start_mask(problem, "wanda") if swap_first else _start_mask(problem, warm_start, share, seed)
     start_objective = float(mask_error_rows(problem.W, problem.H, start).sum())
     sizes = tuple(min_size * 2**j for j in range(int(math.log2(max_size / min_size)) + 1))
-    pattern = problem.pattern
     group_size = pattern.group_size if pattern.kind == "N:M" else None
     rows = problem.shape[0]
     n_workers = min(workers or default_workers(rows), rows)
@@ -133,7 +137,8 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
     parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
-    settings = [SearchSettings(bandit, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, seed + k)
+    settings = [SearchSettings(bandit, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, swap_first,
+                               seed + k)
                 for k in range(n_workers)]
     args = [(problem.W[r], problem.H, start[r], group_size, s, search_deadline, started,
              None if bounds is None else bounds[r]) for r, s in zip(parts_rows, settings)]
@@ -151,6 +156,7 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     if not pattern.row_local:
         mask, cross_swaps, _ = per_layer_swaps(problem, mask, deadline, 100_000)
     info = {"warm_start": warm_start if isinstance(warm_start, str) else "mask", "start_mask_error": start_objective,
+            "start_note": "Wanda; SparseSwaps ran in the workers" if swap_first else "the warm start's error",
             "bandit": bandit, "sizes": list(sizes), "workers": n_workers, "search_start_s": round(search_start, 4),
             **_merge(parts, settings[0]), "trace": _trace(start_objective, search_start, parts)}
     final = float(mask_error_rows(problem.W, problem.H, mask).sum())
