@@ -37,7 +37,7 @@ from .records import provenance, utc_now
 
 INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status",
                 "sdp_rows", "sdp_iterations", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed",
-                "start_mask_error", "settled_rows", "workers")
+                "start_mask_error", "settled_rows", "passes", "workers")
 INFO_STRUCTURED = ("trace", "neighbourhoods", "bandit_weights")  # lns: improvement trace, yields per neighbourhood
 
 

@@ -105,7 +105,7 @@ def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
     weights = {label: float(np.mean([p.weights.get(label, 0.0) for p in parts])) for label in labels}
     return {"calls": total["calls"], "wins": total["wins"], "error_reduction": total["rewards"],
             "neighbourhoods": by_neighbourhood, "bandit_weights": weights,
-            "settled_rows": sum(p.settled_rows for p in parts)}
+            "settled_rows": sum(p.settled_rows for p in parts), "passes": max(p.passes for p in parts)}
 
 
 def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = "ucb",
