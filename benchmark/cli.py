@@ -81,8 +81,13 @@ def _cmd_prune(args) -> int:
     import json
 
     from .prune import run_prune
+    from .reconstruct import ReconSettings
     from .records import RecordWriter, to_json_line
 
+    granularity = args.reconstruct or {"mask": "none", "reconstruct": "matrix"}[args.objective]
+    if args.reconstruct and args.objective != "mask" and ReconSettings(granularity).objective != args.objective:
+        raise ValueError(f"--objective {args.objective} contradicts --reconstruct {granularity}; give one of them")
+    recon = ReconSettings(granularity, args.recon_steps, args.recon_lr).check()
     pattern = args.pattern or "per-row"
     sparsity = None if ":" in pattern else (args.sparsity if args.sparsity is not None else 0.5)
     writer = RecordWriter(Path(args.results), "prune_records.jsonl", exclusive=False)
@@ -91,7 +96,7 @@ def _cmd_prune(args) -> int:
                            objective=args.objective, nsamples=args.nsamples, seqlen=args.seqlen,
                            calibration=args.calibration, device=args.device, eval_tokens=args.eval_tokens,
                            time_limit=args.time_limit, blocks=_blocks(args.blocks), save=args.save,
-                           progress=not args.quiet)
+                           progress=not args.quiet, recon=recon)
         writer.write(record)
     finally:
         writer.close()
@@ -216,7 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help="any solve_layer method")
     p.add_argument("--sparsity", type=float, help="pruned fraction per row (default 0.5; not with N:M)")
     p.add_argument("--pattern", help="per-row (default), per-layer or N:M such as 2:4")
-    p.add_argument("--objective", default="mask", choices=["mask", "reconstruct"])
+    p.add_argument("--objective", default="mask", choices=["mask", "reconstruct"],
+                   help="mask: zero the pruned weights; reconstruct: = --reconstruct matrix")
+    p.add_argument("--reconstruct", metavar="GRANULARITY",
+                   help="none, matrix, submodule (attention and MLP of each block), block, model (LM loss); "
+                        "see benchmark/reconstruct.py")
+    p.add_argument("--recon-steps", type=int, help="Adam steps per part (model: in all); default 50 (model 200)")
+    p.add_argument("--recon-lr", type=float, default=1e-4, help="peak Adam learning rate (cosine decay to 0)")
     p.add_argument("--nsamples", type=int, default=128, help="calibration sequences")
     p.add_argument("--seqlen", type=int, default=512, help="tokens per calibration/evaluation sequence")
     p.add_argument("--calibration", default="corpus", choices=["corpus", "c4", "wikitext2"],

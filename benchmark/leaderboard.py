@@ -23,6 +23,7 @@ from instances.sets import reference_paths
 from solvers import EXACT_METHODS
 
 from .checks import check_against_reference, trusted
+from .reconstruct import GRANULARITIES
 from .records import prune_run_key as run_key
 from .records import read_records
 
@@ -210,8 +211,53 @@ def _plots(records: list[dict], best: dict, title: str, colours: dict | None = N
            title=f"Error vs time: {title}")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figures["scatter"] = _png(fig)
+    interval = _interval_figure(plt, records, best, title, colours)
+    if interval is not None:
+        figures["intervals"] = _png(interval)
     plt.close("all")
     return figures
+
+
+INTERVAL_MAX_INSTANCES = 40  # the certified-interval chart shows at most this many instances (sorted by name)
+
+
+def _interval_figure(plt, records: list[dict], best: dict, title: str, colours: dict):
+    """Per instance, each method's value as a bar and the certified interval [best bound, best known] behind it,
+    all divided by the best known value (so modules of any scale share one log axis); None without a positive best.
+    Bars start at the axis's left edge; an instance without a positive bound gets an interval from that edge."""
+    by_instance = defaultdict(dict)
+    for r in records:
+        primal, bound = best[(r["instance"], r["setting"], r["objective_kind"])]
+        if r["status"] != "error" and math.isfinite(r["objective"]) and primal > 0:
+            by_instance[r["instance"]][r["solver"]] = (r["objective"] / primal, max(bound, 0.0) / primal)
+    names = sorted(by_instance)[:INTERVAL_MAX_INSTANCES]
+    if not names:
+        return None
+    methods = sorted({m for n in names for m in by_instance[n]})
+    ratios = [v for n in names for v, _ in by_instance[n].values()]
+    lows = [b for n in names for _, b in by_instance[n].values()]
+    left = max(min(lows + ratios) * 0.9, 1e-3)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    height = 0.8 / max(len(methods), 1)
+    for row, name in enumerate(names):
+        bound = max(max(b for _, b in by_instance[name].values()), left)
+        ax.barh(row, 1.0 - bound, left=bound, height=0.9, fill=False, hatch="////", edgecolor="0.25", zorder=3,
+                label="certified interval [best bound, best known]" if row == 0 else None)
+        for k, method in enumerate(methods):
+            if method in by_instance[name]:
+                value = by_instance[name][method][0]
+                ax.barh(row - 0.4 + (k + 0.5) * height, value - left, left=left, height=height * 0.9,
+                        color=colours.get(method), label=method if row == 0 else None, zorder=1)
+    ax.axvline(1.0, color="k", lw=0.6, zorder=2)
+    ax.set_yticks(range(len(names)), [n.replace("layer", "l") for n in names], fontsize=7)
+    ax.set(xscale="log", xlabel="value / best known (hatched: the certified interval; the optimum lies in it)",
+           xlim=(left, max(ratios) * 1.05 + 1e-9),
+           title=f"Certified intervals: {title}")
+    ax.invert_yaxis()
+    handles, labels = ax.get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    ax.legend(seen.values(), seen.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
 
 
 def _png(fig) -> bytes:
@@ -322,7 +368,9 @@ def write_csv(records: list[dict], path: Path) -> Path:
 
 
 def model_table(results: Path) -> list[dict]:
-    """One row per (model, method, pattern, objective): perplexities next to the summed layer error."""
+    """One row per (model, method, pattern, reconstruction granularity): perplexities next to the summed layer error,
+    the seconds and peak memory of the run (records before reconstruction granularities: none / matrix from the
+    objective, memory unknown)."""
     rows = []
     latest, runs = {}, {}
     for r in read_records(results, "prune_records.jsonl", required="perplexity_pruned"):
@@ -330,13 +378,16 @@ def model_table(results: Path) -> list[dict]:
         latest[key], runs[key] = r, runs.get(key, 0) + 1  # repeated runs: the last one is shown, counted in "runs"
     for key, r in latest.items():
         rows.append({"model": r["model"], "method": r["method"], "pattern": r["pattern"] if ":" in r["pattern"]
-                     else f"{r['pattern']}@{r['sparsity']:g}", "objective": r["objective_kind"],
+                     else f"{r['pattern']}@{r['sparsity']:g}", "reconstruct": key[4],
                      "sparsity": r["sparsity_achieved"], "ppl dense": r["perplexity_dense"],
                      "ppl pruned": r["perplexity_pruned"], "summed layer error": r["summed_layer_error"],
                      "summed output error": r.get("summed_weight_error", math.nan),
                      "calibration": f"{r['nsamples']}x{r['seqlen']} {r['calibration']}", "device": r.get("device"),
-                     "time [s]": r["time_s"], "runs": runs[key]})
-    return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["objective"], x["calibration"], x["ppl pruned"]))
+                     "time [s]": r["time_s"], "reconstruct [s]": r.get("reconstruct_s", 0.0),
+                     "peak memory [MiB]": r.get("peak_memory_mb", math.nan), "recon steps": r.get("recon_steps", 0),
+                     "runs": runs[key]})
+    return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["calibration"], x["method"],
+                                       GRANULARITIES.index(x["reconstruct"]) if x["reconstruct"] in GRANULARITIES else 9))
 
 
 def render_models(results: Path, out_dir: Path) -> Path | None:
@@ -344,7 +395,9 @@ def render_models(results: Path, out_dir: Path) -> Path | None:
     if not rows:
         return None
     md = ["# Model-level leaderboard", "", "Perplexity on held-out text after pruning every linear layer "
-          "sequentially (`bench prune`), next to the summed per-layer error.", "",
+          "sequentially (`bench prune`), next to the summed per-layer error; method x reconstruction granularity "
+          "(`--reconstruct`: none, matrix, submodule, block, model; benchmark/reconstruct.py) with time and peak "
+          "memory (torch's peak on CUDA, the process's peak RSS on the CPU).", "",
           tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
     path = out_dir / "models.md"
     path.write_text("\n".join(md))

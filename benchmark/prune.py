@@ -24,7 +24,11 @@ from instances.models import decoder_layers, load_model
 from solvers import solve_layer
 
 from .perplexity import heldout_windows, perplexity
+from .reconstruct import ReconSettings, dense_copy, peak_memory_mb, reconstruct_block, reconstruct_model
 from .records import provenance, utc_now
+
+
+OBJECTIVE_GRANULARITY = {"mask": "none", "reconstruct": "matrix"}
 
 
 class _Captured(Exception):
@@ -83,8 +87,14 @@ def _block_grams(block, inputs) -> dict:
 
 def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, objective: str, tokens,
                 batch_size: int = 8, time_limit: float | None = None, blocks: list[int] | None = None,
-                progress: bool = True, method_options: dict | None = None) -> list[dict]:
-    """Prune ``loaded.model`` in place; returns one dict per pruned module (errors, status, counts)."""
+                progress: bool = True, method_options: dict | None = None, recon: ReconSettings | None = None,
+                recon_log: list | None = None) -> list[dict]:
+    """Prune ``loaded.model`` in place; returns one dict per pruned module (errors, status, counts).
+
+    ``recon`` (``benchmark.reconstruct``): submodule / block reconstruction after each block's masks, model
+    reconstruction after the last block; the parts' losses before and after go to ``recon_log`` with the seconds
+    spent (``reconstruct_s``). For ``none`` / ``matrix`` pass ``objective`` mask / reconstruct (``recon.objective``).
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -98,8 +108,11 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
         options.setdefault("device", str(model_device))  # the solver's iterations run on the model's GPU
     inputs = block_inputs(loaded.model, tokens, batch_size)
     modules = []
+    log = recon_log if recon_log is not None else []
+    by_block = recon is not None and recon.granularity in ("submodule", "block")
     for index in tqdm(range(max(chosen) + 1), desc="blocks", disable=not progress):
         block = layers[index]
+        dense_block = dense_copy(block) if by_block and index in chosen else None
         if index in chosen:
             for name, (linear, H) in _block_grams(block, inputs).items():
                 W = linear.weight.detach().to("cpu", torch.float64).numpy()
@@ -115,7 +128,16 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
                                 "mask_hash": hashlib.sha256(np.packbits(r.mask).tobytes()).hexdigest()[:16],
                                 "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
                                 "size": int(W.size)})
+        if dense_block is not None:
+            started = time.perf_counter()
+            parts = reconstruct_block(block, dense_block, inputs, recon)
+            log += [{"block": index, **part, "seconds": time.perf_counter() - started} for part in parts]
+            del dense_block
         inputs = _run_block(block, inputs)
+    if recon is not None and recon.granularity == "model":
+        started = time.perf_counter()
+        part = reconstruct_model(loaded.model, [layers[i] for i in sorted(chosen)], tokens, recon, batch_size)
+        log.append({"block": None, **part, "seconds": time.perf_counter() - started})
     return modules
 
 
@@ -131,8 +153,13 @@ def _forget_gguf_quantizer(model) -> None:
 
 def prune_record(loaded, modules: list[dict], *, model: str, method: str, pattern: str, sparsity: float | None,
                  objective: str, dense_ppl: float, pruned_ppl: float, calibration: str, nsamples: int, seqlen: int,
-                 eval_tokens: int, blocks, time_limit, time_s: float, saved_to=None) -> dict:
-    """The flat record of one pruned model (fields documented in ``bench prune``)."""
+                 eval_tokens: int, blocks, time_limit, time_s: float, saved_to=None, recon: ReconSettings | None = None,
+                 recon_log: list | None = None) -> dict:
+    """The flat record of one pruned model (fields documented in ``bench prune``); ``reconstruct`` is the
+    granularity (``benchmark.reconstruct``), ``reconstruct_s`` the seconds its training took (0 for none / matrix,
+    whose re-fit is inside the solves), ``peak_memory_mb`` torch's peak on CUDA or the process's peak RSS."""
+    recon = recon or ReconSettings(OBJECTIVE_GRANULARITY[objective])
+    log = recon_log or []
     zeros, size = sum(m["zeros"] for m in modules), sum(m["size"] for m in modules)
     return {"model": model, "model_id": loaded.provenance["model_id"], "method": method, "pattern": pattern,
             "sparsity": sparsity, "sparsity_achieved": zeros / size, "objective_kind": objective,
@@ -143,6 +170,10 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
             "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": eval_tokens,
             "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
             "time_limit": time_limit, "time_s": time_s, "device": loaded.provenance["device"],
+            "reconstruct": recon.granularity, "reconstruct_s": float(sum(p["seconds"] for p in log)),
+            "recon_steps": recon.step_count if recon.trains else 0, "recon_lr": recon.lr if recon.trains else None,
+            "recon_parts": log, "recon_restored": sum(bool(p["restored"]) for p in log),
+            "peak_memory_mb": peak_memory_mb(next(loaded.model.parameters()).device),
             "date": utc_now(), "modules": modules, "saved_to": str(saved_to) if saved_to else None, **provenance()}
 
 
@@ -169,13 +200,20 @@ def prepare(model: str, device: str | None, calibration: str, nsamples: int, seq
 def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, objective: str = "mask",
               nsamples: int = 128, seqlen: int = 512, calibration: str = "corpus", device: str | None = None,
               eval_tokens: int | None = None, time_limit: float | None = None, blocks: list[int] | None = None,
-              save: Path | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Prune ``model`` with ``method`` and return the record (see ``bench prune``)."""
+              save: Path | None = None, seed: int = 0, progress: bool = True,
+              recon: ReconSettings | None = None) -> dict:
+    """Prune ``model`` with ``method`` and return the record (see ``bench prune``). ``recon`` sets the
+    reconstruction granularity; its objective replaces ``objective``."""
     check_prune_arguments(method, pattern, sparsity)
+    if recon is not None:
+        recon = recon.check()
+        objective = recon.objective
+    log: list = []
     started = time.perf_counter()
     loaded, windows, dense_ppl, tokens = prepare(model, device, calibration, nsamples, seqlen, eval_tokens, seed)
     modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
-                          tokens=tokens, time_limit=time_limit, blocks=blocks, progress=progress)
+                          tokens=tokens, time_limit=time_limit, blocks=blocks, progress=progress, recon=recon,
+                          recon_log=log)
     pruned_ppl = perplexity(loaded.model, windows)
     if save is not None:
         save = Path(save)
@@ -186,4 +224,5 @@ def run_prune(*, model: str, method: str, sparsity: float | None, pattern: str, 
     return prune_record(loaded, modules, model=model, method=method, pattern=pattern, sparsity=sparsity,
                         objective=objective, dense_ppl=dense_ppl, pruned_ppl=pruned_ppl, calibration=calibration,
                         nsamples=nsamples, seqlen=seqlen, eval_tokens=int(windows.numel()), blocks=blocks,
-                        time_limit=time_limit, time_s=time.perf_counter() - started, saved_to=save)
+                        time_limit=time_limit, time_s=time.perf_counter() - started, saved_to=save, recon=recon,
+                        recon_log=log)

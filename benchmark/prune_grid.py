@@ -1,12 +1,14 @@
 """Whole-model pruning grid: many (method, pattern, objective) runs on one loaded model.
 
 Usage: ``python -m benchmark.prune_grid --model smollm2-135m --methods magnitude,wanda,sparsegpt
---patterns 0.5,0.6,2:4 --objectives mask,reconstruct --results results/prune [--device cuda]``.
+--patterns 0.5,0.6,2:4 --reconstruct none,matrix,submodule,block --results results/prune [--device cuda]``
+(``--objectives mask,reconstruct`` is the older spelling of ``--reconstruct none,matrix``).
 Each run is what ``bench prune`` does (same record, appended to ``prune_records.jsonl``), but the
 model is loaded and the dense perplexity measured once; before each run the dense weights of
 every decoder linear are restored from a CPU copy. Runs already recorded with the same model,
-method, pattern, sparsity, objective, calibration budget and evaluation tokens are skipped
-(resume). ``--budget-s`` stops starting new runs after that many seconds.
+method, pattern, sparsity, reconstruction granularity, calibration budget and evaluation tokens are
+skipped (resume); a record is written only when its run is complete, so Ctrl-C leaves none half-written.
+``--budget-s`` stops starting new runs after that many seconds.
 """
 from __future__ import annotations
 
@@ -18,21 +20,22 @@ from instances.models import decoder_layers
 from solvers.core.patterns import parse_setting
 
 from .perplexity import perplexity
-from .prune import check_prune_arguments, prepare, prune_model, prune_record
+from .prune import OBJECTIVE_GRANULARITY, check_prune_arguments, prepare, prune_model, prune_record
+from .reconstruct import DEFAULT_LR, ReconSettings
 from .records import RecordWriter, read_records
 from .records import prune_run_key as run_key
 
 PRUNE_RECORDS = "prune_records.jsonl"
 
 
-def grid_runs(methods: str, patterns: str, objectives: str) -> list[tuple]:
-    """[(method, pattern, sparsity, objective)] from the comma-separated options; ValueError names a bad one."""
+def grid_runs(methods: str, patterns: str, granularities: str, steps: int | None = None,
+              lr: float = DEFAULT_LR) -> list[tuple]:
+    """[(method, pattern, sparsity, ReconSettings)] from the comma-separated options; ValueError names a bad one."""
     settings = [parse_setting(s) for s in patterns.split(",")]
-    runs = [(m, p, s, o) for o in objectives.split(",") for p, s in settings for m in methods.split(",")]
-    for method, pattern, sparsity, objective in runs:
+    recons = [ReconSettings(g, steps, lr).check() for g in granularities.split(",")]
+    runs = [(m, p, s, r) for r in recons for p, s in settings for m in methods.split(",")]
+    for method, pattern, sparsity, _ in runs:
         check_prune_arguments(method, pattern, sparsity)
-        if objective not in ("mask", "reconstruct"):
-            raise ValueError(f"unknown objective {objective!r}; known: mask, reconstruct")
     return runs
 
 
@@ -41,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--methods", default="magnitude,wanda,sparsegpt,sparseswaps,fw,fw-polish")
     parser.add_argument("--patterns", default="0.5,0.6,2:4", help="comma-separated settings (see parse_setting)")
-    parser.add_argument("--objectives", default="mask,reconstruct")
+    parser.add_argument("--reconstruct", help="comma-separated granularities: none, matrix, submodule, block, model")
+    parser.add_argument("--objectives", help="older spelling: mask = none, reconstruct = matrix (default both)")
+    parser.add_argument("--recon-steps", type=int, help="Adam steps per part (default 50; model 200)")
+    parser.add_argument("--recon-lr", type=float, default=DEFAULT_LR)
     parser.add_argument("--nsamples", type=int, default=128)
     parser.add_argument("--seqlen", type=int, default=512)
     parser.add_argument("--calibration", default="corpus")
@@ -52,7 +58,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", default="results/prune")
     args = parser.parse_args(argv)
     try:  # every setting is checked before the model loads; a bad one is named, exit status 2
-        runs = grid_runs(args.methods, args.patterns, args.objectives)
+        if args.reconstruct and args.objectives:
+            raise ValueError("give --reconstruct or --objectives, not both")
+        objectives = (args.objectives or "mask,reconstruct").split(",")
+        unknown = [o for o in objectives if o not in OBJECTIVE_GRANULARITY]
+        if unknown:
+            raise ValueError(f"unknown objective {unknown[0]!r}; known: mask, reconstruct")
+        granularities = args.reconstruct or ",".join(OBJECTIVE_GRANULARITY[o] for o in objectives)
+        runs = grid_runs(args.methods, args.patterns, granularities, args.recon_steps, args.recon_lr)
     except ValueError as err:
         parser.exit(2, f"prune_grid: error: {err}\n")
     import torch
@@ -65,9 +78,11 @@ def main(argv: list[str] | None = None) -> None:
     dense = [m.weight.detach().to("cpu", copy=True) for m in linears]
     writer = RecordWriter(Path(args.results), PRUNE_RECORDS, exclusive=False)
     try:
-        for n, (method, pattern, sparsity, objective) in enumerate(runs, 1):
+        for n, (method, pattern, sparsity, recon) in enumerate(runs, 1):
+            objective = recon.objective
             key = run_key({"model": args.model, "method": method, "pattern": pattern, "sparsity": sparsity,
-                           "objective_kind": objective, "calibration": args.calibration, "nsamples": args.nsamples,
+                           "objective_kind": objective, "reconstruct": recon.granularity,
+                           "calibration": args.calibration, "nsamples": args.nsamples,
                            "seqlen": args.seqlen, "eval_tokens": int(windows.numel())})
             if key in done:
                 continue
@@ -77,17 +92,21 @@ def main(argv: list[str] | None = None) -> None:
             for module, weight in zip(linears, dense):
                 module.weight.data.copy_(weight)
             run_started = time.perf_counter()
+            log: list = []
+            if loaded.model.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
             modules = prune_model(loaded, method=method, sparsity=sparsity, pattern=pattern, objective=objective,
-                                  tokens=tokens, time_limit=args.time_limit, progress=True)
+                                  tokens=tokens, time_limit=args.time_limit, progress=True, recon=recon,
+                                  recon_log=log)
             pruned_ppl = perplexity(loaded.model, windows)
             record = prune_record(loaded, modules, model=args.model, method=method, pattern=pattern,
                                   sparsity=sparsity, objective=objective, dense_ppl=dense_ppl, pruned_ppl=pruned_ppl,
                                   calibration=args.calibration, nsamples=args.nsamples, seqlen=args.seqlen,
                                   eval_tokens=int(windows.numel()), blocks=None, time_limit=args.time_limit,
-                                  time_s=time.perf_counter() - run_started)
+                                  time_s=time.perf_counter() - run_started, recon=recon, recon_log=log)
             record["grid"] = True  # time_s excludes model loading and the dense perplexity (shared by the grid)
             writer.write(record)
-            print(f"[{n}/{len(runs)}] {method} {pattern} {sparsity} {objective}: ppl {dense_ppl:.2f} -> "
+            print(f"[{n}/{len(runs)}] {method} {pattern} {sparsity} {recon.granularity}: ppl {dense_ppl:.2f} -> "
                   f"{pruned_ppl:.2f}, layer error {record['summed_layer_error']:.4g}, {record['time_s']:.0f} s",
                   flush=True)
     finally:

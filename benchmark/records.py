@@ -167,5 +167,6 @@ def prune_run_key(record: dict) -> tuple:
     """What makes two runs the same; N:M runs have no sparsity (None, read back from records as NaN)."""
     sparsity = record["sparsity"]
     sparsity = None if sparsity is None or sparsity != sparsity else float(sparsity)
-    return (record["model"], record["method"], record["pattern"], sparsity, record["objective_kind"],
+    granularity = record.get("reconstruct") or {"mask": "none", "reconstruct": "matrix"}[record["objective_kind"]]
+    return (record["model"], record["method"], record["pattern"], sparsity, granularity,
             record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])

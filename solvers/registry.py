@@ -23,6 +23,7 @@ from .exact.gurobi import solve_gurobi
 from .exact.mip import BANDITS, FORMULATIONS, solve_mip
 from .heuristics.lns.solve import METHOD_STARTS, solve_lns
 from .heuristics.scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
+from .heuristics.sparsegpt import QUOTAS as SPARSEGPT_QUOTAS
 from .heuristics.sparsegpt import solve_sparsegpt
 from .heuristics.sparseswaps import solve_sparseswaps
 from .options import Option, choice, positive_int, validate_options
@@ -216,7 +217,10 @@ for _spec in [
     MethodSpec("wanda", solve_wanda, doc="keep the largest |W_ij| ||X_j|| (Sun et al. 2023)"),
     MethodSpec("ria", solve_ria, options={"power": Option("float", 0.5, "exponent of ||X_j||", low=0)},
                doc="relative importance x ||X_j||^0.5 (Zhang et al. 2024); per row = the reference's --per_outneuron mode (its default is one per-layer threshold); ties prune the lower index, as the references do"),
-    MethodSpec("sparsegpt", solve_sparsegpt, options={"blocksize": positive_int("lazy update block width", 128)},
+    MethodSpec("sparsegpt", solve_sparsegpt, options={
+        "blocksize": positive_int("lazy update block width", 128),
+        "quota": choice("per-row budget: across blocks by a carried threshold (row) or a share per block", "row",
+                        SPARSEGPT_QUOTAS)},
                doc="OBS greedy with lazy 128-column blocks (Frantar & Alistarh 2023)"),
     MethodSpec("sparseswaps", solve_sparseswaps, device=True, options={
         "warm_start": _warm_start("wanda"), "max_iters": positive_int("swap passes", 100_000),

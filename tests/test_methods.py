@@ -73,6 +73,24 @@ def test_sparsegpt_returns_refit_weights_zero_where_pruned():
     assert r.info["weights_error"] < r.objective
 
 
+@pytest.mark.parametrize("sparsity", [0.5, 0.7])
+def test_sparsegpt_row_budget_spans_blocks_and_block_quota_is_kept_as_an_option(sparsity):
+    from solvers.heuristics.sparsegpt import allocate
+
+    W, H = synthetic_layer(16, 300, seed=2)  # blocks of 128, 128 and 44 columns
+    W[:, :128] *= np.linspace(0.2, 3.0, 16)[:, None]  # rows whose first block matters more or less
+    starts = [0, 128, 256, 300]
+    per_block = lambda mask: np.stack([(~mask[:, a:b]).sum(axis=1) for a, b in zip(starts, starts[1:])], axis=1)  # noqa: E731
+    row = solve_layer(W, H, sparsity, "per-row", "sparsegpt")
+    block = solve_layer(W, H, sparsity, "per-row", "sparsegpt", quota="block")
+    pruned = make_pattern("per-row", W.shape, sparsity).prune
+    for r in (row, block):
+        assert np.all((~r.mask).sum(axis=1) == pruned)
+    assert np.all(per_block(block.mask) == allocate(pruned, np.diff(starts))[None, :])
+    assert not np.all(per_block(row.mask) == per_block(row.mask)[0])  # rows spend their budgets differently
+    assert row.info["quota"] == "row" and block.info["quota"] == "block"
+
+
 def test_torch_tensors_accepted():
     torch = pytest.importorskip("torch")
     W, H = synthetic_layer(4, 8, seed=0)

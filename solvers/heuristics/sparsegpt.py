@@ -6,7 +6,11 @@ U is the upper Cholesky factor of H_d^{-1} (H_d = H + damping * mean(diag H) * I
 then pruned and the error is pushed onto the not yet processed columns (OBS update).
 
 The mask choice is done inside the instance's own groups, so the mask is feasible for the pattern:
-- per-row: every row prunes a fixed quota in each block; quotas add up to the row's total;
+- per-row, ``quota="row"`` (default): each row's budget spans the blocks, like the reference's unstructured
+  threshold: a row's threshold is the p-th smallest initial saliency of the row (p = its pruned count), and in
+  each block the row prunes its entries whose updated saliency lies at or below it, clamped so the row can still
+  meet its budget exactly (at most what is left, at least what is left minus the columns after the block);
+- per-row, ``quota="block"``: every row prunes a fixed quota in each block; quotas add up to the row's total;
 - per-layer: each block prunes a quota of its whole d_out x width sub-matrix;
 - N:M: every group of M columns (the block size is a multiple of M) prunes M - N per row, as in
   the paper's N:M variant.
@@ -44,8 +48,20 @@ def _block_pruned(saliency: np.ndarray, problem: LayerProblem, quota: int) -> np
     return pruned
 
 
+QUOTAS = ("row", "block")
+
+
+def _row_threshold_pruned(saliency: np.ndarray, threshold: np.ndarray, left: np.ndarray, after: int) -> np.ndarray:
+    """Bool (d_out, width): per row the lowest saliencies, as many as lie at or below the row's threshold, clamped to
+    [left - after, left] (``left``: the row's pruned count still to place; ``after``: columns after this block)."""
+    width = saliency.shape[1]
+    count = np.clip((saliency <= threshold[:, None]).sum(axis=1), np.maximum(left - after, 0), np.minimum(left, width))
+    ranks = np.argsort(np.argsort(saliency, axis=1, kind="stable"), axis=1, kind="stable")
+    return ranks < count[:, None]
+
+
 def solve_sparsegpt(
-    problem: LayerProblem, *, time_limit=None, seed=0, blocksize: int = 128
+    problem: LayerProblem, *, time_limit=None, seed=0, blocksize: int = 128, quota: str = "row"
 ) -> MethodAnswer:
     """Run SparseGPT; see the module docstring. Its damping is the problem's (``solve_layer(damping=...)``,
     SparseGPT's percdamp, default 0.01): one damping for the OBS updates and the reconstruct objective."""
@@ -59,6 +75,11 @@ def solve_sparsegpt(
     U = np.linalg.cholesky((H_inv + H_inv.T) / 2).T  # H_d^{-1} = U^T U, U upper triangular
     starts = np.arange(0, d_in, blocksize)
     widths = np.minimum(blocksize, d_in - starts)
+    row_budget = pattern.kind == "per-row" and quota == "row"
+    if row_budget:
+        initial = W**2 / np.diag(U)[None, :] ** 2
+        threshold = np.sort(initial, axis=1)[:, pattern.prune - 1]
+        left = np.full(d_out, pattern.prune, dtype=np.int64)
     if pattern.kind == "per-row":
         quotas = allocate(pattern.prune, widths)
     elif pattern.kind == "per-layer":
@@ -68,7 +89,11 @@ def solve_sparsegpt(
         i2 = i1 + width
         W1, U1 = W[:, i1:i2].copy(), U[i1:i2, i1:i2]
         errors = np.zeros((d_out, width))
-        if pattern.kind != "N:M":
+        if row_budget:
+            block = _row_threshold_pruned(W1**2 / np.diag(U1)[None, :] ** 2, threshold, left, d_in - i2)
+            pruned[:, i1:i2] = block
+            left -= block.sum(axis=1)
+        elif pattern.kind != "N:M":
             pruned[:, i1:i2] = _block_pruned(W1**2 / np.diag(U1)[None, :] ** 2, problem, int(quotas[b]))
         for i in range(width):
             if pattern.kind == "N:M" and i % pattern.group_size == 0:
@@ -84,5 +109,6 @@ def solve_sparsegpt(
         W[:, i2:] -= errors @ U[i1:i2, i2:]
     W[pruned] = 0.0
     D = problem.W - W
-    info = {"weights": W, "weights_error": float(np.einsum("ij,ij->", D @ problem.H, D)), "blocksize": blocksize, "damping": damping}
+    info = {"weights": W, "weights_error": float(np.einsum("ij,ij->", D @ problem.H, D)), "blocksize": blocksize, "damping": damping,
+            "quota": quota if pattern.kind == "per-row" else "block"}
     return MethodAnswer(~pruned, info=info)

@@ -1,0 +1,164 @@
+"""The lns benchmark's report (issue 24): full modules against SparseSwaps and fw-polish, bandit against
+round-robin by their improvement traces, and the slices against proven optima.
+
+    python -m benchmark.lns_report results/lns-bench [--fw-bench results/fw-bench] > results/lns-bench/lns-bench.md
+
+Reads ``full/records.jsonl`` (bench run of sparseswaps, lns, lns-round-robin on smollm2-135m-l3) and
+``slices/records.jsonl`` (lns from Wanda and fw-bnb on the n = 64 / 96 / 128 slices). fw-polish values and
+certified bounds (fw-sdp) come from an earlier run (``--fw-bench``); the report first checks that run's
+SparseSwaps objectives equal this run's, so both saw the same instances. Later records of a job replace
+earlier ones.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from tabulate import tabulate
+
+OPT_RTOL = 1e-9
+SAME_RTOL = 1e-6  # SparseSwaps objectives of two runs this close: the same instances (re-extracted H differ by rounding)
+
+
+def _latest(path: Path) -> dict:
+    """(set, setting, instance, solver name without options) -> the last record."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            if r.get("status") != "error":
+                out[(r["instance_set"], r["setting"], r["instance"], r["solver"].split("[")[0])] = r
+    return out
+
+
+def time_to_reach(trace: list, target: float) -> float | None:
+    """First time in ``trace`` ([seconds, objective] pairs) at which the objective is <= target."""
+    return next((t for t, value in trace if value <= target * (1 + OPT_RTOL)), None)
+
+
+def full_tables(records: dict, earlier: dict) -> list[str]:
+    lines = []
+    settings = sorted({k[1] for k in records})
+    for setting in settings:
+        modules = sorted({k[2] for k in records if k[1] == setting and k[3] == "lns"})
+        if not modules:
+            continue
+        rows, totals, same = [], {"sparseswaps": 0.0, "fw-polish": 0.0, "lns": 0.0, "lns-round-robin": 0.0}, []
+        closed = []
+        limit = None
+        for module in modules:
+            get = lambda solver, src=records: src.get(("smollm2-135m-l3", setting, module, solver))  # noqa: E731
+            ss, lns, rr = get("sparseswaps"), get("lns"), get("lns-round-robin")
+            polish, ss_before = get("fw-polish", earlier), get("sparseswaps", earlier)
+            bound = get("fw-sdp", earlier) or get("fw-bm", earlier)
+            limit = lns["time_limit"]
+            if ss_before and ss:
+                same.append(abs(ss_before["objective"] / ss["objective"] - 1))
+            row = [module.replace("layer3.", ""), f"{ss['objective']:.6g}",
+                   f"{polish['objective']:.6g}" if polish else "-",
+                   f"{lns['objective']:.6g}", f"{100 * (1 - lns['objective'] / ss['objective']):.3f}",
+                   f"{100 * (1 - lns['objective'] / polish['objective']):.3f}" if polish else "-"]
+            if bound and bound["lower_bound"] > 0 and ss["objective"] > bound["lower_bound"]:
+                share = (ss["objective"] - lns["objective"]) / (ss["objective"] - bound["lower_bound"])
+                closed.append(share)
+                row.append(f"{100 * share:.2f}")
+            else:
+                row.append("-")
+            row.append(f"{rr['objective']:.6g}" if rr else "-")
+            rows.append(row)
+            for name, rec in (("sparseswaps", ss), ("fw-polish", polish), ("lns", lns), ("lns-round-robin", rr)):
+                totals[name] += rec["objective"] if rec else float("nan")
+        rows.append(["**sum**", f"{totals['sparseswaps']:.7g}", f"{totals['fw-polish']:.7g}", f"{totals['lns']:.7g}",
+                     f"{100 * (1 - totals['lns'] / totals['sparseswaps']):.3f}",
+                     f"{100 * (1 - totals['lns'] / totals['fw-polish']):.3f}",
+                     f"median {100 * statistics.median(closed):.2f}" if closed else "-",
+                     f"{totals['lns-round-robin']:.7g}"])
+        lines += [f"### {setting}, lns time limit {limit:g} s per module", "",
+                  tabulate(rows, ["module", "sparseswaps", "fw-polish", "lns", "lns vs sparseswaps [% less]",
+                                  "lns vs fw-polish [% less]", "gap closed [%]", "lns-round-robin"],
+                           tablefmt="github", disable_numparse=True), ""]
+        if same:
+            verdict = ("the same instances, up to float rounding" if max(same) < SAME_RTOL
+                       else "INSTANCES DIFFER: the fw-polish column is not comparable")
+            lines += [f"SparseSwaps here vs the fw-bench run: largest relative difference {max(same):.1e} ({verdict}).",
+                      ""]
+    return lines
+
+
+def bandit_table(records: dict) -> list[str]:
+    rows, ratios = [], []
+    for key, ucb in sorted(records.items()):
+        if key[3] != "lns":
+            continue
+        rr = records.get(key[:3] + ("lns-round-robin",))
+        if not rr or "info_trace" not in ucb or "info_trace" not in rr:
+            continue
+        target = rr["objective"]
+        t_rr = time_to_reach(rr["info_trace"], target)
+        t_ucb = time_to_reach(ucb["info_trace"], target)
+        ratio = t_ucb / t_rr if t_ucb is not None and t_rr else None
+        if ratio is not None:
+            ratios.append(ratio)
+        rows.append([key[2].replace("layer3.", ""), key[1], f"{t_rr:.1f}",
+                     "not reached" if t_ucb is None else f"{t_ucb:.1f}",
+                     "-" if ratio is None else f"{ratio:.2f}",
+                     f"{100 * (1 - ucb['objective'] / rr['objective']):.4f}"])
+    if not rows:
+        return []
+    reached = len(ratios)
+    lines = ["### Bandit (UCB1) against round-robin, same seeds and budget", "",
+             tabulate(rows, ["module", "setting", "round-robin reaches its final [s]", "ucb reaches it [s]",
+                             "ucb / round-robin time", "ucb final vs round-robin final [% less]"],
+                      tablefmt="github", disable_numparse=True), ""]
+    if ratios:
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else None
+        spread = f" (quartiles {quartiles[0]:.2f} - {quartiles[2]:.2f})" if quartiles else ""
+        lines.append(f"Median time ratio ucb / round-robin over the {reached} modules where ucb reached round-robin's "
+                     f"final error: {statistics.median(ratios):.2f}{spread}; the target is <= 0.80.")
+    lines.append(f"ucb did not reach round-robin's final error on {len(rows) - reached} of {len(rows)} modules.")
+    return lines + [""]
+
+
+def slice_table(records: dict) -> list[str]:
+    rows, hit_all, total_all = [], 0, 0
+    for name in sorted({k[0] for k in records}, key=lambda s: int(s.rsplit("-n", 1)[1])):
+        hits, total, times, unproven = 0, 0, [], 0
+        for key, lns in records.items():
+            if key[0] != name or key[3] != "lns":
+                continue
+            exact = records.get(key[:3] + ("fw-bnb",))
+            if exact is None:
+                continue
+            total += 1
+            unproven += exact["status"] != "optimal"
+            best = min(exact["objective"], lns["objective"])
+            t = time_to_reach(lns.get("info_trace", []), best) if lns["objective"] <= best * (1 + OPT_RTOL) else None
+            if t is not None:
+                hits += 1
+                times.append(t)
+        hit_all, total_all = hit_all + hits, total_all + total
+        rows.append([name, total, unproven, hits, f"{100 * hits / max(total, 1):.0f}",
+                     f"{statistics.median(times):.2f}" if times else "-", f"{max(times):.2f}" if times else "-"])
+    if not rows:
+        return []
+    return ["### Slices: lns from Wanda against fw-bnb's optima", "",
+            tabulate(rows, ["set", "rows", "fw-bnb not proven", "lns reaches the optimum", "%", "median time to it [s]",
+                            "max [s]"], tablefmt="github", disable_numparse=True), "",
+            f"All slices: {hit_all} of {total_all} rows ({100 * hit_all / max(total_all, 1):.1f} %).", ""]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--fw-bench", type=Path, default=Path("results/fw-bench"))
+    args = parser.parse_args(argv)
+    full = _latest(args.results / "full" / "records.jsonl")
+    earlier = _latest(args.fw_bench / "records.jsonl")
+    slices = _latest(args.results / "slices" / "records.jsonl")
+    print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + bandit_table(full) + slice_table(slices)))
+
+
+if __name__ == "__main__":
+    main()

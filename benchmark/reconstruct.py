@@ -1,0 +1,259 @@
+"""Reconstruction after the masks are chosen, at one of five granularities (arXiv 2510.14444).
+
+- ``none``: pruned weights are zeroed, kept weights unchanged (``--objective mask``).
+- ``matrix``: every matrix's kept weights re-fitted by damped least squares on its own inputs
+  (``--objective reconstruct``, closed form, ``solvers.solve_layer(..., return_weights=True)``).
+- ``submodule``: attention and MLP of each block separately: min over the kept weights of the part's linears of
+  mean ||part_pruned(x) - part_dense(x)||^2 over the calibration inputs x of the part.
+- ``block``: the same for the whole decoder block.
+- ``model``: every decoder linear's kept weights against the language-modelling loss (next-token cross-entropy)
+  on the calibration sequences, after all blocks are pruned: the "retraining" baseline.
+
+Inputs (submodule, block): x is what the pruned model presents to the part, i.e. produced by the already pruned
+and reconstructed earlier blocks (and, for the MLP, by the block's reconstructed attention); the target is the
+dense part applied to that same x (the paper's sequential setting). Only linear weights change, and only kept
+entries: gradients are masked and the mask is re-applied after each step, so pruned weights stay exactly zero
+(biases and norms are left as they are).
+
+Schedule: Adam (torch.optim.Adam, betas 0.9/0.999) for ``steps`` steps, learning rate ``lr`` decayed by a cosine
+to 0; every step takes one calibration batch (``batch_size`` sequences, the batches of the pruning pass) in turn.
+The part's loss on all calibration batches is measured before and after; if training made it worse the starting
+weights are restored, so reconstruction never raises the calibration error of a part. Runs on the model's device.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+GRANULARITIES = ("none", "matrix", "submodule", "block", "model")
+OBJECTIVE_OF = {"none": "mask", "matrix": "reconstruct"}  # the granularities solve_layer does itself
+DEFAULT_STEPS = {"submodule": 50, "block": 50, "model": 200}
+DEFAULT_LR = 1e-4
+
+
+@dataclass(frozen=True)
+class ReconSettings:
+    """Granularity, Adam steps per part (model: in all) and peak learning rate; validated once (``check``)."""
+
+    granularity: str = "none"
+    steps: int | None = None
+    lr: float = DEFAULT_LR
+
+    def check(self) -> "ReconSettings":
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"unknown --reconstruct {self.granularity!r}; known: {', '.join(GRANULARITIES)}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 0):
+            raise ValueError(f"--recon-steps must be an integer >= 0; got {self.steps!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--recon-lr must be a number > 0; got {self.lr!r}")
+        return self
+
+    @property
+    def objective(self) -> str:
+        """The solve_layer objective of the masks: reconstruct for ``matrix``, mask otherwise."""
+        return OBJECTIVE_OF.get(self.granularity, "mask")
+
+    @property
+    def trains(self) -> bool:
+        return self.granularity in DEFAULT_STEPS
+
+    @property
+    def step_count(self) -> int:
+        return DEFAULT_STEPS.get(self.granularity, 0) if self.steps is None else self.steps
+
+
+def linears_of(module) -> list:
+    import torch
+
+    return [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+
+class Part:
+    """A trainable piece of a block: its linears and how to run it on captured inputs ((args, kwargs) each)."""
+
+    def __init__(self, name: str, run, capture_module, linears: list):
+        self.name, self.run, self.capture_module, self.linears = name, run, capture_module, linears
+
+
+def _first(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def block_parts(block, granularity: str) -> list[Part]:
+    """The parts of a decoder block to reconstruct, in order: [attention, MLP] (submodule) or [block].
+
+    Attention is the block's ``self_attn``; the MLP is its ``mlp`` (Llama, SmolLM2, Mistral, Qwen) or, for OPT-like
+    blocks without one, ``fc2(activation_fn(fc1(x)))``. ValueError for a block of another shape.
+    """
+    if granularity == "block":
+        return [Part("block", lambda b, a, k: _first(b(*a, **k)), None, linears_of(block))]
+    if not hasattr(block, "self_attn"):
+        raise ValueError(f"--reconstruct submodule: block {type(block).__name__} has no self_attn")
+    attention = Part("attention", lambda b, a, k: _first(b.self_attn(*a, **k)), block.self_attn,
+                     linears_of(block.self_attn))
+    if hasattr(block, "mlp"):
+        mlp = Part("mlp", lambda b, a, k: _first(b.mlp(*a, **k)), block.mlp, linears_of(block.mlp))
+    elif all(hasattr(block, n) for n in ("fc1", "fc2", "activation_fn")):
+        mlp = Part("mlp", lambda b, a, k: b.fc2(b.activation_fn(b.fc1(*a, **k))), block.fc1, [block.fc1, block.fc2])
+    else:
+        raise ValueError(f"--reconstruct submodule: block {type(block).__name__} has neither mlp nor fc1/fc2")
+    return [attention, mlp]
+
+
+def capture_inputs(block, module, inputs) -> list:
+    """[(args, kwargs)] with which ``block`` calls ``module`` on each of ``inputs`` ((hidden, kwargs) batches)."""
+    import torch
+
+    if module is None:
+        return [((hidden,), kwargs) for hidden, kwargs in inputs]
+    captured = []
+
+    def grab(mod, args, kwargs):
+        captured.append((tuple(a.detach() if torch.is_tensor(a) else a for a in args), dict(kwargs)))
+
+    handle = module.register_forward_pre_hook(grab, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            for hidden, kwargs in inputs:
+                block(hidden, **kwargs)
+    finally:
+        handle.remove()
+    return captured
+
+
+def _loss(run, block, batches, targets) -> float:
+    import torch
+
+    with torch.no_grad():
+        total = sum(float(torch.mean((run(block, a, k).float() - t.float()) ** 2)) for (a, k), t in zip(batches, targets))
+    return total / max(len(batches), 1)
+
+
+def _masks(linears) -> list:
+    return [(m.weight.detach() != 0) for m in linears]
+
+
+def _train(params, masks, loss_of_step, steps: int, lr: float) -> None:
+    """Adam with cosine decay over ``steps``; gradients masked, mask re-applied after each step."""
+    import torch
+
+    optimizer = torch.optim.Adam(params, lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
+    for step in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of_step(step)
+        loss.backward()
+        for p, m in zip(params, masks):
+            p.grad.mul_(m)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            for p, m in zip(params, masks):
+                p.mul_(m)
+
+
+def reconstruct_part(block, dense_block, part: Part, dense_part: Part, inputs, settings: ReconSettings) -> dict:
+    """Train ``part`` of the pruned ``block`` towards ``dense_part`` of ``dense_block`` on the captured inputs;
+    returns {part, loss_before, loss_after, steps, restored}."""
+    import torch
+
+    batches = capture_inputs(block, part.capture_module, inputs)
+    with torch.no_grad():
+        targets = [dense_part.run(dense_block, a, k).detach() for a, k in batches]
+    before = _loss(part.run, block, batches, targets)
+    params = [m.weight for m in part.linears]
+    start = [p.detach().clone() for p in params]
+    masks = _masks(part.linears)
+    steps = settings.step_count
+    if steps and batches:
+        flags = [p.requires_grad for p in block.parameters()]
+        for p in block.parameters():
+            p.requires_grad_(False)
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            def loss_of_step(step):
+                (a, k), t = batches[step % len(batches)], targets[step % len(batches)]
+                return torch.mean((part.run(block, a, k).float() - t.float()) ** 2)
+
+            with torch.enable_grad():
+                _train(params, masks, loss_of_step, steps, settings.lr)
+        finally:
+            for p, flag in zip(block.parameters(), flags):
+                p.requires_grad_(flag)
+    after = _loss(part.run, block, batches, targets)
+    restored = after > before
+    if restored:
+        with torch.no_grad():
+            for p, s in zip(params, start):
+                p.copy_(s)
+        after = before
+    return {"part": part.name, "loss_before": before, "loss_after": after, "steps": steps if batches else 0,
+            "restored": restored}
+
+
+def reconstruct_block(block, dense_block, inputs, settings: ReconSettings) -> list[dict]:
+    """Reconstruct the parts of one pruned block in order (module docstring)."""
+    parts, dense_parts = block_parts(block, settings.granularity), block_parts(dense_block, settings.granularity)
+    return [reconstruct_part(block, dense_block, p, d, inputs, settings) for p, d in zip(parts, dense_parts)]
+
+
+def dense_copy(block):
+    """A frozen dense copy of a block (the targets), before its weights are pruned."""
+    out = copy.deepcopy(block)
+    for p in out.parameters():
+        p.requires_grad_(False)
+    return out
+
+
+def reconstruct_model(model, layers, tokens, settings: ReconSettings, batch_size: int = 8) -> dict:
+    """``model`` granularity: all decoder linears' kept weights against the LM loss on ``tokens``."""
+    import torch
+
+    linears = [m for layer in layers for m in linears_of(layer)]
+    params, masks = [m.weight for m in linears], _masks(linears)
+    device = next(model.parameters()).device
+    batches = [tokens[s : s + batch_size].to(device) for s in range(0, len(tokens), batch_size)]
+
+    def lm_loss(batch):
+        return model(batch, labels=batch, use_cache=False).loss
+
+    def mean_loss() -> float:
+        with torch.no_grad():
+            return sum(float(lm_loss(b)) for b in batches) / len(batches)
+
+    before = mean_loss()
+    start = [p.detach().clone() for p in params]
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    steps = settings.step_count
+    try:
+        if steps:
+            with torch.enable_grad():
+                _train(params, masks, lambda step: lm_loss(batches[step % len(batches)]), steps, settings.lr)
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+    after = mean_loss()
+    restored = after > before
+    if restored:
+        with torch.no_grad():
+            for p, s in zip(params, start):
+                p.copy_(s)
+        after = before
+    return {"part": "model", "loss_before": before, "loss_after": after, "steps": steps, "restored": restored}
+
+
+def peak_memory_mb(device) -> float:
+    """torch's peak allocated memory on CUDA, else the process's peak resident set size (ru_maxrss), in MiB."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
