@@ -27,7 +27,6 @@ from .perplexity import heldout_windows, perplexity
 from .reconstruct import ReconSettings, dense_copy, peak_memory_mb, reconstruct_block, reconstruct_model
 from .records import provenance, utc_now
 
-
 OBJECTIVE_GRANULARITY = {"mask": "none", "reconstruct": "matrix"}
 
 
