@@ -128,9 +128,7 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
                                 "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
                                 "size": int(W.size)})
         if dense_block is not None:
-            started = time.perf_counter()
-            parts = reconstruct_block(block, dense_block, inputs, recon)
-            log += [{"block": index, **part, "seconds": time.perf_counter() - started} for part in parts]
+            log += [{"block": index, **part} for part in reconstruct_block(block, dense_block, inputs, recon)]
             del dense_block
         inputs = _run_block(block, inputs)
     if recon is not None and recon.granularity == "model":

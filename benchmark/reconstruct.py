@@ -155,9 +155,12 @@ def _train(params, masks, loss_of_step, steps: int, lr: float) -> None:
 
 def reconstruct_part(block, dense_block, part: Part, dense_part: Part, inputs, settings: ReconSettings) -> dict:
     """Train ``part`` of the pruned ``block`` towards ``dense_part`` of ``dense_block`` on the captured inputs;
-    returns {part, loss_before, loss_after, steps, restored}."""
+    returns {part, loss_before, loss_after, steps, restored, seconds}."""
+    import time
+
     import torch
 
+    started = time.perf_counter()
     batches = capture_inputs(block, part.capture_module, inputs)
     with torch.no_grad():
         targets = [dense_part.run(dense_block, a, k).detach() for a, k in batches]
@@ -190,7 +193,7 @@ def reconstruct_part(block, dense_block, part: Part, dense_part: Part, inputs, s
                 p.copy_(s)
         after = before
     return {"part": part.name, "loss_before": before, "loss_after": after, "steps": steps if batches else 0,
-            "restored": restored}
+            "restored": restored, "seconds": time.perf_counter() - started}
 
 
 def reconstruct_block(block, dense_block, inputs, settings: ReconSettings) -> list[dict]:

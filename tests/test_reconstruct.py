@@ -74,6 +74,7 @@ def test_reconstruction_keeps_masks_lowers_block_error_and_never_raises_a_part(k
     parts = {"submodule": ["attention", "mlp"], "block": ["block"]}[granularity]
     assert [p["part"] for p in log] == parts * 2 and all(p["steps"] == 40 for p in log)
     assert all(p["loss_after"] <= p["loss_before"] for p in log)
+    assert all(p["seconds"] > 0 for p in log)
     assert _block0_error(trained, dense) < _block0_error(baseline, dense)
 
 
