@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...core.bandits import Bandit
+from ...core.objective import mask_error_rows
 from ..sparseswaps import REL_TOL, swap_rows
 from .neighbourhoods import NEIGHBOURHOODS, RowState, free_set
 from .subproblem import solve_free_set
@@ -42,9 +43,9 @@ class SearchSettings:
     seed: int = 0
 
     @property
-    def arms(self) -> list[tuple[int, str, int]]:
-        """(neighbourhood index, name, size) per arm."""
-        return [(k, name, size) for k, (_, name) in enumerate(NEIGHBOURHOODS) for size in self.sizes]
+    def arms(self) -> list[tuple[int, str, int, str]]:
+        """(neighbourhood index, name, size, label such as "boundary-32") per arm."""
+        return [(k, name, size, f"{name}-{size}") for k, (_, name) in enumerate(NEIGHBOURHOODS) for size in self.sizes]
 
 
 @dataclass
@@ -55,17 +56,12 @@ class SearchStats:
 
     calls: dict = field(default_factory=dict)
     wins: dict = field(default_factory=dict)
-    rewards: dict = field(default_factory=dict)
+    reductions: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     trace: list = field(default_factory=list)
     weights: dict = field(default_factory=dict)
     settled_rows: int = 0
     passes: int = 1
-
-
-def row_error(w: np.ndarray, H: np.ndarray, keep: np.ndarray) -> float:
-    e = np.where(keep, 0.0, w)
-    return float(e @ H @ e)
 
 
 def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int | None, settings: SearchSettings,
@@ -84,17 +80,17 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
     col_groups = np.arange(n).reshape(-1, group_size or n)
     diag = np.diag(H).copy()
     if settings.swap_first and len(W):
-        before = sum(row_error(w, H, m) for w, m in zip(W, mask))
+        before = float(mask_error_rows(W, H, mask).sum())
         keep = int(mask[0][col_groups[0]].sum())
         for r0 in range(0, len(W), SWAP_CHUNK):
             rows = slice(r0, r0 + SWAP_CHUNK)
             mask[rows], _, _ = swap_rows(W[rows], H, mask[rows], col_groups, keep, deadline, 100_000)
-        swapped = before - sum(row_error(w, H, m) for w, m in zip(W, mask))
+        swapped = before - float(mask_error_rows(W, H, mask).sum())
         if swapped > 0:
             stats.trace.append((time.perf_counter() - started, swapped))
     root = np.sqrt(np.clip(diag, np.finfo(float).tiny, None))
     corr = H / root[:, None] / root[None, :]
-    errors = np.array([row_error(w, H, m) for w, m in zip(W, mask)])
+    errors = mask_error_rows(W, H, mask)
     bounds = np.zeros(len(W)) if row_bounds is None else np.asarray(row_bounds, dtype=float)
     failures = np.zeros(len(W), dtype=np.int64)
     rate_sum, calls, passes = 0.0, 0, 1
@@ -111,8 +107,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
                 (settings.max_calls is not None and calls >= settings.max_calls):
             break
         arm = bandit.choose()
-        k, name, size = arms[arm]
-        label = f"{name}-{size}"
+        k, _, size, label = arms[arm]
         t0 = time.perf_counter()
         state = RowState.of(W[i], H, diag, mask[i], size)
         free = free_set(NEIGHBOURHOODS[k][0](state, rng, corr), state, group_size)
@@ -124,11 +119,11 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
         gain, work = 0.0, 0.0
         if solved is not None:
             new, work = solved
-            value = row_error(W[i], H, new)
-            if value < errors[i] * (1 - REL_TOL):
+            value = float(mask_error_rows(W[i : i + 1], H, new[None, :])[0])
+            if value < errors[i] * (1 - REL_TOL):  # 1-swaps never raise the error (sparseswaps)
                 keep = int(new[col_groups[0]].sum())
                 polished, _, _ = swap_rows(W[i : i + 1], H, new[None, :], col_groups, keep, deadline, 10_000)
-                new, value = polished[0], min(value, row_error(W[i], H, polished[0]))
+                new, value = polished[0], float(mask_error_rows(W[i : i + 1], H, polished)[0])
             if value < errors[i] * (1 - REL_TOL):
                 gain = errors[i] - value
                 mask[i], errors[i] = new, value
@@ -139,7 +134,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
         mean_rate = rate_sum / calls
         bandit.update(arm, 1.0 - math.exp(-rate / mean_rate) if mean_rate > 0 else 0.0)
         stats.calls[label] = stats.calls.get(label, 0) + 1
-        stats.rewards[label] = stats.rewards.get(label, 0.0) + gain
+        stats.reductions[label] = stats.reductions.get(label, 0.0) + gain
         stats.seconds[label] = stats.seconds.get(label, 0.0) + seconds
         if gain > 0:
             stats.wins[label] = stats.wins.get(label, 0) + 1
@@ -147,7 +142,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
             failures[i] = 0
         else:
             failures[i] += 1
-    stats.weights = {f"{name}-{size}": w for (_, name, size), w in zip(arms, bandit.weights())}
+    stats.weights = {label: w for (*_, label), w in zip(arms, bandit.weights())}
     stats.settled_rows = max(stats.settled_rows, int(np.sum(failures >= settings.patience)))
     stats.passes = passes
     return mask, stats

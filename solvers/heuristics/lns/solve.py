@@ -89,21 +89,19 @@ def _trace(started_objective: float, search_start: float, parts: list[SearchStat
 
 
 def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
-    labels = [f"{name}-{size}" for _, name, size in settings.arms]
-    total = {key: {label: float(sum(getattr(p, key).get(label, 0) for p in parts)) for label in labels}
-             for key in ("calls", "wins", "rewards", "seconds")}
+    total = {key: {label: float(sum(getattr(p, key).get(label, 0) for p in parts)) for *_, label in settings.arms}
+             for key in ("calls", "wins", "reductions", "seconds")}
     by_neighbourhood = {}
-    for _, name, size in settings.arms:
+    for _, name, _, label in settings.arms:
         entry = by_neighbourhood.setdefault(name, {"calls": 0, "wins": 0, "error_reduction": 0.0, "seconds": 0.0})
-        label = f"{name}-{size}"
         entry["calls"] += total["calls"][label]
         entry["wins"] += total["wins"][label]
-        entry["error_reduction"] += total["rewards"][label]
+        entry["error_reduction"] += total["reductions"][label]
         entry["seconds"] += total["seconds"][label]
     for entry in by_neighbourhood.values():
         entry["reduction_per_s"] = float(entry["error_reduction"] / entry["seconds"]) if entry["seconds"] > 0 else 0.0
-    weights = {label: float(np.mean([p.weights.get(label, 0.0) for p in parts])) for label in labels}
-    return {"calls": total["calls"], "wins": total["wins"], "error_reduction": total["rewards"],
+    weights = {label: float(np.mean([p.weights.get(label, 0.0) for p in parts])) for *_, label in settings.arms}
+    return {"calls": total["calls"], "wins": total["wins"], "error_reduction": total["reductions"],
             "neighbourhoods": by_neighbourhood, "bandit_weights": weights,
             "settled_rows": sum(p.settled_rows for p in parts), "passes": max(p.passes for p in parts)}
 
