@@ -132,9 +132,8 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
             del dense_block
         inputs = _run_block(block, inputs)
     if recon is not None and recon.granularity == "model":
-        started = time.perf_counter()
-        part = reconstruct_model(loaded.model, [layers[i] for i in sorted(chosen)], tokens, recon, batch_size)
-        log.append({"block": None, **part, "seconds": time.perf_counter() - started})
+        log.append({"block": None, **reconstruct_model(loaded.model, [layers[i] for i in sorted(chosen)], tokens,
+                                                       recon, batch_size)})
     return modules
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass
 
 GRANULARITIES = ("none", "matrix", "submodule", "block", "model")
@@ -122,11 +123,19 @@ def capture_inputs(block, module, inputs) -> list:
     return captured
 
 
-def _loss(run, block, batches, targets) -> float:
+def _squared_error(part: Part, block, batch, target):
+    """Mean squared difference between ``part`` of ``block`` on one captured (args, kwargs) batch and its target."""
+    import torch
+
+    args, kwargs = batch
+    return torch.mean((part.run(block, args, kwargs).float() - target.float()) ** 2)
+
+
+def _mean_squared_error(part: Part, block, batches, targets) -> float:
     import torch
 
     with torch.no_grad():
-        total = sum(float(torch.mean((run(block, a, k).float() - t.float()) ** 2)) for (a, k), t in zip(batches, targets))
+        total = sum(float(_squared_error(part, block, b, t)) for b, t in zip(batches, targets))
     return total / max(len(batches), 1)
 
 
@@ -153,47 +162,53 @@ def _train(params, masks, loss_of_step, steps: int, lr: float) -> None:
                 p.mul_(m)
 
 
-def reconstruct_part(block, dense_block, part: Part, dense_part: Part, inputs, settings: ReconSettings) -> dict:
-    """Train ``part`` of the pruned ``block`` towards ``dense_part`` of ``dense_block`` on the captured inputs;
-    returns {part, loss_before, loss_after, steps, restored, seconds}."""
-    import time
-
+def _fit(owner, linears: list, loss_of_step, mean_loss, steps: int, lr: float) -> dict:
+    """Train the kept weights of ``linears`` (inside module ``owner``, whose other parameters stay frozen) for
+    ``steps`` (``_train``); ``mean_loss()`` is the calibration loss measured before and after, and the starting
+    weights come back when it rose. Returns {loss_before, loss_after, steps, restored}."""
     import torch
 
-    started = time.perf_counter()
-    batches = capture_inputs(block, part.capture_module, inputs)
-    with torch.no_grad():
-        targets = [dense_part.run(dense_block, a, k).detach() for a, k in batches]
-    before = _loss(part.run, block, batches, targets)
-    params = [m.weight for m in part.linears]
+    params, masks = [m.weight for m in linears], _masks(linears)
+    before = mean_loss()
     start = [p.detach().clone() for p in params]
-    masks = _masks(part.linears)
-    steps = settings.step_count
-    if steps and batches:
-        flags = [p.requires_grad for p in block.parameters()]
-        for p in block.parameters():
+    if steps:
+        flags = [p.requires_grad for p in owner.parameters()]
+        for p in owner.parameters():
             p.requires_grad_(False)
         for p in params:
             p.requires_grad_(True)
         try:
-            def loss_of_step(step):
-                (a, k), t = batches[step % len(batches)], targets[step % len(batches)]
-                return torch.mean((part.run(block, a, k).float() - t.float()) ** 2)
-
             with torch.enable_grad():
-                _train(params, masks, loss_of_step, steps, settings.lr)
+                _train(params, masks, loss_of_step, steps, lr)
         finally:
-            for p, flag in zip(block.parameters(), flags):
+            for p, flag in zip(owner.parameters(), flags):
                 p.requires_grad_(flag)
-    after = _loss(part.run, block, batches, targets)
+    after = mean_loss()
     restored = after > before
     if restored:
         with torch.no_grad():
             for p, s in zip(params, start):
                 p.copy_(s)
         after = before
-    return {"part": part.name, "loss_before": before, "loss_after": after, "steps": steps if batches else 0,
-            "restored": restored, "seconds": time.perf_counter() - started}
+    return {"loss_before": before, "loss_after": after, "steps": steps, "restored": restored}
+
+
+def reconstruct_part(block, dense_block, part: Part, dense_part: Part, inputs, settings: ReconSettings) -> dict:
+    """Train ``part`` of the pruned ``block`` towards ``dense_part`` of ``dense_block`` on the captured inputs;
+    returns {part, loss_before, loss_after, steps, restored, seconds}."""
+    import torch
+
+    started = time.perf_counter()
+    batches = capture_inputs(block, part.capture_module, inputs)
+    with torch.no_grad():
+        targets = [dense_part.run(dense_block, a, k).detach() for a, k in batches]
+
+    def loss_of_step(step):
+        return _squared_error(part, block, batches[step % len(batches)], targets[step % len(batches)])
+
+    fit = _fit(block, part.linears, loss_of_step, lambda: _mean_squared_error(part, block, batches, targets),
+               settings.step_count if batches else 0, settings.lr)
+    return {"part": part.name, **fit, "seconds": time.perf_counter() - started}
 
 
 def reconstruct_block(block, dense_block, inputs, settings: ReconSettings) -> list[dict]:
@@ -211,11 +226,11 @@ def dense_copy(block):
 
 
 def reconstruct_model(model, layers, tokens, settings: ReconSettings, batch_size: int = 8) -> dict:
-    """``model`` granularity: all decoder linears' kept weights against the LM loss on ``tokens``."""
+    """``model`` granularity: all decoder linears' kept weights against the LM loss on ``tokens``; returns
+    {part, loss_before, loss_after, steps, restored, seconds}."""
     import torch
 
-    linears = [m for layer in layers for m in linears_of(layer)]
-    params, masks = [m.weight for m in linears], _masks(linears)
+    started = time.perf_counter()
     device = next(model.parameters()).device
     batches = [tokens[s : s + batch_size].to(device) for s in range(0, len(tokens), batch_size)]
 
@@ -226,29 +241,10 @@ def reconstruct_model(model, layers, tokens, settings: ReconSettings, batch_size
         with torch.no_grad():
             return sum(float(lm_loss(b)) for b in batches) / len(batches)
 
-    before = mean_loss()
-    start = [p.detach().clone() for p in params]
-    flags = [p.requires_grad for p in model.parameters()]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
-    steps = settings.step_count
-    try:
-        if steps:
-            with torch.enable_grad():
-                _train(params, masks, lambda step: lm_loss(batches[step % len(batches)]), steps, settings.lr)
-    finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
-    after = mean_loss()
-    restored = after > before
-    if restored:
-        with torch.no_grad():
-            for p, s in zip(params, start):
-                p.copy_(s)
-        after = before
-    return {"part": "model", "loss_before": before, "loss_after": after, "steps": steps, "restored": restored}
+    linears = [m for layer in layers for m in linears_of(layer)]
+    fit = _fit(model, linears, lambda step: lm_loss(batches[step % len(batches)]), mean_loss, settings.step_count,
+               settings.lr)
+    return {"part": "model", **fit, "seconds": time.perf_counter() - started}
 
 
 def peak_memory_mb(device) -> float:
