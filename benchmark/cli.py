@@ -81,10 +81,10 @@ def _cmd_prune(args) -> int:
     import json
 
     from .prune import run_prune
-    from .reconstruct import ReconSettings
+    from .reconstruct import GRANULARITY_OF, ReconSettings
     from .records import RecordWriter, to_json_line
 
-    granularity = args.reconstruct or {"mask": "none", "reconstruct": "matrix"}[args.objective]
+    granularity = args.reconstruct or GRANULARITY_OF[args.objective]
     if args.reconstruct and args.objective != "mask" and ReconSettings(granularity).objective != args.objective:
         raise ValueError(f"--objective {args.objective} contradicts --reconstruct {granularity}; give one of them")
     recon = ReconSettings(granularity, args.recon_steps, args.recon_lr).check()

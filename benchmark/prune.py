@@ -24,10 +24,8 @@ from instances.models import decoder_layers, load_model
 from solvers import solve_layer
 
 from .perplexity import heldout_windows, perplexity
-from .reconstruct import ReconSettings, dense_copy, peak_memory_mb, reconstruct_block, reconstruct_model
+from .reconstruct import GRANULARITY_OF, ReconSettings, dense_copy, peak_memory_mb, reconstruct_block, reconstruct_model
 from .records import provenance, utc_now
-
-OBJECTIVE_GRANULARITY = {"mask": "none", "reconstruct": "matrix"}
 
 
 class _Captured(Exception):
@@ -154,7 +152,7 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
     """The flat record of one pruned model (fields documented in ``bench prune``); ``reconstruct`` is the
     granularity (``benchmark.reconstruct``), ``reconstruct_s`` the seconds its training took (0 for none / matrix,
     whose re-fit is inside the solves), ``peak_memory_mb`` torch's peak on CUDA or the process's peak RSS."""
-    recon = recon or ReconSettings(OBJECTIVE_GRANULARITY[objective])
+    recon = recon or ReconSettings(GRANULARITY_OF[objective])
     log = recon_log or []
     zeros, size = sum(m["zeros"] for m in modules), sum(m["size"] for m in modules)
     return {"model": model, "model_id": loaded.provenance["model_id"], "method": method, "pattern": pattern,

@@ -20,8 +20,8 @@ from instances.models import decoder_layers
 from solvers.core.patterns import parse_setting
 
 from .perplexity import perplexity
-from .prune import OBJECTIVE_GRANULARITY, check_prune_arguments, prepare, prune_model, prune_record
-from .reconstruct import DEFAULT_LR, ReconSettings
+from .prune import check_prune_arguments, prepare, prune_model, prune_record
+from .reconstruct import DEFAULT_LR, GRANULARITY_OF, ReconSettings
 from .records import RecordWriter, read_records
 from .records import prune_run_key as run_key
 
@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.reconstruct and args.objectives:
             raise ValueError("give --reconstruct or --objectives, not both")
         objectives = (args.objectives or "mask,reconstruct").split(",")
-        unknown = [o for o in objectives if o not in OBJECTIVE_GRANULARITY]
+        unknown = [o for o in objectives if o not in GRANULARITY_OF]
         if unknown:
             raise ValueError(f"unknown objective {unknown[0]!r}; known: mask, reconstruct")
-        granularities = args.reconstruct or ",".join(OBJECTIVE_GRANULARITY[o] for o in objectives)
+        granularities = args.reconstruct or ",".join(GRANULARITY_OF[o] for o in objectives)
         runs = grid_runs(args.methods, args.patterns, granularities, args.recon_steps, args.recon_lr)
     except ValueError as err:
         parser.exit(2, f"prune_grid: error: {err}\n")

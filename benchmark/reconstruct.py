@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 GRANULARITIES = ("none", "matrix", "submodule", "block", "model")
 OBJECTIVE_OF = {"none": "mask", "matrix": "reconstruct"}  # the granularities solve_layer does itself
+GRANULARITY_OF = {objective: granularity for granularity, objective in OBJECTIVE_OF.items()}  # --objective's meaning
 DEFAULT_STEPS = {"submodule": 50, "block": 50, "model": 200}
 DEFAULT_LR = 1e-4
 

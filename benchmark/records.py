@@ -17,6 +17,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from .reconstruct import GRANULARITY_OF
+
 RECORDS_FILE = "records.jsonl"
 TRACKED_PACKAGES = ("numpy", "scipy", "pyscipopt", "cvxpy", "clarabel", "torch", "transformers", "dask")
 
@@ -167,6 +169,6 @@ def prune_run_key(record: dict) -> tuple:
     """What makes two runs the same; N:M runs have no sparsity (None, read back from records as NaN)."""
     sparsity = record["sparsity"]
     sparsity = None if sparsity is None or sparsity != sparsity else float(sparsity)
-    granularity = record.get("reconstruct") or {"mask": "none", "reconstruct": "matrix"}[record["objective_kind"]]
+    granularity = record.get("reconstruct") or GRANULARITY_OF[record["objective_kind"]]
     return (record["model"], record["method"], record["pattern"], sparsity, granularity,
             record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])
