@@ -157,3 +157,22 @@ def test_time_limit_is_kept_with_workers():
     answer = solve_layer(W, H, method="lns", sparsity=0.5, time_limit=2.0, workers=2)
     assert answer.time_s < max(1.25 * 2.0, 2.0 + 3.0)
     assert answer.objective <= answer.info["start_mask_error"] * (1 + 1e-12)
+
+
+def _workers_in_child(queue):
+    from solvers.core.workers import worker_processes
+
+    queue.put(worker_processes(8))
+
+
+def test_worker_processes_are_the_usable_cores_and_one_inside_a_daemon():
+    import multiprocessing
+
+    from solvers.core.workers import usable_cores, worker_processes
+
+    assert worker_processes(1) == 1 and worker_processes() == usable_cores() >= 1
+    queue = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(target=_workers_in_child, args=(queue,), daemon=True)
+    child.start()
+    child.join(60)
+    assert queue.get(timeout=5) == 1

@@ -13,7 +13,6 @@ by ``relaxation.pdas`` instead. ``app_e_bound``: the paper's App. E rounding gua
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 
@@ -22,6 +21,7 @@ import numpy as np
 from ..core.arrays import ONE_THREAD_MAX_N, to_device, to_numpy
 from ..core.objective import mask_error_rows
 from ..core.problem import LayerProblem
+from ..core.workers import worker_processes
 from .fw_engine import frank_wolfe
 from .pdas import relaxation_pdas
 from .row_bounds import row_lower_bounds
@@ -32,7 +32,7 @@ STRENGTHENINGS = ("none", "diag-scaled", "diag-sdp", "min-eig", "diag-bm", "row-
 BM_ROUNDS = 10
 
 
-SDP_WORKERS = 0  # "row-sdp": processes for the row SDPs (0: one per CPU core) on rows of >= ONE_THREAD_MAX_N inputs
+SDP_WORKERS = 0  # "row-sdp": processes for the row SDPs (0: core.workers.worker_processes) on rows of >= ONE_THREAD_MAX_N inputs
 
 
 CHEAP_SHARE = 0.25  # "row-sdp": share of a time limit for the shared-diagonal rounds before the row SDPs
@@ -180,7 +180,7 @@ def _row_sdp_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_i
     cheap = saddle.pop("row_bounds")
     order = np.argsort(-(mask_error_rows(W, H, start) - cheap), kind="stable")
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
-    workers = SDP_WORKERS or os.cpu_count() or 1
+    workers = SDP_WORKERS or worker_processes()
     workers = workers if W.shape[1] >= ONE_THREAD_MAX_N and W.shape[0] > workers else 1  # narrow rows: no pool
     batched_on = device if device is not None and device.startswith("cuda") else None  # on a CPU numpy rows are faster
     sdp, info = layer_row_bounds(W, H, problem.pattern, order=order, time_limit=remaining, workers=workers,

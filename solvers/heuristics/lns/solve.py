@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -27,6 +26,7 @@ from ...core.arrays import one_blas_thread
 from ...core.objective import check_mask, mask_error_rows
 from ...core.problem import LayerProblem
 from ...core.result import MethodAnswer
+from ...core.workers import worker_processes
 from ...relaxation.sparsefw import solve_fw
 from ..scores import warm_start_mask
 from ..sparsegpt import solve_sparsegpt
@@ -41,19 +41,6 @@ TRACE_POINTS = 200
 START_METHODS = {"sparsegpt": (solve_sparsegpt, {}), "fw": (solve_fw, {"certify": False}),
                  "fw-polish": (solve_fw, {"certify": False, "polish": True})}
 METHOD_STARTS = tuple(START_METHODS)
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def default_workers(rows: int) -> int:
-    if multiprocessing.current_process().daemon:  # daemonic processes may not have children
-        return 1
-    return max(1, min(usable_cores(), rows))
 
 
 def _start_mask(problem: LayerProblem, warm_start, time_limit: float | None, seed: int) -> np.ndarray:
@@ -130,7 +117,7 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     sizes = tuple(min_size * 2**j for j in range(int(math.log2(max_size / min_size)) + 1))
     group_size = pattern.group_size if pattern.kind == "N:M" else None
     rows = problem.shape[0]
-    n_workers = min(workers or default_workers(rows), rows)
+    n_workers = min(workers or worker_processes(rows), rows)
     reserve = 0.0 if time_limit is None else (FINISH_SHARE + (0 if pattern.row_local else PER_LAYER_SHARE)) * time_limit
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
