@@ -27,9 +27,11 @@ from tqdm.auto import tqdm
 from instances import load_set
 from instances.reference import References, write_references
 from instances.sets import reference_paths
+from instances.slices import MODULE_STATISTICS
 from solvers import solve_layer
 from solvers.core.objective import DEFAULT_DAMPING
 from solvers.core.patterns import make_pattern
+from solvers.plugins import find_method
 from solvers.registry import SPECS
 
 from .checks import check_against_reference, check_answer, trusted
@@ -69,16 +71,26 @@ def failed_record(job: dict, flag: str, error: str, elapsed: float) -> dict:
     return record
 
 
+def module_statistics(problem, method: str) -> dict:
+    """The full module's statistics a slice carries (``instances.slices.MODULE_STATISTICS``) that ``method``
+    takes as options (RIA's row and column sums), so a baseline scores a slice as it scores the layer."""
+    stats = problem.meta.get(MODULE_STATISTICS, {})
+    declared = find_method(method).options if stats else {}
+    return {name: np.asarray(values) for name, values in stats.items() if name in declared}
+
+
 def run_job(job: dict) -> dict:
     """Solve one job and return its flat record (never raises for solver failures)."""
     problem = problems_of(job["instance_set"])[job["instance"]]
     record = dict(_base_record(job), d_out=problem.W.shape[0], d_in=problem.W.shape[1])
     started = time.perf_counter()
     refit = job["objective_kind"] == "reconstruct"  # the re-fitted weights too (same solves), for their undamped error
+    method = job.get("method", job["solver"])
     try:
-        result = solve_layer(problem.W, problem.H, job["sparsity"], job["pattern"], job.get("method", job["solver"]),
+        options = module_statistics(problem, method) | job["solver_options"]
+        result = solve_layer(problem.W, problem.H, job["sparsity"], job["pattern"], method,
                              objective=job["objective_kind"], time_limit=job["time_limit"], seed=job["seed"],
-                             return_weights=refit, **job["solver_options"])
+                             return_weights=refit, **options)
     except Exception as err:  # a crashing solver is a result to record, not a crash of the harness
         record.update(status="error", objective=math.nan, relative_error=math.nan, lower_bound=-math.inf,
                       gap=math.inf, time_s=time.perf_counter() - started, flags="solver_error",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = ("int", "float", "bool", "str", "warm-start", "device", "any")  # any: passed through (plug-ins)
+KINDS = ("int", "float", "bool", "str", "warm-start", "device", "vector", "any")  # any: passed through (plug-ins)
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Option:
             text = "a score name (magnitude, wanda, ria, sparseswaps where listed) or a mask array"
         elif self.kind == "device":
             text = "None/'cpu', 'cpu-torch', 'cuda' or 'cuda:N'"
+        elif self.kind == "vector":
+            text = "a 1-D array of finite numbers >= 0"
         elif self.kind == "any":
             text = "any value"
         else:
@@ -69,6 +71,14 @@ class Option:
             if not isinstance(value, str) and np.ndim(value) == 2:
                 return value  # a mask array: checked against the pattern by the method (warm_start_mask)
             raise self._bad(method, name, value)
+        if self.kind == "vector":  # its length is checked by the method, which knows the shapes
+            try:
+                vector = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise self._bad(method, name, value) from None
+            if vector.ndim != 1 or not np.all(np.isfinite(vector)) or np.any(vector < 0):
+                raise self._bad(method, name, value)
+            return vector
         if self.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)

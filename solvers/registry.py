@@ -215,7 +215,11 @@ class _ExactSpec(MethodSpec):
 for _spec in [
     MethodSpec("magnitude", solve_magnitude, doc="keep the largest |W_ij| in every group"),
     MethodSpec("wanda", solve_wanda, doc="keep the largest |W_ij| ||X_j|| (Sun et al. 2023)"),
-    MethodSpec("ria", solve_ria, options={"power": Option("float", 0.5, "exponent of ||X_j||", low=0)},
+    MethodSpec("ria", solve_ria, options={
+        "power": Option("float", 0.5, "exponent of ||X_j||", low=0),
+        "row_abs_sums": Option("vector", None, "the full module's sum_k |W_ik| per row (default: W's)", none_ok=True),
+        "col_abs_sums": Option("vector", None, "the full module's sum_k |W_kj| per column (default: W's)",
+                               none_ok=True)},
                doc="relative importance x ||X_j||^0.5 (Zhang et al. 2024); per row = the reference's --per_outneuron mode (its default is one per-layer threshold); ties prune the lower index, as the references do"),
     MethodSpec("sparsegpt", solve_sparsegpt, options={
         "blocksize": positive_int("lazy update block width", 128),

@@ -118,6 +118,37 @@ def test_slices_are_valid_blocks(cache, monkeypatch):
         load_set("fake-l2-n128")
 
 
+def test_slices_carry_module_statistics_so_ria_ranks_as_on_the_layer(cache, monkeypatch):
+    """RIA's row and column sums on a slice are the full module's (the harness passes them on), so its scores
+    are the layer's scores restricted to the window; over the slice's own single row they would not be."""
+    from benchmark.jobs import make_jobs
+    from benchmark.runner import run_job
+    from instances.slices import MODULE_STATISTICS
+    from solvers.core.objective import layer_error
+    from solvers.core.patterns import make_pattern, select_top
+    from solvers.heuristics.scores import ria_scores
+
+    W, H = synthetic_layer(10, 64, seed=1)
+    monkeypatch.setattr(instances.extract, "extract", lambda *a, **k: ({"layer2.proj": (W, H)}, {}))
+    monkeypatch.setattr(instances.models, "load_model", lambda model, device=None: None)
+    monkeypatch.setitem(instances.models.MODEL_ALIASES, "fake", "fake/model")
+    full = load_set("fake-l2", progress=False)[0]
+    layer_scores = ria_scores(full.W, full.H)
+    for p in load_set("fake-l2-n16", progress=False):
+        row, window = p.meta["row"], slice(p.meta["window_start"], p.meta["window_start"] + 16)
+        stats = {k: np.asarray(v) for k, v in p.meta[MODULE_STATISTICS].items()}
+        assert np.allclose(ria_scores(p.W, p.H, **stats), layer_scores[row : row + 1, window], rtol=1e-12)
+        assert not np.allclose(ria_scores(p.W, p.H), layer_scores[row : row + 1, window])
+        [job] = make_jobs({"fake-l2-n16": [p.name]}, ["ria"], [("per-row", 0.5)], "mask", None)
+        record = run_job(job)
+        expected = select_top(layer_scores[row : row + 1, window], make_pattern("per-row", p.W.shape, 0.5))
+        assert record["status"] != "error" and record["objective"] == pytest.approx(layer_error(p.W, p.H, expected))
+    with pytest.raises(ValueError, match="col_abs_sums has shape"):
+        solve_layer(W, H, 0.5, "per-row", "ria", col_abs_sums=np.ones(3))
+    with pytest.raises(ValueError, match="row_abs_sums"):
+        solve_layer(W, H, 0.5, "per-row", "ria", row_abs_sums=-np.ones(10))
+
+
 def test_tiny_references_reproduced_by_brute_force():
     from instances.sets import tiny_cases
 

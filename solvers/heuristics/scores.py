@@ -24,11 +24,24 @@ def wanda_scores(W: np.ndarray, H: np.ndarray) -> np.ndarray:
     return np.abs(W) * np.sqrt(np.clip(np.diag(H), 0.0, None))[None, :]
 
 
-def ria_scores(W: np.ndarray, H: np.ndarray, *, power: float = 0.5) -> np.ndarray:
+def ria_scores(W: np.ndarray, H: np.ndarray, *, power: float = 0.5, row_abs_sums: np.ndarray | None = None,
+               col_abs_sums: np.ndarray | None = None) -> np.ndarray:
+    """RIA's score. Its sums run over the whole module: ``row_abs_sums`` (d_out: sum_k |W_ik| over the full row)
+    and ``col_abs_sums`` (d_in: sum_k |W_kj| over all of the module's rows) default to W's own, and are given
+    when W is a slice of a larger module (``instances.slices`` stores them), so a slice ranks as its layer does."""
     A = np.abs(W)
     tiny = np.finfo(np.float64).tiny
-    relative = A / np.maximum(A.sum(axis=1, keepdims=True), tiny) + A / np.maximum(A.sum(axis=0, keepdims=True), tiny)
+    rows = A.sum(axis=1) if row_abs_sums is None else _module_sums(row_abs_sums, W.shape[0], "row_abs_sums", "d_out")
+    cols = A.sum(axis=0) if col_abs_sums is None else _module_sums(col_abs_sums, W.shape[1], "col_abs_sums", "d_in")
+    relative = A / np.maximum(rows, tiny)[:, None] + A / np.maximum(cols, tiny)[None, :]
     return relative * np.sqrt(np.clip(np.diag(H), 0.0, None))[None, :] ** power
+
+
+def _module_sums(sums, length: int, name: str, axis: str) -> np.ndarray:
+    sums = np.asarray(sums, dtype=np.float64)
+    if sums.shape != (length,):
+        raise ValueError(f"ria: {name} has shape {sums.shape}; it needs one entry per {axis} ({length})")
+    return sums
 
 
 def _score_method(score_fn):
