@@ -367,6 +367,29 @@ def write_csv(records: list[dict], path: Path) -> Path:
     return path
 
 
+def write_parquet(records: list[dict], path: Path) -> Path | None:
+    """The same flat records as Parquet (``pandas.read_parquet(path)``), when pyarrow is installed (the ``bench``
+    extra); None otherwise. A column whose values mix kinds (numbers and text) is stored as text; NaN stays NaN."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    columns = list(dict.fromkeys(k for r in records for k in r if not isinstance(r[k], (dict, list))))
+    table = {}
+    for column in columns:
+        values = [r.get(column) for r in records]
+        kinds = {bool if isinstance(v, bool) else float if isinstance(v, (int, float)) else str
+                 for v in values if v is not None}
+        if len(kinds) > 1:
+            values = [None if v is None else str(v) for v in values]
+        elif kinds == {float}:
+            values = [None if v is None else float(v) for v in values]
+        table[column] = values
+    pq.write_table(pa.table(table), path)
+    return path
+
+
 def model_table(results: Path) -> list[dict]:
     """One row per (model, method, pattern, reconstruction granularity): perplexities next to the summed layer error,
     the seconds and peak memory of the run (records before reconstruction granularities: none / matrix from the
@@ -425,5 +448,6 @@ def build_leaderboards(results: Path, instance_sets: list[str] | None = None, ou
         names = instance_sets
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(records, out_dir / "records.csv")
+    write_parquet(records, out_dir / "records.parquet")
     models = render_models(Path(results), out_dir)
     return ([models] if models else []) + [render_set(name, [r for r in records if r["instance_set"] == name], out_dir, plots=plots) for name in names]

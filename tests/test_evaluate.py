@@ -92,6 +92,10 @@ def test_bench_eval_masks_writes_records_beside_built_in_methods(tmp_path, cache
 
     rows = list(csv.DictReader(open(results / "leaderboard" / "records.csv")))  # the flat export for pandas users
     assert {r["solver"] for r in rows} == {"wanda", "brute-force", "user:my_masks"} and len(rows) == 15
+    pq = pytest.importorskip("pyarrow.parquet")  # the bench extra installs it
+    table = pq.read_table(results / "leaderboard" / "records.parquet").to_pylist()
+    assert [r["solver"] for r in table] == [r["solver"] for r in rows]
+    assert [r["objective"] for r in table] == pytest.approx([float(r["objective"]) for r in rows], rel=1e-15)
 
 
 @pytest.mark.parametrize("change, message", [
