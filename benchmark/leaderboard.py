@@ -349,8 +349,9 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
     md_path = out_dir / f"{_slug(set_name)}.md"
     md_path.write_text("\n".join(md) + "\n")
     style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+    # the empty icon link spares the browser a request for /favicon.ico (a 404 in its console when served)
     (out_dir / f"{_slug(set_name)}.html").write_text(
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{set_name}</title><style>{style}</style></head><body>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{set_name}</title><style>{style}</style></head><body>"
         + "\n".join(html) + "</body></html>\n")
     return md_path
 
@@ -424,7 +425,7 @@ def render_models(results: Path, out_dir: Path) -> Path | None:
           tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
     path = out_dir / "models.md"
     path.write_text("\n".join(md))
-    (out_dir / "models.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><title>models</title></head>"
+    (out_dir / "models.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>models</title></head>"
                                          "<body><h1>Model-level leaderboard</h1>"
                                          + tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g") + "</body></html>\n")
     return path
