@@ -17,6 +17,7 @@ Q' is then made numerically PSD by a shift delta I moved into c (another valid d
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +104,9 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float 
     options = dict(SOLVER_OPTIONS.get(solver, {}))
     if time_limit is not None and solver == "SCS":
         options["time_limit_secs"] = max(float(time_limit), 1e-3)
-    problem.solve(solver=getattr(cp, solver), **options)
+    with warnings.catch_warnings():  # an inaccurate dual is still exact on binaries (any (a, u) is), only weaker;
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # `perturbed` makes Q' PSD
+        problem.solve(solver=getattr(cp, solver), **options)
     if problem.status not in ("optimal", "optimal_inaccurate") or diag_cons.dual_value is None:
         raise RuntimeError(f"Shor SDP not solved ({problem.status})")
     a0, u0 = np.asarray(diag_cons.dual_value).ravel(), np.asarray(row_cons.dual_value).ravel()
