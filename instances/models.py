@@ -79,8 +79,9 @@ def load_model(model: str, device: str | None = None) -> LoadedModel:
             raise ModelUnavailable(
                 f"model {model!r} ({target}) is neither in the local Hugging Face cache nor reachable on the hub "
                 f"({str(err).splitlines()[0]}). Provide it by (a) network access to the hub, (b) a populated cache "
-                "(HF_HOME / ~/.cache/huggingface), or (c) a local directory path as --model. "
-                "The offline default works everywhere: --model smollm2-135m (set smollm2-135m-l3)."
+                "(HF_HOME / ~/.cache/huggingface), or (c) a local model directory (bench run --instances DIR; "
+                "bench extract / prune --model DIR). The offline default works everywhere: "
+                "bench run --instances smollm2-135m-l3, or --model smollm2-135m for bench extract / prune."
             ) from None
     provenance.setdefault("revision", getattr(lm.config, "_commit_hash", None) or "unknown")
     lm.to(device).eval()

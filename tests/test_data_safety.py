@@ -183,6 +183,8 @@ def test_offline_hub_fails_in_seconds(cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert not hub_reachable()
     started = clock.monotonic()
-    with pytest.raises(ModelUnavailable, match="unreachable"):
+    with pytest.raises(ModelUnavailable, match="unreachable") as failure:
         load_model("opt-125m", "cpu")
     assert clock.monotonic() - started < 30
+    # the way out names options each command really has (bench run takes --instances, not --model)
+    assert "bench run --instances smollm2-135m-l3" in str(failure.value) and "bench run --instances DIR" in str(failure.value)
