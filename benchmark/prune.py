@@ -110,6 +110,7 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
     for index in tqdm(range(max(chosen) + 1), desc="blocks", disable=not progress):
         block = layers[index]
         dense_block = dense_copy(block) if by_block and index in chosen else None
+        pruned_here = []  # (record, linear, dense W, H): the weight error is measured again after the block's fit
         if index in chosen:
             for name, (linear, H) in _block_grams(block, inputs).items():
                 W = linear.weight.detach().to("cpu", torch.float64).numpy()
@@ -125,9 +126,14 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
                                 "mask_hash": hashlib.sha256(np.packbits(r.mask).tobytes()).hexdigest()[:16],
                                 "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
                                 "size": int(W.size)})
+                pruned_here.append((modules[-1], linear, W, H))
         if dense_block is not None:
             log += [{"block": index, **part} for part in reconstruct_block(block, dense_block, inputs, recon)]
             del dense_block
+            for module, linear, W, H in pruned_here:  # ||(W - W_final) X||^2 of the reconstructed weights
+                D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
+                module["weight_error"] = float(np.sum((D @ H) * D))
+        del pruned_here
         inputs = _run_block(block, inputs)
     if recon is not None and recon.granularity == "model":
         log.append({"block": None, **reconstruct_model(loaded.model, [layers[i] for i in sorted(chosen)], tokens,
@@ -160,6 +166,10 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
             "perplexity_dense": dense_ppl, "perplexity_pruned": pruned_ppl,
             "summed_layer_error": float(sum(m["error"] for m in modules)),
             "summed_weight_error": float(sum(m["weight_error"] for m in modules)),
+            # ||(W - W_final) X||^2 summed over modules, X each module's calibration inputs when it was pruned; for
+            # "model" the masked weights before the model-wide training (keeping every H to the end would cost ~1 GB)
+            "weight_error_after": {"none": "mask", "model": "mask", "matrix": "matrix re-fit"}.get(
+                recon.granularity, f"{recon.granularity} reconstruction"),
             "mean_relative_error": float(np.mean([m["relative_error"] for m in modules])),
             "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": eval_tokens,
             "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
