@@ -349,18 +349,26 @@ def render_set(set_name: str, records: list[dict], out_dir: Path, *, plots: bool
     md_path = out_dir / f"{_slug(set_name)}.md"
     md_path.write_text("\n".join(md) + "\n")
     style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-    # the empty icon link spares the browser a request for /favicon.ico (a 404 in its console when served)
-    (out_dir / f"{_slug(set_name)}.html").write_text(
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{set_name}</title><style>{style}</style></head><body>"
-        + "\n".join(html) + "</body></html>\n")
+    (out_dir / f"{_slug(set_name)}.html").write_text(html_page(set_name, "\n".join(html), style))
     return md_path
+
+
+def html_page(title: str, body: str, style: str = "") -> str:
+    """A whole HTML page; the empty icon link spares the browser a request for /favicon.ico (a 404 in its console)."""
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>{title}</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>\n")
+
+
+def flat_columns(records: list[dict]) -> list[str]:
+    """The scalar fields of the records (not dicts or lists), in first-seen order: the columns of the flat exports."""
+    return list(dict.fromkeys(k for r in records for k in r if not isinstance(r[k], (dict, list))))
 
 
 def write_csv(records: list[dict], path: Path) -> Path:
     """The flat records shown in the leaderboards as one CSV (``pandas.read_csv(path)``); columns in first-seen order."""
     import csv
 
-    columns = list(dict.fromkeys(k for r in records for k in r if not isinstance(r[k], (dict, list))))
+    columns = flat_columns(records)
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -376,9 +384,8 @@ def write_parquet(records: list[dict], path: Path) -> Path | None:
         import pyarrow.parquet as pq
     except ImportError:
         return None
-    columns = list(dict.fromkeys(k for r in records for k in r if not isinstance(r[k], (dict, list))))
     table = {}
-    for column in columns:
+    for column in flat_columns(records):
         values = [r.get(column) for r in records]
         kinds = {bool if isinstance(v, bool) else float if isinstance(v, (int, float)) else str
                  for v in values if v is not None}
@@ -425,9 +432,8 @@ def render_models(results: Path, out_dir: Path) -> Path | None:
           tabulate(rows, headers="keys", tablefmt="github", floatfmt=".4g"), ""]
     path = out_dir / "models.md"
     path.write_text("\n".join(md))
-    (out_dir / "models.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'><title>models</title></head>"
-                                         "<body><h1>Model-level leaderboard</h1>"
-                                         + tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g") + "</body></html>\n")
+    (out_dir / "models.html").write_text(html_page("models", "<h1>Model-level leaderboard</h1>"
+                                                   + tabulate(rows, headers="keys", tablefmt="html", floatfmt=".4g")))
     return path
 
 

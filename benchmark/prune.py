@@ -22,6 +22,7 @@ import numpy as np
 from instances.extract import calibration_tokens, gram_hook
 from instances.models import decoder_layers, load_model
 from solvers import solve_layer
+from solvers.core.objective import output_energy
 
 from .perplexity import heldout_windows, perplexity
 from .reconstruct import GRANULARITY_OF, ReconSettings, dense_copy, peak_memory_mb, reconstruct_block, reconstruct_model
@@ -110,7 +111,7 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
     for index in tqdm(range(max(chosen) + 1), desc="blocks", disable=not progress):
         block = layers[index]
         dense_block = dense_copy(block) if by_block and index in chosen else None
-        pruned_here = []  # (record, linear, dense W, H): the weight error is measured again after the block's fit
+        pruned_here = []  # (record, linear, dense W, H): the weight error is measured once the block is final
         if index in chosen:
             for name, (linear, H) in _block_grams(block, inputs).items():
                 W = linear.weight.detach().to("cpu", torch.float64).numpy()
@@ -118,11 +119,9 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
                                 return_weights=True, **options)
                 new = r.weights  # the damped re-fit for "reconstruct" (same solves as r.objective), else W * mask
                 linear.weight.data.copy_(torch.from_numpy(new).to(linear.weight.dtype))
-                D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
                 modules.append({"module": f"layer{index}.{name}", "shape": list(W.shape), "status": r.status,
                                 "error": r.objective, "relative_error": r.relative_error,
                                 "lower_bound": r.lower_bound, "time_s": r.time_s,
-                                "weight_error": float(np.sum((D @ H) * D)),
                                 "mask_hash": hashlib.sha256(np.packbits(r.mask).tobytes()).hexdigest()[:16],
                                 "pruned": int((~r.mask).sum()), "zeros": int((linear.weight == 0).sum()),
                                 "size": int(W.size)})
@@ -130,9 +129,8 @@ def prune_model(loaded, *, method: str, sparsity: float | None, pattern: str, ob
         if dense_block is not None:
             log += [{"block": index, **part} for part in reconstruct_block(block, dense_block, inputs, recon)]
             del dense_block
-            for module, linear, W, H in pruned_here:  # ||(W - W_final) X||^2 of the reconstructed weights
-                D = W - linear.weight.detach().to("cpu", torch.float64).numpy()
-                module["weight_error"] = float(np.sum((D @ H) * D))
+        for module, linear, W, H in pruned_here:  # ||(W - W_final) X||^2, after the block's fit where there is one
+            module["weight_error"] = output_energy(W - linear.weight.detach().to("cpu", torch.float64).numpy(), H)
         del pruned_here
         inputs = _run_block(block, inputs)
     if recon is not None and recon.granularity == "model":

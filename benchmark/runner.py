@@ -29,7 +29,7 @@ from instances.reference import References, write_references
 from instances.sets import reference_paths
 from instances.slices import MODULE_STATISTICS
 from solvers import solve_layer
-from solvers.core.objective import DEFAULT_DAMPING
+from solvers.core.objective import DEFAULT_DAMPING, output_energy
 from solvers.core.patterns import make_pattern
 from solvers.plugins import find_method
 from solvers.registry import SPECS
@@ -104,8 +104,7 @@ def run_job(job: dict) -> dict:
                   error=result.info.get("error", ""))
     if refit and result.weights is not None and result.status != "error":
         # objective = the damped surrogate the methods optimise; undamped_error = ||(W - W_refit) X||^2 of the same weights
-        D = problem.W - result.weights
-        record["undamped_error"] = float(np.sum((D @ problem.H) * D))
+        record["undamped_error"] = output_energy(problem.W - result.weights, problem.H)
     report = result.info.get("cross_check")
     if report:  # solve_layer's cross-check of an optimality claim or an exact method's bound
         record["cross_check"] = "passed" if report["passed"] else report["reason"]

@@ -31,10 +31,10 @@ def slice_problems(base: list[Problem], n: int, base_name: str) -> list[Problem]
     out = []
     for problem in base:
         d_out, d_in = problem.W.shape
-        abs_W = np.abs(problem.W)
-        row_sums, col_sums = abs_W.sum(axis=1), abs_W.sum(axis=0)
         if n > d_in:
             raise ValueError(f"slice size n={n} exceeds d_in={d_in} of {problem.name}")
+        abs_W = np.abs(problem.W)
+        row_sums, col_sums = abs_W.sum(axis=1), abs_W.sum(axis=0)
         rows_rng = np.random.default_rng(zlib.crc32(problem.name.encode()))
         rows = np.sort(rows_rng.choice(d_out, size=min(ROWS_PER_MODULE, d_out), replace=False))
         start_rng = np.random.default_rng([zlib.crc32(problem.name.encode()), n])
