@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
+from .certify import solve_certify
 from .core.bandits import POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.solve import solve_fw_bnb
@@ -255,6 +256,16 @@ for _spec in [
                    "threads": positive_int("Gurobi's threads", 1),
                    "gap_limit": Option("float", 1e-6, "relative gap at which a row counts as solved", low=0)},
                doc="exact row MIQPs through Gurobi (optional extra 'anchors'; size-limited licence: n <= 192)"),
+    MethodSpec("certify", solve_certify, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
+               options={
+                   "dnn": Option("bool", True, "DNN row bounds (ADMM) on the largest gaps after the Shor rows"),
+                   "dnn_rows": positive_int("rows that get a DNN solve at most (None: as time allows)", None,
+                                            none_ok=True),
+                   "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
+                   "search": Option("bool", True, "improve the SparseSwaps mask by lns, largest row gaps first"),
+                   "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True)},
+               doc="best mask found (SparseSwaps, then lns) and the strongest certified bound per row: FW saddle, "
+                   "diagonal Shor SDP, DNN relaxation; info says which won per row"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
                doc="the faster exact method for the pattern and objective"),
 ]:

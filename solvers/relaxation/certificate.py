@@ -156,6 +156,14 @@ def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_it
     return nonnegative_bound(best), info
 
 
+def saddle_row_bounds(problem: LayerProblem, start: np.ndarray, time_limit: float | None, device: str | None = None,
+                      rounds: int = BM_ROUNDS) -> np.ndarray:
+    """Per row (row-local patterns) the best Frank-Wolfe row bound over the "diag-bm" saddle rounds (``_saddle_bound``),
+    each valid for its row; rows the rounds did not reach are 0 (the trivial bound)."""
+    _, info = _saddle_bound(problem, start, "bpcg", 200, time_limit, device, rounds, row_bounds=True)
+    return np.nan_to_num(np.maximum(info["row_bounds"], 0.0), nan=0.0, neginf=0.0)
+
+
 def nonnegative_bound(value: float) -> float:
     """A bound on a mask error (a sum of squares, so >= 0): ``value`` floored at 0; NaN (a degenerate
     solve, e.g. W = 0 or H = 0) becomes the trivial bound 0 instead of spreading."""

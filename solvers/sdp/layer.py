@@ -1,6 +1,6 @@
-"""Per-row diagonal Shor SDP bounds of a whole layer: rows in a given order until a deadline, one process
-per core (one BLAS thread each) or in stacks on a torch device (``sdp.batched``); each row is a cold
-primal-dual solve (``sdp.primal_dual``)."""
+"""Per-row relaxation bounds of a whole layer: rows in a given order until a deadline, one process per core
+(one BLAS thread each) or in stacks on a torch device (``sdp.batched``). Each row is a cold solve of its diagonal
+Shor SDP (``sdp.primal_dual``) or of its doubly non-negative relaxation (``sdp.dnn``, ADMM; CPU only)."""
 from __future__ import annotations
 
 import math
@@ -10,15 +10,19 @@ import numpy as np
 
 from ..core.arrays import one_blas_thread
 from ..core.patterns import Pattern
+from .dnn import row_dnn_bound
 from .primal_dual import row_sdp_bound_ipm
 
+RELAXATIONS = ("shor", "dnn")
+DNN_TOLERANCE = 1e-4  # relative rise of the DNN bound over sdp.dnn.STALL_CHECKS checks below which a row stops
 LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~25% fewer iterations than 1e-4, bounds
 #   at most 4e-4 lower (benchmark.row_sdp_gaps --compare-tolerance 1e-2), against layer gaps of 10-35%
 
 
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
                      tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
-                     device: str | None = None) -> tuple[np.ndarray, dict]:
+                     device: str | None = None, relaxation: str = "shor",
+                     max_iterations: int | None = None) -> tuple[np.ndarray, dict]:
     """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
 
     Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
@@ -27,8 +31,13 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     primal-dual method (``solvers.sdp.primal_dual``: ~1 s for a full 576-wide row on one core, 3x faster than
     this module's barrier method). ``workers`` > 1: rows run in that many processes, one BLAS thread each.
     ``device`` ("cuda", "cuda:N", "cpu-torch"): rows go in stacks through the same method batched with torch
-    (``solvers.sdp.batched``; ``workers`` is then unused).
+    (``solvers.sdp.batched``; ``workers`` is then unused). ``relaxation`` "dnn": each row's doubly non-negative
+    bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only).
     """
+    if relaxation not in RELAXATIONS:
+        raise ValueError(f"unknown relaxation {relaxation!r}; known: {', '.join(RELAXATIONS)}")
+    if relaxation == "dnn" and device not in (None, "cpu"):
+        raise ValueError("the DNN row bounds run on the CPU only (device=None)")
     if not pattern.row_local:
         raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
     rows = np.arange(W.shape[0]) if order is None else np.asarray(order)
@@ -47,14 +56,17 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
         bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
                                                      deadline=deadline)
     elif workers == 1:
-        job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance}, 0
+        job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
+                      "max_iterations": max_iterations}, 0
         for i in rows:
             bound, used = _row_job(job, W[i], deadline)
             if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
     else:
-        steps = _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, int(workers), bounds)
+        job = {"counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
+               "max_iterations": max_iterations}
+        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds)
     return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
                     "sdp_seconds": round(time.monotonic() - started, 3)}
 
@@ -62,17 +74,22 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
 _WORKER_JOB: dict = {}  # in a worker process of ``_parallel_rows``: what every row of the call shares
 
 
-def _set_worker_job(H, counts, groups, tolerance) -> None:
-    _WORKER_JOB.update(H=H, counts=counts, groups=groups, tolerance=tolerance)
+def _set_worker_job(H, job: dict) -> None:
+    _WORKER_JOB.update(job, H=H)
 
 
 def _row_job(job: dict, w: np.ndarray, deadline: float) -> tuple[float | None, int]:
-    """(bound, primal-dual iterations) of the row with weights w; (None, 0) when the deadline (time.monotonic)
-    has passed."""
+    """(bound, iterations) of the row with weights w (primal-dual or ADMM steps); (None, 0) when the deadline
+    (time.monotonic) has passed."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None, 0
     H = job["H"]
+    if job.get("relaxation") == "dnn":
+        options = {} if job.get("max_iterations") is None else {"max_iterations": job["max_iterations"]}
+        dnn = row_dnn_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=DNN_TOLERANCE,
+                            time_limit=None if math.isinf(remaining) else remaining, **options)
+        return dnn.bound, dnn.iterations
     result = row_sdp_bound_ipm(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=job["tolerance"],
                                time_limit=None if math.isinf(remaining) else remaining)
     return result.bound, result.newton_steps
@@ -83,13 +100,13 @@ def _worker_row_job(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
         return _row_job(_WORKER_JOB, w, deadline)
 
 
-def _parallel_rows(W, H, rows, counts, groups, tolerance, deadline, workers, bounds) -> int:
+def _parallel_rows(W, H, rows, job, deadline, workers, bounds) -> int:
     """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds``."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     steps, pending, queue = 0, {}, iter(rows)
     with ProcessPoolExecutor(max_workers=workers, initializer=_set_worker_job,
-                             initargs=(H, counts, groups, tolerance)) as pool:
+                             initargs=(H, job)) as pool:
         while True:
             while len(pending) < 2 * workers and time.monotonic() < deadline:
                 i = next(queue, None)

@@ -1,0 +1,158 @@
+"""The DNN row bound (solvers.sdp.dnn) and method certify: every bound <= brute-force and stored optima, at any
+scale, also from deliberately inexact dual points; certify's mask at least SparseSwaps' quality; bad input."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from instances.reference import setting_key
+from instances.sets import load_references, tiny_cases
+from instances.synthetic import synthetic_layer
+from solvers import solve_layer
+from solvers.sdp import dnn
+from solvers.sdp.layer import layer_row_bounds
+from solvers.sdp.primal_dual import row_sdp_bound_ipm
+from solvers.sdp.shor import group_matrix
+
+
+def _row(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2 * n))
+    H = X @ X.T + 0.3 * np.outer(X[:, 0], X[:, 0])
+    w = rng.standard_normal(n)
+    return np.outer(w, w) * H
+
+
+def _optimum(Q: np.ndarray, counts, groups) -> float:
+    """Brute force over every z with sum_{j in g} z_j = p_g (z: pruned indicators)."""
+    choices = [itertools.combinations(g, p) for g, p in zip(groups, counts)]
+    best = math.inf
+    for picked in itertools.product(*choices):
+        z = np.zeros(len(Q))
+        z[[j for part in picked for j in part]] = 1.0
+        best = min(best, float(z @ Q @ z))
+    return best
+
+
+CASES = [  # (n, prune counts, groups): per-row 50 % and 75 %, 2:4 and 1:4
+    (10, [5], [np.arange(10)]),
+    (12, [9], [np.arange(12)]),
+    (12, [2, 2, 2], [np.arange(4 * g, 4 * g + 4) for g in range(3)]),
+    (8, [3, 3], [np.arange(4), np.arange(4, 8)]),
+]
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_dnn_bound_is_below_the_optimum_at_every_scale(case, scale):
+    n, counts, groups = CASES[case]
+    Q = _row(n, seed=case) * scale
+    optimum = _optimum(Q, counts, groups)
+    result = dnn.row_dnn_bound(Q, counts, groups)
+    assert result.bound <= optimum * (1 + 1e-9)
+    shor = row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-8).bound
+    assert result.bound >= shor * (1 - 1e-3)  # converged here: at least as strong as the Shor SDP it contains
+
+
+def test_dnn_bound_matches_an_interior_point_solver():
+    cp = pytest.importorskip("cvxpy")
+    for seed, n in ((0, 8), (1, 12)):
+        Q = _row(n, seed)
+        p = n // 2
+        Y = cp.Variable((n + 1, n + 1), PSD=True)
+        z, Z = Y[1:, 0], Y[1:, 1:]
+        problem = cp.Problem(cp.Minimize(cp.trace(Q @ Z)), [Y[0, 0] == 1, cp.diag(Z) == z, cp.sum(z) == p,
+                                                             Z @ np.ones(n) == p * z, Y >= 0])
+        problem.solve(solver=cp.CLARABEL)
+        ours = dnn.row_dnn_bound(Q, p).bound
+        assert ours <= problem.value * (1 + 1e-6) and ours >= problem.value * (1 - 1e-3)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5, 30])
+def test_an_inexact_solve_is_corrected_and_stays_valid(steps):
+    n, counts, groups = CASES[0]
+    Q = _row(n, seed=7)
+    result = dnn.row_dnn_bound(Q, counts, groups, max_iterations=steps)
+    assert result.bound <= _optimum(Q, counts, groups) * (1 + 1e-9)
+    if 0 < steps <= 5:  # far from converged: the dual matrix is indefinite and the correction did the work
+        assert result.correction < 0 and result.dual_value > result.bound
+
+
+def test_any_dual_point_gives_a_valid_bound():
+    """certified_value on random (wildly infeasible) dual points: the eigenvalue correction keeps each one valid."""
+    rng = np.random.default_rng(11)
+    for counts, groups in [([5], [np.arange(10)]), ([2, 3], [np.arange(5), np.arange(5, 10)])]:
+        Q = _row(10, seed=3)
+        optimum = _optimum(Q, counts, groups)
+        A, b = dnn.constraint_matrix(10, group_matrix(10, groups), np.asarray(counts, float))
+        C = np.zeros((11, 11))
+        C[1:, 1:] = Q
+        for _ in range(50):
+            y = rng.standard_normal(A.shape[0]) * rng.choice([0.1, 1, 10])
+            N = np.abs(rng.standard_normal((11, 11)))
+            value, correction = dnn.certified_value(A, b, C.ravel(), y, ((N + N.T) / 2).ravel(), 11, 1 + sum(counts))
+            assert value <= optimum * (1 + 1e-9) + 1e-9
+
+
+def test_dnn_rows_through_the_layer_pool_match_single_rows():
+    W, H = synthetic_layer(4, 12, seed=5)
+    from solvers.core.patterns import make_pattern
+
+    pattern = make_pattern("per-row", W.shape, 0.5)
+    one, _ = layer_row_bounds(W, H, pattern, relaxation="dnn", max_iterations=400)
+    two, _ = layer_row_bounds(W, H, pattern, relaxation="dnn", max_iterations=400, workers=2)
+    np.testing.assert_allclose(one, two, rtol=1e-12)
+    for i in range(4):
+        Q = np.outer(W[i], W[i]) * H
+        assert one[i] <= _optimum(Q, [6], [np.arange(12)]) * (1 + 1e-9)
+    with pytest.raises(ValueError, match="relaxation"):
+        layer_row_bounds(W, H, pattern, relaxation="dnnn")
+
+
+@pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("1:4", None)])
+def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity):
+    W, H = tiny_layer
+    options = {"sparsity": sparsity} if sparsity is not None else {}
+    answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, **options)
+    optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
+    swaps = solve_layer(W, H, method="sparseswaps", pattern=pattern, **options).objective
+    assert answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert answer.objective <= swaps * (1 + 1e-12)
+    info = answer.info
+    assert sum(info["bound_wins"].values()) == W.shape[0] == len(info["row_bound_source"])
+    assert math.isclose(sum(info["row_bounds"]), answer.lower_bound, rel_tol=1e-9, abs_tol=1e-300)
+    closed = answer.lower_bound >= answer.objective * (1 - 1e-9)  # rows whose gap is closed are skipped
+    assert closed or (info["rows_reached"]["shor"] >= 1 and info["rows_reached"]["dnn"] >= 1)
+
+
+def test_certify_bounds_are_below_the_stored_optima():
+    checked = 0
+    references = load_references("tiny")
+    for problem, pattern, sparsity in tiny_cases():
+        if pattern == "per-layer":
+            continue
+        entry = references.get(problem.name, setting_key(pattern, sparsity), "mask")
+        answer = solve_layer(problem.W, problem.H, method="certify", pattern=pattern, sparsity=sparsity)
+        assert answer.lower_bound <= entry.opt * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+        checked += 1
+    assert checked >= 6
+
+
+def test_certify_keeps_its_time_limit_and_bound():
+    W, H = synthetic_layer(24, 96, seed=2)
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=3.0)
+    assert answer.time_s <= 3.0 * 1.25 + 3.0
+    assert 0 < answer.lower_bound <= answer.objective
+
+
+def test_certify_refuses_what_it_does_not_solve(tiny_layer):
+    W, H = tiny_layer
+    with pytest.raises(ValueError, match="per-layer"):
+        solve_layer(W, H, method="certify", pattern="per-layer", sparsity=0.5)
+    with pytest.raises(ValueError):
+        solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, objective="reconstruct")
+    with pytest.raises(ValueError, match="dnn_iterations"):
+        solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, dnn_iterations=0)
+    with pytest.raises(ValueError, match="prune_counts"):
+        dnn.row_dnn_bound(np.eye(4), [5])
