@@ -74,9 +74,10 @@ def test_an_inexact_solve_is_corrected_and_stays_valid(steps):
     n, counts, groups = CASES[0]
     Q = _row(n, seed=7)
     result = dnn.row_dnn_bound(Q, counts, groups, max_iterations=steps)
-    assert result.bound <= _optimum(Q, counts, groups) * (1 + 1e-9)
-    if 0 < steps <= 5:  # far from converged: the dual matrix is indefinite and the correction did the work
-        assert result.correction < 0 and result.dual_value > result.bound
+    optimum = _optimum(Q, counts, groups)
+    assert result.bound <= optimum * (1 + 1e-9)
+    if steps == 1:  # far from converged: b^T y alone would be a false certificate; the correction makes it valid
+        assert result.dual_value > optimum and result.correction < 0
 
 
 def test_any_dual_point_gives_a_valid_bound():

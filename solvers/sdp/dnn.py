@@ -42,7 +42,7 @@ CHECK_EVERY = 10  # iterations between rigorous bound evaluations (each one cost
 MU_EVERY = 50  # iterations between penalty updates
 MU_RATIO = 10.0  # residual imbalance that triggers a penalty update
 MU_FACTOR = 1.6  # ... and the factor it changes mu by
-STALL_CHECKS = 10  # stop when the bound rose by < tolerance (relative) over this many checks
+STALL_CHECKS = 20  # stop when the iterates' bounds rose by < tolerance (relative) over this many checks
 
 
 @dataclass
@@ -113,13 +113,29 @@ def certified_value(A, b, Cv, y, Nv, N: int, trace: float) -> tuple[float, float
     return max(best, block)
 
 
+def _shor_start(Q, p, groups, C, scale, N, A, Cv, deadline):
+    """(X, y, S) from the diagonal Shor SDP's primal-dual solve: y = (gamma, s, rho, products 0) in this module's
+    order, S = C - A^T y (PSD up to rounding), X its primal matrix."""
+    from .primal_dual import row_sdp_bound_ipm
+
+    remaining = None if math.isinf(deadline) else max(deadline - time.perf_counter(), 1e-3)
+    shor = row_sdp_bound_ipm(Q, p, groups, tolerance=1e-4, time_limit=remaining)
+    n, G = N - 1, C.shape[1]
+    y = np.concatenate(([shor.gamma], shor.s, shor.rho, np.zeros(n))) / scale
+    S = (Cv - A.T @ y).reshape(N, N)
+    X = shor.X if shor.X is not None and shor.X.shape == (N, N) else np.zeros((N, N))
+    return X, y, (S + S.T) / 2
+
+
 def row_dnn_bound(Q: np.ndarray, prune_counts, groups=None, *, max_iterations: int = 3000, tolerance: float = 1e-4,
-                  time_limit: float | None = None, mu: float = 1.0) -> RowDNN:
+                  time_limit: float | None = None, mu: float = 0.1, warm_start: bool = False) -> RowDNN:
     """The DNN relaxation bound of one row (module docstring), certified at every stop.
 
     ``prune_counts``: p_g per group (an int for one group); ``groups``: index arrays partitioning the row
     (None: one group). Stops after ``max_iterations``, at ``time_limit`` seconds, or when the certified bound
-    rose by less than ``tolerance`` (relative) over ``STALL_CHECKS`` checks.
+    rose by less than ``tolerance`` (relative) over ``STALL_CHECKS`` checks. ``warm_start``: start from the diagonal
+    Shor SDP's primal-dual solution (``sdp.primal_dual``; its dual is a DNN dual point with zero products and N = 0),
+    so the bound starts at Shor's.
     """
     started = time.perf_counter()
     Q = checked_row_matrix(Q)
@@ -144,6 +160,10 @@ def row_dnn_bound(Q: np.ndarray, prune_counts, groups=None, *, max_iterations: i
     X = np.zeros((N, N))
     y, Nv, S = np.zeros(A.shape[0]), np.zeros(N * N), np.zeros((N, N))
     best, best_dual, correction, history, t = -math.inf, 0.0, 0.0, [], 0
+    if warm_start and max_iterations > 0:
+        X, y, S = _shor_start(Q, p, groups, C, scale, N, A, Cv, deadline)
+        best, correction = certified_value(A, b, Cv, y, Nv, N, trace)
+        best_dual = float(b @ y)
     primal_res = dual_res = math.inf
     for t in range(1, max_iterations + 1):
         y = cho_solve(AAt, mu * (b - A @ X.ravel()) + A @ (Cv - Nv - S.ravel()))
@@ -166,12 +186,13 @@ def row_dnn_bound(Q: np.ndarray, prune_counts, groups=None, *, max_iterations: i
             value, corr = certified_value(A, b, Cv, y, Nv, N, trace)
             if value > best:
                 best, best_dual, correction = value, float(b @ y), corr
-            history.append(best)
-            if len(history) > STALL_CHECKS and best - history[-1 - STALL_CHECKS] <= tolerance * max(abs(best), 1e-12):
+            history.append(value)  # this iterate's own bound (a warm start's is not in it)
+            if (len(history) > STALL_CHECKS and max(history[-STALL_CHECKS:]) - max(history[:-STALL_CHECKS])
+                    <= tolerance * max(abs(best), 1e-12)):
                 break
             if time.perf_counter() >= deadline:
                 break
-    if not history:  # no iteration ran: the zero dual point, corrected
+    if not history and not math.isfinite(best):  # no iteration ran: the zero dual point, corrected
         best, correction = certified_value(A, b, Cv, y, Nv, N, trace)
         best_dual = float(b @ y)
     return RowDNN(max(best, 0.0) * scale, best_dual * scale, correction, t if max_iterations else 0,

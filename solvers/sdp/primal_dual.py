@@ -245,4 +245,4 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
     y[0] = best_gamma(Qn, C, q2, y)
     groups = C.shape[1]
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
-                  gap * scale, iterations)
+                  gap * scale, iterations, X=X)
