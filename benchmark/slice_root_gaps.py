@@ -4,10 +4,14 @@ For every one-row slice (per-row, 50%) of the given sets whose optimum some exac
 the results directory's records, with Q = (w w^T) * H and p = n / 2 pruned weights:
 - plain: the hypersimplex relaxation min z^T Q z (Clarabel), the bound of unstrengthened FW;
 - diag-sdp: the diagonal Shor SDP (``solvers.sdp.barrier``), the bound fw-bnb's root and fw-sdp use;
+- dnn: the doubly non-negative relaxation by the project's ADMM (``solvers.sdp.dnn``, certified), the bound
+  ``certify`` adds; with ``--clarabel`` also Shor with the cardinality products and the DNN solved by cvxpy/Clarabel
+  (interior point, the reference values of issue #23's table);
 - gaps 1 - bound / optimum, and each heuristic's excess primal / optimum - 1 from the same records.
 Writes a JSON list (one entry per slice) and prints medians and ranges per set and per module.
 
     python -m benchmark.slice_root_gaps --records results/mip-bench,results/main --out results/fw-bench/slice-root-gaps.json
+    python -m benchmark.slice_root_gaps --sets smollm2-135m-l3-n64 --clarabel --out results/fw-bench/slice-dnn-gaps.json
 """
 from __future__ import annotations
 
@@ -36,9 +40,26 @@ def heuristic_values(records: list[dict]) -> dict:
             and r.get("objective_kind") == "mask"}
 
 
-def slice_gaps(set_name: str, optima: dict, primal: dict) -> list[dict]:
+def clarabel_bounds(Q: np.ndarray, p: int) -> dict:
+    """Shor with the cardinality products, and the DNN relaxation (also Y >= 0), by cvxpy/Clarabel."""
+    import cvxpy as cp
+
+    n = len(Q)
+    out = {}
+    for name, nonnegative in (("shor_products", False), ("dnn_clarabel", True)):
+        Y = cp.Variable((n + 1, n + 1), PSD=True)
+        z, Z = Y[1:, 0], Y[1:, 1:]
+        constraints = [Y[0, 0] == 1, cp.diag(Z) == z, cp.sum(z) == p, Z @ np.ones(n) == p * z]
+        problem = cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints + ([Y >= 0] if nonnegative else []))
+        problem.solve(solver=cp.CLARABEL)
+        out[name] = float(problem.value)
+    return out
+
+
+def slice_gaps(set_name: str, optima: dict, primal: dict, clarabel: bool = False) -> list[dict]:
     from instances.sets import load_set
     from solvers.sdp.barrier import row_sdp_bound
+    from solvers.sdp.dnn import row_dnn_bound
 
     rows = []
     for problem in load_set(set_name, progress=False):
@@ -48,10 +69,14 @@ def slice_gaps(set_name: str, optima: dict, primal: dict) -> list[dict]:
         w = problem.W[0]
         Q = np.outer(w, w) * problem.H
         p = len(w) // 2
-        sdp, plain = row_sdp_bound(Q, p).bound, plain_bound(Q, p)
+        sdp, plain, dnn = row_sdp_bound(Q, p).bound, plain_bound(Q, p), row_dnn_bound(Q, p)
         row = {"set": set_name, "instance": problem.name, "module": problem.name.split(".")[2], "n": len(w),
-               "optimum": optimum, "diag_sdp_bound": sdp, "plain_bound": plain,
-               "gap_diag_sdp": 1 - sdp / optimum, "gap_plain": 1 - plain / optimum}
+               "optimum": optimum, "diag_sdp_bound": sdp, "plain_bound": plain, "dnn_bound": dnn.bound,
+               "dnn_iterations": dnn.iterations, "gap_diag_sdp": 1 - sdp / optimum, "gap_plain": 1 - plain / optimum,
+               "gap_dnn": 1 - max(dnn.bound, 0.0) / optimum}
+        if clarabel:
+            for name, value in clarabel_bounds(Q, p).items():
+                row[name], row[f"gap_{name}"] = value, 1 - value / optimum
         for solver in HEURISTICS:
             if (set_name, problem.name, solver) in primal:
                 row[f"excess_{solver}"] = primal[(set_name, problem.name, solver)] / optimum - 1
@@ -70,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated results directories (exact runs give optima, heuristics their excess)")
     parser.add_argument("--sets", default=",".join(f"smollm2-135m-l3-n{n}" for n in (32, 48, 64, 96, 128)))
     parser.add_argument("--out", help="JSON file for the per-slice rows")
+    parser.add_argument("--clarabel", action="store_true",
+                        help="also Shor with cardinality products and the DNN by cvxpy/Clarabel (n <= 128 or so)")
     args = parser.parse_args(argv)
     records = [r for directory in args.records.split(",") for r in read_records(Path(directory))]
     if not records:
@@ -78,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for set_name in args.sets.split(","):
         try:
-            found = slice_gaps(set_name, optima, primal)
+            found = slice_gaps(set_name, optima, primal, args.clarabel)
         except ValueError as err:  # an unknown set name: load_set names it and the known ones
             raise SystemExit(f"slice_root_gaps: {err}") from None
         if not found:
@@ -86,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
             continue
         rows += found
         print(f"{set_name} ({len(found)} slices): diag SDP gap {_summary([r['gap_diag_sdp'] for r in found])}, "
-              f"plain {_summary([r['gap_plain'] for r in found])}", flush=True)
+              f"DNN (ADMM) {_summary([r['gap_dnn'] for r in found])}, plain {_summary([r['gap_plain'] for r in found])}",
+              flush=True)
+        for name in ("shor_products", "dnn_clarabel"):
+            if args.clarabel:
+                print(f"  {name}: gap {_summary([r[f'gap_{name}'] for r in found])}")
     for module in sorted({r["module"] for r in rows}):
         mine = [r for r in rows if r["module"] == module]
         print(f"  {module:10s} diag SDP gap {_summary([r['gap_diag_sdp'] for r in mine])}; sparseswaps excess "

@@ -14,7 +14,8 @@ The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the 
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
-passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T, lns to 0.75 T, DNN rows to T.
+passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T, lns to 0.75 T, DNN rows to T;
+rows wider than ``dnn_max_n`` (default 128) get no DNN, and then Shor runs to 0.7 T and lns to T.
 Without a limit every phase runs to its end (Shor and DNN on every row, or ``dnn_rows`` rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error and the phases' seconds.
@@ -35,12 +36,17 @@ from .relaxation.certificate import nonnegative_bound, saddle_row_bounds
 from .sdp.layer import layer_row_bounds
 
 PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 0.75, "dnn": 1.0}  # cumulative shares of time_limit
+PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.2, "shor": 0.7, "lns": 1.0, "dnn": 1.0}
+DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
+#   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
 BOUND_KINDS = ("cheap", "shor", "dnn")
 
 
-def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_rows: int | None = None,
-                  dnn_iterations: int = 3000, search: bool = True, workers: int | None = None) -> MethodAnswer:
-    """certify (module docstring). ``dnn``: run phase 3; ``dnn_rows``: at most this many rows get a DNN solve (None:
+def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
+                  dnn_rows: int | None = None, dnn_iterations: int = 3000, search: bool = True,
+                  workers: int | None = None) -> MethodAnswer:
+    """certify (module docstring). ``dnn``: run phase 3 on rows of at most ``dnn_max_n`` inputs (wider rows: its time
+    goes to the Shor rows and lns, ``PHASE_ENDS_NO_DNN``); ``dnn_rows``: at most this many rows get a DNN solve (None:
     as many as time allows); ``dnn_iterations``: ADMM steps per row at most; ``search``: run lns on the mask;
     ``workers``: processes for the row relaxations and lns (None: the usable cores)."""
     if problem.objective != "mask":
@@ -48,9 +54,11 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     if not problem.pattern.row_local:
         raise ValueError("certify needs a row-local pattern (per-row or N:M), not per-layer")
     started = time.perf_counter()
+    dnn = dnn and problem.W.shape[1] <= dnn_max_n
+    ends = PHASE_ENDS if dnn else PHASE_ENDS_NO_DNN
 
     def until(phase: str) -> float | None:  # seconds left to the end of ``phase``'s share
-        return None if time_limit is None else max(PHASE_ENDS[phase] * time_limit - (time.perf_counter() - started), 0.0)
+        return None if time_limit is None else max(ends[phase] * time_limit - (time.perf_counter() - started), 0.0)
 
     W, H = problem.W, problem.H
     n_workers = workers or worker_processes(W.shape[0])
@@ -78,7 +86,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     info = {"row_bounds": bounds.tolist(), "row_bound_source": kinds,
             "bound_wins": {k: kinds.count(k) for k in BOUND_KINDS}, "rows_reached": reached,
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
-            "workers": n_workers, "rows_bound_above_error": int(above.sum())}
+            "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 

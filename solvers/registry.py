@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .certify import solve_certify
+from .certify import DNN_MAX_N, solve_certify
 from .core.bandits import POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.solve import solve_fw_bnb
@@ -259,6 +259,7 @@ for _spec in [
     MethodSpec("certify", solve_certify, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
                options={
                    "dnn": Option("bool", True, "DNN row bounds (ADMM) on the largest gaps after the Shor rows"),
+                   "dnn_max_n": positive_int("widest row that gets a DNN solve", DNN_MAX_N),
                    "dnn_rows": positive_int("rows that get a DNN solve at most (None: as time allows)", None,
                                             none_ok=True),
                    "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
