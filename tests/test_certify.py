@@ -157,3 +157,4 @@ def test_certify_refuses_what_it_does_not_solve(tiny_layer):
         solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, dnn_iterations=0)
     with pytest.raises(ValueError, match="prune_counts"):
         dnn.row_dnn_bound(np.eye(4), [5])
+
