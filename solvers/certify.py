@@ -44,11 +44,12 @@ BOUND_KINDS = ("cheap", "shor", "dnn")
 
 def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
                   dnn_rows: int | None = None, dnn_iterations: int = 3000, search: bool = True,
-                  workers: int | None = None) -> MethodAnswer:
+                  workers: int | None = None, device: str | None = None) -> MethodAnswer:
     """certify (module docstring). ``dnn``: run phase 3 on rows of at most ``dnn_max_n`` inputs (wider rows: its time
     goes to the Shor rows and lns, ``PHASE_ENDS_NO_DNN``); ``dnn_rows``: at most this many rows get a DNN solve (None:
     as many as time allows); ``dnn_iterations``: ADMM steps per row at most; ``search``: run lns on the mask;
-    ``workers``: processes for the row relaxations and lns (None: the usable cores)."""
+    ``workers``: processes for the row relaxations and lns (None: the usable cores); ``device`` ("cuda", "cuda:N",
+    "cpu-torch"): the FW saddle rounds and the Shor rows run with torch there, the rows in stacks (``sdp.batched``)."""
     if problem.objective != "mask":
         raise ValueError("certify bounds the mask objective; use objective='mask'")
     if not problem.pattern.row_local:
@@ -66,11 +67,11 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     mask = warm_start_for(problem, "sparseswaps", until("start"))
     start_error = float(mask_error_rows(W, H, mask).sum())
     seconds["start"] = time.perf_counter() - started
-    bounds = saddle_row_bounds(problem, mask, until("cheap"))
+    bounds = saddle_row_bounds(problem, mask, until("cheap"), device)
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
     reached = {}
-    reached["shor"] = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None)
+    reached["shor"] = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
     if search:
         mask = solve_lns(problem, time_limit=until("lns"), seed=seed, warm_start=mask, row_bounds=bounds,
@@ -91,7 +92,8 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
 
 
 def _improve(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
-             seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None) -> int:
+             seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
+             device: str | None = None) -> int:
     """Raise ``bounds`` (in place) by the ``kind`` relaxation ("shor" or "dnn") on the rows with the largest gap
     (mask error - bound) first, within ``seconds``; rows whose gap is already closed are skipped. Returns the
     number of rows it solved."""
@@ -106,7 +108,8 @@ def _improve(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, source
         return 0
     use = workers if len(order) > workers else 1
     found, _ = layer_row_bounds(problem.W, problem.H, problem.pattern, order=order, time_limit=seconds, workers=use,
-                                relaxation="shor" if kind == "shor" else "dnn", max_iterations=max_iterations)
+                                relaxation="shor" if kind == "shor" else "dnn", max_iterations=max_iterations,
+                                device=device if kind == "shor" else None)
     better = np.isfinite(found) & (found > bounds)
     bounds[better] = found[better]
     sources[better] = BOUND_KINDS.index(kind)

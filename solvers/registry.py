@@ -256,7 +256,7 @@ for _spec in [
                    "threads": positive_int("Gurobi's threads", 1),
                    "gap_limit": Option("float", 1e-6, "relative gap at which a row counts as solved", low=0)},
                doc="exact row MIQPs through Gurobi (optional extra 'anchors'; size-limited licence: n <= 192)"),
-    MethodSpec("certify", solve_certify, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
+    MethodSpec("certify", solve_certify, device=True, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
                options={
                    "dnn": Option("bool", True, "DNN row bounds (ADMM) on the largest gaps after the Shor rows"),
                    "dnn_max_n": positive_int("widest row that gets a DNN solve", DNN_MAX_N),
@@ -264,7 +264,8 @@ for _spec in [
                                             none_ok=True),
                    "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
                    "search": Option("bool", True, "improve the SparseSwaps mask by lns, largest row gaps first"),
-                   "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True)},
+                   "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True),
+                   "device": DEVICE},
                doc="best mask found (SparseSwaps, then lns) and the strongest certified bound per row: FW saddle, "
                    "diagonal Shor SDP, DNN relaxation; info says which won per row"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,

@@ -158,3 +158,12 @@ def test_certify_refuses_what_it_does_not_solve(tiny_layer):
     with pytest.raises(ValueError, match="prune_counts"):
         dnn.row_dnn_bound(np.eye(4), [5])
 
+
+
+def test_certify_on_a_torch_device_gives_valid_bounds(tiny_layer):
+    pytest.importorskip("torch")
+    W, H = tiny_layer
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, device="cpu-torch", dnn=False)
+    optimum = solve_layer(W, H, method="brute-force", pattern="per-row", sparsity=0.5).objective
+    assert answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert answer.info["bound_wins"]["dnn"] == 0
