@@ -38,7 +38,7 @@ from ..core.arrays import blas_threads_for
 from .shor import (
     RowSDP,
     best_gamma,
-    checked_row_matrix,
+    checked_row_problem,
     cholesky_factor,
     cold_start,
     doubled_linear_term,
@@ -157,12 +157,8 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
     """
     with blas_threads_for(np.shape(Q)[0] if np.ndim(Q) == 2 else 0):
         deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
-        Q = checked_row_matrix(Q)
+        Q, C, p = checked_row_problem(Q, prune_counts, groups)
         n = Q.shape[0]
-        C = group_matrix(n, groups)
-        p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
-        if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
-            raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
         sizes = C.sum(axis=0)
         if np.any(p == 0) or np.any(p == sizes):  # no interior: fix those groups and solve the rest
             if linear is not None:

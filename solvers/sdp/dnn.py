@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve, eigh
 
-from .shor import checked_row_matrix, group_matrix
+from .shor import checked_row_problem
 
 CHECK_EVERY = 10  # iterations between rigorous bound evaluations (each one costs a lambda_min)
 MU_EVERY = 50  # iterations between penalty updates
@@ -138,12 +138,8 @@ def row_dnn_bound(Q: np.ndarray, prune_counts, groups=None, *, max_iterations: i
     so the bound starts at Shor's.
     """
     started = time.perf_counter()
-    Q = checked_row_matrix(Q)
+    Q, C, p = checked_row_problem(Q, prune_counts, groups)
     n = Q.shape[0]
-    C = group_matrix(n, groups)
-    p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
-    if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
-        raise ValueError(f"prune_counts must give 0 <= p_g <= |g| for each of the {C.shape[1]} groups; got {prune_counts!r}")
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) or max_iterations < 0:
         raise ValueError(f"max_iterations must be a non-negative integer; got {max_iterations!r}")
     scale = float(np.mean(np.diag(Q))) if n else 0.0

@@ -110,6 +110,17 @@ def checked_row_matrix(Q) -> np.ndarray:
     return Q
 
 
+def checked_row_problem(Q, prune_counts, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, C, p): the checked row matrix, its group matrix and the prune counts as floats; a clear error when the
+    counts do not fit the groups (0 <= p_g <= |g|)."""
+    Q = checked_row_matrix(Q)
+    C = group_matrix(Q.shape[0], groups)
+    p = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))
+    if p.shape != (C.shape[1],) or np.any(p < 0) or np.any(p > C.sum(axis=0)):
+        raise ValueError(f"prune_counts {p.tolist()} do not fit groups of sizes {C.sum(axis=0).astype(int).tolist()}")
+    return Q, C, p
+
+
 def doubled_linear_term(linear, n: int) -> np.ndarray:
     """q2 = 2 q for the objective e^T Q e + 2 q^T e (zeros for None); a clear error when q is not a finite
     n-vector."""
