@@ -167,3 +167,15 @@ def test_certify_on_a_torch_device_gives_valid_bounds(tiny_layer):
     optimum = solve_layer(W, H, method="brute-force", pattern="per-row", sparsity=0.5).objective
     assert answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
     assert answer.info["bound_wins"]["dnn"] == 0
+
+
+def test_certify_records_say_which_bound_won_per_row(tmp_path, cache):
+    from benchmark.harness import run_benchmark
+
+    records = run_benchmark(["tiny"], solvers=["certify"], results=tmp_path, progress=False)
+    assert records and all(not r["flags"] for r in records)
+    for record in records:
+        sources = record["info_row_bound_source"]
+        assert len(sources) == record["d_out"] == len(record["info_row_bounds"])
+        assert sum(record["info_bound_wins"].values()) == record["d_out"]
+        assert math.isclose(sum(record["info_row_bounds"]), record["lower_bound"], rel_tol=1e-9, abs_tol=1e-300)
