@@ -73,7 +73,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     reached = {}
     reached["shor"] = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
-    if search:
+    if search and until("lns") != 0.0:
         mask = solve_lns(problem, time_limit=until("lns"), seed=seed, warm_start=mask, row_bounds=bounds,
                          workers=n_workers).mask
     seconds["lns"] = time.perf_counter() - started - sum(seconds.values())
