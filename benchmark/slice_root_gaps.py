@@ -44,13 +44,11 @@ def clarabel_bounds(Q: np.ndarray, p: int) -> dict:
     """Shor with the cardinality products, and the DNN relaxation (also Y >= 0), by cvxpy/Clarabel."""
     import cvxpy as cp
 
-    n = len(Q)
+    from solvers.sdp.qcr import shor_problem
+
     out = {}
     for name, nonnegative in (("shor_products", False), ("dnn_clarabel", True)):
-        Y = cp.Variable((n + 1, n + 1), PSD=True)
-        z, Z = Y[1:, 0], Y[1:, 1:]
-        constraints = [Y[0, 0] == 1, cp.diag(Z) == z, cp.sum(z) == p, Z @ np.ones(n) == p * z]
-        problem = cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints + ([Y >= 0] if nonnegative else []))
+        problem = shor_problem(Q, p, nonnegative=nonnegative)[0]
         problem.solve(solver=cp.CLARABEL)
         out[name] = float(problem.value)
     return out

@@ -57,16 +57,24 @@ def test_dnn_bound_is_below_the_optimum_at_every_scale(case, scale):
 
 def test_dnn_bound_matches_an_interior_point_solver():
     cp = pytest.importorskip("cvxpy")
+    from solvers.sdp.qcr import shor_problem
+
     for seed, n in ((0, 8), (1, 12)):
         Q = _row(n, seed)
         p = n // 2
-        Y = cp.Variable((n + 1, n + 1), PSD=True)
-        z, Z = Y[1:, 0], Y[1:, 1:]
-        problem = cp.Problem(cp.Minimize(cp.trace(Q @ Z)), [Y[0, 0] == 1, cp.diag(Z) == z, cp.sum(z) == p,
-                                                             Z @ np.ones(n) == p * z, Y >= 0])
+        problem = shor_problem(Q, p, nonnegative=True)[0]
         problem.solve(solver=cp.CLARABEL)
         ours = dnn.row_dnn_bound(Q, p).bound
         assert ours <= problem.value * (1 + 1e-6) and ours >= problem.value * (1 - 1e-3)
+
+
+def test_a_warm_start_from_shor_never_ends_below_shor():
+    for case in range(len(CASES)):
+        n, counts, groups = CASES[case]
+        Q = _row(n, seed=20 + case)
+        warm = dnn.row_dnn_bound(Q, counts, groups, warm_start=True, max_iterations=200)
+        shor = row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-4).bound
+        assert shor * (1 - 1e-6) <= warm.bound <= _optimum(Q, counts, groups) * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("steps", [0, 1, 5, 30])
@@ -125,6 +133,18 @@ def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity)
     assert math.isclose(sum(info["row_bounds"]), answer.lower_bound, rel_tol=1e-9, abs_tol=1e-300)
     closed = answer.lower_bound >= answer.objective * (1 - 1e-9)  # rows whose gap is closed are skipped
     assert closed or (info["rows_reached"]["shor"] >= 1 and info["rows_reached"]["dnn"] >= 1)
+
+
+@pytest.mark.parametrize("scale_w,scale_h", [(1e-6, 1e-12), (1e6, 1e12), (1.0, 1e-12)])
+@pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("2:4", None)])
+def test_certify_brackets_brute_force_at_extreme_scales(tiny_layer, pattern, sparsity, scale_w, scale_h):
+    W, H = tiny_layer
+    W, H = W * scale_w, H * scale_h
+    options = {"sparsity": sparsity} if sparsity is not None else {}
+    answer = solve_layer(W, H, method="certify", pattern=pattern, **options)
+    optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
+    assert 0 < answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert answer.objective <= optimum * (1 + 1e-3)  # lns reaches the optimum of a 4 x 8 layer
 
 
 def test_certify_bounds_are_below_the_stored_optima():

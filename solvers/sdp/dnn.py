@@ -120,8 +120,7 @@ def _shor_start(Q, p, groups, C, scale, N, A, Cv, deadline):
 
     remaining = None if math.isinf(deadline) else max(deadline - time.perf_counter(), 1e-3)
     shor = row_sdp_bound_ipm(Q, p, groups, tolerance=1e-4, time_limit=remaining)
-    n, G = N - 1, C.shape[1]
-    y = np.concatenate(([shor.gamma], shor.s, shor.rho, np.zeros(n))) / scale
+    y = np.concatenate(([shor.gamma], shor.s, shor.rho, np.zeros(N - 1))) / scale
     S = (Cv - A.T @ y).reshape(N, N)
     X = shor.X if shor.X is not None and shor.X.shape == (N, N) else np.zeros((N, N))
     return X, y, (S + S.T) / 2
@@ -150,7 +149,7 @@ def row_dnn_bound(Q: np.ndarray, prune_counts, groups=None, *, max_iterations: i
     Cm = np.zeros((N, N))
     Cm[1:, 1:] = Q / scale
     Cv = Cm.ravel()
-    AAt = cho_factor((A @ A.T).toarray() + 1e-12 * sp.identity(A.shape[0]).toarray())
+    AAt = cho_factor((A @ A.T).toarray() + 1e-12 * np.eye(A.shape[0]))
     trace = 1.0 + float(p.sum())
     deadline = math.inf if time_limit is None else started + time_limit
     X = np.zeros((N, N))

@@ -50,22 +50,21 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     bounds = np.full(W.shape[0], np.nan)
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
+    job = {"counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
+           "max_iterations": max_iterations}  # what every row shares (the workers get H beside it)
     if device not in (None, "cpu"):
         from .batched import row_sdp_bounds_batched  # (it checks the device name)
 
         bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
                                                      deadline=deadline)
     elif workers == 1:
-        job, steps = {"H": H, "counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
-                      "max_iterations": max_iterations}, 0
+        steps, local = 0, job | {"H": H}
         for i in rows:
-            bound, used = _row_job(job, W[i], deadline)
+            bound, used = _row_job(local, W[i], deadline)
             if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
     else:
-        job = {"counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
-               "max_iterations": max_iterations}
         steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds)
     return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
                     "sdp_seconds": round(time.monotonic() - started, 3)}

@@ -79,10 +79,11 @@ def continuous_bound(conv: Convexified, p: int, groups: list[np.ndarray] | None 
     return float(problem.value)
 
 
-def shor_problem(Q: np.ndarray, p: int, row_sums: bool = True):
+def shor_problem(Q: np.ndarray, p: int, row_sums: bool = True, nonnegative: bool = False):
     """The Shor SDP of min z^T Q z, z binary, sum z = p, as a cvxpy problem (not solved), with its
     diag Z = z and (``row_sums``) Z 1 = p z constraints: (problem, diag constraint, row-sum constraint or None).
-    0 <= z <= 1 is implied (Z_jj = z_j >= z_j^2); leaving it out keeps the dual exactly (a, u, ...)."""
+    0 <= z <= 1 is implied (Z_jj = z_j >= z_j^2); leaving it out keeps the dual exactly (a, u, ...).
+    ``nonnegative``: also Y >= 0 entrywise, the doubly non-negative relaxation (``sdp.dnn``'s reference)."""
     import cvxpy as cp
 
     n = len(Q)
@@ -91,6 +92,7 @@ def shor_problem(Q: np.ndarray, p: int, row_sums: bool = True):
     diag_cons = cp.diag(Z) == z
     row_cons = Z @ np.ones(n) == p * z if row_sums else None
     constraints = [Y[0, 0] == 1, diag_cons] + ([row_cons] if row_sums else []) + [cp.sum(z) == p]
+    constraints += [Y >= 0] if nonnegative else []
     return cp.Problem(cp.Minimize(cp.trace(Q @ Z)), constraints), diag_cons, row_cons
 
 

@@ -36,7 +36,7 @@ class RowSDP:
     gap: float
     newton_steps: int
     tau: float = 1.0  # barrier weight reached (normalised units), for warm starts
-    X: np.ndarray | None = None  # primal.dual: the last primal matrix (Q / mean diag Q units), for warm starts
+    X: np.ndarray | None = None  # primal_dual: the last primal matrix (Q / mean diag Q units), for warm starts
 
 
 def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
