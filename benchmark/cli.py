@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from .reconstruct import DEFAULT_LR
+
 
 def _cmd_sets(args) -> int:
     from instances import list_sets
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="none, matrix, submodule (attention and MLP of each block), block, model (LM loss); "
                         "see benchmark/reconstruct.py")
     p.add_argument("--recon-steps", type=int, help="Adam steps per part (model: in all); default 50 (model 200)")
-    p.add_argument("--recon-lr", type=float, default=1e-4, help="peak Adam learning rate (cosine decay to 0)")
+    p.add_argument("--recon-lr", type=float, default=DEFAULT_LR,
+                   help=f"peak Adam learning rate (cosine decay to 0); default {DEFAULT_LR:g}")
     p.add_argument("--nsamples", type=int, default=128, help="calibration sequences")
     p.add_argument("--seqlen", type=int, default=512, help="tokens per calibration/evaluation sequence")
     p.add_argument("--calibration", default="corpus", choices=["corpus", "c4", "wikitext2"],

@@ -416,7 +416,7 @@ def model_table(results: Path) -> list[dict]:
                      "calibration": f"{r['nsamples']}x{r['seqlen']} {r['calibration']}", "device": r.get("device"),
                      "time [s]": r["time_s"], "reconstruct [s]": r.get("reconstruct_s", 0.0),
                      "peak memory [MiB]": r.get("peak_memory_mb", math.nan), "recon steps": r.get("recon_steps", 0),
-                     "runs": runs[key]})
+                     "recon lr": r.get("recon_lr") if r.get("recon_lr") is not None else math.nan, "runs": runs[key]})
     return sorted(rows, key=lambda x: (x["model"], x["pattern"], x["calibration"], x["method"],
                                        GRANULARITIES.index(x["reconstruct"]) if x["reconstruct"] in GRANULARITIES else 9))
 

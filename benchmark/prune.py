@@ -172,8 +172,7 @@ def prune_record(loaded, modules: list[dict], *, model: str, method: str, patter
             "calibration": calibration, "nsamples": nsamples, "seqlen": seqlen, "eval_tokens": eval_tokens,
             "eval_source": f"{calibration} held-out part", "blocks": "all" if blocks is None else blocks,
             "time_limit": time_limit, "time_s": time_s, "device": loaded.provenance["device"],
-            "reconstruct": recon.granularity, "reconstruct_s": float(sum(p["seconds"] for p in log)),
-            "recon_steps": recon.step_count if recon.trains else 0, "recon_lr": recon.lr if recon.trains else None,
+            **recon.record_fields(), "reconstruct_s": float(sum(p["seconds"] for p in log)),
             "recon_parts": log, "recon_restored": sum(bool(p["restored"]) for p in log),
             "peak_memory_mb": peak_memory_mb(next(loaded.model.parameters()).device),
             "date": utc_now(), "modules": modules, "saved_to": str(saved_to) if saved_to else None, **provenance()}

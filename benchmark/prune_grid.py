@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         for n, (method, pattern, sparsity, recon) in enumerate(runs, 1):
             objective = recon.objective
             key = run_key({"model": args.model, "method": method, "pattern": pattern, "sparsity": sparsity,
-                           "objective_kind": objective, "reconstruct": recon.granularity,
+                           "objective_kind": objective, **recon.record_fields(),
                            "calibration": args.calibration, "nsamples": args.nsamples,
                            "seqlen": args.seqlen, "eval_tokens": int(windows.numel())})
             if key in done:

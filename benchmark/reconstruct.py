@@ -19,6 +19,12 @@ Schedule: Adam (torch.optim.Adam, betas 0.9/0.999) for ``steps`` steps, learning
 to 0; every step takes one calibration batch (``batch_size`` sequences, the batches of the pruning pass) in turn.
 The part's loss on all calibration batches is measured before and after; if training made it worse the starting
 weights are restored, so reconstruction never raises the calibration error of a part. Runs on the model's device.
+
+Default learning rate 3e-3 (measured, SmolLM2-135M block 3, Wanda per-row 50 %, 64 x 256 calibration, output MSE of
+the block against the dense block: masked weights 0.149, per-matrix least squares 0.095; submodule, 50 steps from
+the masked weights, lr 1e-4 / 1e-3 / 3e-3 / 1e-2: 0.127 / 0.087 / 0.065 / 0.065, 16 steps at 3e-3: 0.091; at 1e-2
+the attention part rose at 16 steps and was restored). The first runs used 1e-4, which left submodule and block
+behind the closed-form matrix re-fit.
 """
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ GRANULARITIES = ("none", "matrix", "submodule", "block", "model")
 OBJECTIVE_OF = {"none": "mask", "matrix": "reconstruct"}  # the granularities solve_layer does itself
 GRANULARITY_OF = {objective: granularity for granularity, objective in OBJECTIVE_OF.items()}  # --objective's meaning
 DEFAULT_STEPS = {"submodule": 50, "block": 50, "model": 200}
-DEFAULT_LR = 1e-4
+DEFAULT_LR = 3e-3  # peak Adam learning rate of submodule / block / model (module docstring)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,11 @@ class ReconSettings:
     @property
     def step_count(self) -> int:
         return DEFAULT_STEPS.get(self.granularity, 0) if self.steps is None else self.steps
+
+    def record_fields(self) -> dict:
+        """What a record says of this setting (and what makes runs differ): granularity, steps run, peak lr."""
+        return {"reconstruct": self.granularity, "recon_steps": self.step_count if self.trains else 0,
+                "recon_lr": self.lr if self.trains else None}
 
 
 def linears_of(module) -> list:

@@ -166,9 +166,12 @@ def read_records(directory: Path, file_name: str = RECORDS_FILE, required: str =
 
 
 def prune_run_key(record: dict) -> tuple:
-    """What makes two runs the same; N:M runs have no sparsity (None, read back from records as NaN)."""
-    sparsity = record["sparsity"]
-    sparsity = None if sparsity is None or sparsity != sparsity else float(sparsity)
+    """What makes two runs the same; N:M runs have no sparsity (None, read back from records as NaN). The training
+    schedule (``recon_steps``, ``recon_lr``) is part of the key: runs with another schedule are other runs."""
+    def number(value):
+        return None if value is None or value != value else float(value)
+
     granularity = record.get("reconstruct") or GRANULARITY_OF[record["objective_kind"]]
-    return (record["model"], record["method"], record["pattern"], sparsity, granularity,
-            record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"])
+    return (record["model"], record["method"], record["pattern"], number(record["sparsity"]), granularity,
+            record["calibration"], record["nsamples"], record["seqlen"], record["eval_tokens"],
+            int(record.get("recon_steps") or 0), number(record.get("recon_lr")))

@@ -121,3 +121,18 @@ def test_bad_command_lines_exit_2_with_one_line(args, message):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bench: error:") and message in lines[0]
+
+
+def test_the_training_schedule_is_part_of_a_runs_identity():
+    """A resumed grid skips a finished cell only when its schedule matches; records written before the schedule
+    fields existed (none / matrix) keep their identity."""
+    from benchmark.records import prune_run_key
+
+    base = {"model": "m", "method": "wanda", "pattern": "per-row", "sparsity": 0.5, "objective_kind": "mask",
+            "calibration": "corpus", "nsamples": 64, "seqlen": 256, "eval_tokens": 16384}
+    old_lr = {**base, **ReconSettings("submodule", 16, 1e-4).record_fields()}
+    new_lr = {**base, **ReconSettings("submodule", 16, 3e-3).record_fields()}
+    more_steps = {**base, **ReconSettings("submodule", 50, 1e-4).record_fields()}
+    assert len({prune_run_key(r) for r in (old_lr, new_lr, more_steps)}) == 3
+    assert prune_run_key(base) == prune_run_key({**base, **ReconSettings("none").record_fields()})
+    assert prune_run_key({**base, "recon_lr": float("nan")}) == prune_run_key(base)
