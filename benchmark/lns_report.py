@@ -4,7 +4,8 @@ round-robin by their improvement traces, and the slices against proven optima.
     python -m benchmark.lns_report results/lns-bench [--fw-bench results/fw-bench] > results/lns-bench/lns-bench.md
 
 Reads ``full/records.jsonl`` (bench run of sparseswaps, lns, lns-round-robin on smollm2-135m-l3) and
-``slices/records.jsonl`` (lns from Wanda and fw-bnb on the n = 64 / 96 / 128 slices). fw-polish values and
+``slices/records.jsonl`` (lns from Wanda and fw-bnb on the n = 64 / 96 / 128 slices) and, where present,
+``full-fw-start/records.jsonl`` (fw-polish and ``lns[warm_start=fw-polish]`` side by side). fw-polish values and
 certified bounds (fw-sdp) come from an earlier run (``--fw-bench``); the report first checks that run's
 SparseSwaps objectives equal this run's, so both saw the same instances. Later records of a job replace
 earlier ones.
@@ -121,6 +122,36 @@ def bandit_table(records: dict) -> list[str]:
     return lines + [""]
 
 
+def fw_start_table(records: dict, full: dict) -> list[str]:
+    """lns from fw-polish's mask against fw-polish in the same run (and SparseSwaps from the main run)."""
+    lines = []
+    for setting in sorted({k[1] for k in records}):
+        rows, totals, limit = [], [0.0, 0.0], None
+        for key in sorted(k for k in records if k[1] == setting and k[3] == "lns"):
+            polish, lns = records.get(key[:3] + ("fw-polish",)), records[key]
+            if polish is None:
+                continue
+            ss = full.get(key[:3] + ("sparseswaps",))
+            limit = lns["time_limit"]
+            totals[0] += polish["objective"]
+            totals[1] += lns["objective"]
+            rows.append([key[2].replace("layer3.", ""), f"{ss['objective']:.6g}" if ss else "-",
+                         f"{polish['objective']:.6g}", f"{polish['time_s']:.1f}", f"{lns['objective']:.6g}",
+                         f"{100 * (1 - lns['objective'] / polish['objective']):.3f}",
+                         f"{100 * (1 - lns['objective'] / ss['objective']):.3f}" if ss else "-"])
+        if not rows:
+            continue
+        below = sum(float(r[5]) > 0 for r in rows)
+        rows.append(["**sum**", "", f"{totals[0]:.7g}", "", f"{totals[1]:.7g}",
+                     f"{100 * (1 - totals[1] / totals[0]):.3f}", ""])
+        lines += [f"### {setting}: lns from fw-polish's mask, {limit:g} s per module (fw-polish's share included)", "",
+                  tabulate(rows, ["module", "sparseswaps", "fw-polish (same run)", "fw-polish [s]",
+                                  "lns[warm_start=fw-polish]", "vs fw-polish [% less]", "vs sparseswaps [% less]"],
+                           tablefmt="github", disable_numparse=True), "",
+                  f"Below fw-polish on {below} of {len(rows) - 1} modules.", ""]
+    return lines
+
+
 def slice_table(records: dict) -> list[str]:
     rows, hit_all, total_all = [], 0, 0
     for name in sorted({k[0] for k in records}, key=lambda s: int(s.rsplit("-n", 1)[1])):
@@ -157,7 +188,9 @@ def main(argv=None) -> None:
     full = _latest(args.results / "full" / "records.jsonl")
     earlier = _latest(args.fw_bench / "records.jsonl")
     slices = _latest(args.results / "slices" / "records.jsonl")
-    print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + bandit_table(full) + slice_table(slices)))
+    fw_start = _latest(args.results / "full-fw-start" / "records.jsonl")
+    print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + fw_start_table(fw_start, full)
+                     + bandit_table(full) + slice_table(slices)))
 
 
 if __name__ == "__main__":
