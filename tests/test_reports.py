@@ -30,3 +30,23 @@ def test_certify_report_sums_the_layer_and_compares_bounds():
     assert a["wins cheap/shor/dnn"] == "1/1/0" and abs(a["gap [%]"] - 100 / 9) < 1e-9
     assert (layer["sparseswaps"], layer["certify"], layer["bound"], layer["earlier bound"]) == (14.0, 13.0, 11.0, 10.5)
     assert abs(layer["gap [%]"] - 100 * 2 / 13) < 1e-9
+
+
+def test_lns_report_compares_lns_from_fw_polish_with_the_same_runs_fw_polish():
+    from benchmark.lns_report import fw_start_table
+
+    def key(module, solver):
+        return ("smollm2-135m-l3", "2:4", f"layer3.{module}", solver)
+
+    def record(objective):
+        return {"objective": objective, "time_s": 1.0, "time_limit": 400.0}
+
+    records = {key("a", "fw-polish"): record(10.0), key("a", "lns"): record(9.0),
+               key("b", "fw-polish"): record(4.0), key("b", "lns"): record(4.0),
+               key("c", "lns"): record(1.0)}  # no fw-polish beside it: left out
+    full = {key("a", "sparseswaps"): record(12.0)}
+    text = "\n".join(fw_start_table(records, full))
+    assert "Below fw-polish on 1 of 2 modules." in text
+    assert "| a " in text and "| c " not in text
+    assert "10.000" in text and "25.000" in text  # a: 10 % below fw-polish, 25 % below SparseSwaps; sum 14 -> 13
+    assert "7.143" in text
