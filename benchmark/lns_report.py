@@ -126,7 +126,7 @@ def fw_start_table(records: dict, full: dict) -> list[str]:
     """lns from fw-polish's mask against fw-polish in the same run (and SparseSwaps from the main run)."""
     lines = []
     for setting in sorted({k[1] for k in records}):
-        rows, totals, limit = [], [0.0, 0.0], None
+        rows, totals, limit, below = [], [0.0, 0.0], None, 0
         for key in sorted(k for k in records if k[1] == setting and k[3] == "lns"):
             polish, lns = records.get(key[:3] + ("fw-polish",)), records[key]
             if polish is None:
@@ -135,13 +135,13 @@ def fw_start_table(records: dict, full: dict) -> list[str]:
             limit = lns["time_limit"]
             totals[0] += polish["objective"]
             totals[1] += lns["objective"]
+            below += lns["objective"] < polish["objective"]
             rows.append([key[2].replace("layer3.", ""), f"{ss['objective']:.6g}" if ss else "-",
                          f"{polish['objective']:.6g}", f"{polish['time_s']:.1f}", f"{lns['objective']:.6g}",
                          f"{100 * (1 - lns['objective'] / polish['objective']):.3f}",
                          f"{100 * (1 - lns['objective'] / ss['objective']):.3f}" if ss else "-"])
         if not rows:
             continue
-        below = sum(float(r[5]) > 0 for r in rows)
         rows.append(["**sum**", "", f"{totals[0]:.7g}", "", f"{totals[1]:.7g}",
                      f"{100 * (1 - totals[1] / totals[0]):.3f}", ""])
         lines += [f"### {setting}: lns from fw-polish's mask, {limit:g} s per module (fw-polish's share included)", "",
