@@ -57,7 +57,7 @@ def test_node_limit_returns_feasible_mask_and_valid_bound():
     assert timed.lower_bound <= optimum * (1 + 1e-9) <= timed.objective * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("policy", ["ucb", "exp3", "epsgreedy", "round-robin"])
+@pytest.mark.parametrize("policy", ["ucb", "exp3", "epsgreedy", "thompson", "round-robin"])
 def test_every_bandit_policy_solves_and_reports(policy):
     W, H = synthetic_layer(2, 12, seed=5)
     optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
@@ -75,7 +75,20 @@ def test_bandit_prefers_rewarding_arm():
         bandit.update(arm, 0.9 if arm == 2 else 0.1)
     assert bandit.counts[2] > 200
     with pytest.raises(ValueError, match="bandit policy"):
-        Bandit(3, "thompson")
+        Bandit(3, "thompsen")
+
+
+def test_thompson_stops_playing_arms_that_never_pay_when_all_rewards_are_small():
+    """lns' rewards are mostly 0: UCB1's bonus (scale 1) keeps every arm in play, Thompson's posterior does not."""
+    plays = {}
+    for policy in ("ucb", "thompson"):
+        bandit = Bandit(4, policy, seed=1)
+        rng = np.random.default_rng(0)
+        for _ in range(2000):
+            arm = bandit.choose()
+            bandit.update(arm, 0.6 if arm == 0 and rng.random() < 0.2 else 0.0)  # arm 0 pays 0.12 on average, others 0
+        plays[policy] = bandit.counts[0] / bandit.counts.sum()
+    assert plays["thompson"] > 0.8 > plays["ucb"]
 
 
 def test_pseudocost_branching_solves_with_branching_and_reports_it():

@@ -4,6 +4,10 @@ Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per s
 - ``ucb``: UCB1 (Auer, Cesa-Bianchi, Fischer 2002): mean + sqrt(2 ln t / n), every arm once first.
 - ``exp3``: Exp3 (Auer et al. 2002) with exploration ``gamma``; importance-weighted rewards.
 - ``epsgreedy``: best mean with probability 1 - eps, a uniform arm otherwise.
+- ``thompson``: Thompson sampling (Thompson 1933; Agrawal and Goyal 2012) with a Beta(1 + S, 1 + n - S) posterior
+  per arm, S the summed rewards of its n calls: the arm whose posterior draw is largest. Unlike UCB1, whose bonus
+  sqrt(2 ln t / n) assumes rewards spread over [0, 1], its exploration shrinks with the rewards' own scale, so
+  arms that almost never pay (mean rewards near 0, the usual case in lns) stop being played.
 - ``round-robin``: the fixed schedule the bandits are compared with.
 As in Chmiela, Gleixner, Lichocki, Pokutta (2023) for SCIP's heuristic scheduler.
 """
@@ -13,7 +17,7 @@ import math
 
 import numpy as np
 
-POLICIES = ("ucb", "exp3", "epsgreedy", "round-robin")
+POLICIES = ("ucb", "exp3", "epsgreedy", "thompson", "round-robin")
 
 
 class Bandit:
@@ -36,6 +40,8 @@ class Bandit:
             weights = np.exp(self.log_weights - self.log_weights.max())
             self._last_probabilities = (1 - self.gamma) * weights / weights.sum() + self.gamma / self.arms
             return int(self.rng.choice(self.arms, p=self._last_probabilities))
+        if self.policy == "thompson":
+            return int(np.argmax(self.rng.beta(1.0 + self.sums, 1.0 + self.counts - self.sums)))
         untried = np.flatnonzero(self.counts == 0)
         if untried.size:
             return int(untried[0])
