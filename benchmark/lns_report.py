@@ -5,7 +5,8 @@ round-robin by their improvement traces, and the slices against proven optima.
 
 Reads ``full/records.jsonl`` (bench run of sparseswaps, lns, lns-round-robin on smollm2-135m-l3) and
 ``slices/records.jsonl`` (lns from Wanda and fw-bnb on the n = 64 / 96 / 128 slices) and, where present,
-``full-fw-start/records.jsonl`` (fw-polish and ``lns[warm_start=fw-polish]`` side by side). fw-polish values and
+``full-fw-start/records.jsonl`` (fw-polish and ``lns[warm_start=fw-polish]`` side by side) and
+``bandit/records.jsonl`` (lns-round-robin beside lns with each bandit policy, one worker each). fw-polish values and
 certified bounds (fw-sdp) come from an earlier run (``--fw-bench``); the report first checks that run's
 SparseSwaps objectives equal this run's, so both saw the same instances. Later records of a job replace
 earlier ones.
@@ -88,37 +89,75 @@ def full_tables(records: dict, earlier: dict) -> list[str]:
     return lines
 
 
-def bandit_table(records: dict) -> list[str]:
-    rows, ratios = [], []
-    for key, ucb in sorted(records.items()):
-        if key[3] != "lns":
+def bandit_policy(solver: str) -> str | None:
+    """The bandit policy of an lns solver label (``lns``, ``lns-round-robin[workers=1]``,
+    ``lns[bandit=thompson]``), from its options over the variant's preset over the default; None if not lns."""
+    from benchmark.jobs import parse_solver
+    from solvers.registry import SPECS
+
+    _, method, options = parse_solver(solver)
+    spec = SPECS.get(method)
+    if spec is None or "bandit" not in spec.options:
+        return None
+    return {"bandit": spec.options["bandit"].default, **spec.preset, **options}["bandit"]
+
+
+def by_policy(path: Path) -> dict:
+    """(set, setting, instance, bandit policy) -> the last lns record of ``path``."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            policy = bandit_policy(r["solver"])
+            if r.get("status") != "error" and policy is not None:
+                out[(r["instance_set"], r["setting"], r["instance"], policy)] = r
+    return out
+
+
+def bandit_table(records: dict, title: str = "") -> list[str]:
+    """Each bandit policy against round-robin on the same module: time to reach round-robin's final error
+    (from the improvement traces) and the final errors. ``records`` as from :func:`by_policy`."""
+    policies = sorted({k[3] for k in records} - {"round-robin"})
+    rows, ratios, missed, limit = [], {p: [] for p in policies}, {p: 0 for p in policies}, None
+    for key in sorted({k[:3] for k in records}):
+        rr = records.get(key + ("round-robin",))
+        if not rr or "info_trace" not in rr:
             continue
-        rr = records.get(key[:3] + ("lns-round-robin",))
-        if not rr or "info_trace" not in ucb or "info_trace" not in rr:
-            continue
+        limit = rr["time_limit"]
         target = rr["objective"]
         t_rr = time_to_reach(rr["info_trace"], target)
-        t_ucb = time_to_reach(ucb["info_trace"], target)
-        ratio = t_ucb / t_rr if t_ucb is not None and t_rr else None
-        if ratio is not None:
-            ratios.append(ratio)
-        rows.append([key[2].replace("layer3.", ""), key[1], f"{t_rr:.1f}",
-                     "not reached" if t_ucb is None else f"{t_ucb:.1f}",
-                     "-" if ratio is None else f"{ratio:.2f}",
-                     f"{100 * (1 - ucb['objective'] / rr['objective']):.4f}"])
+        row = [key[2].replace("layer3.", ""), key[1], f"{t_rr:.1f}"]
+        for policy in policies:
+            other = records.get(key + (policy,))
+            if not other or "info_trace" not in other:
+                row += ["-", "-", "-"]
+                continue
+            t = time_to_reach(other["info_trace"], target)
+            ratio = t / t_rr if t is not None and t_rr else None
+            if ratio is None:
+                missed[policy] += 1
+            else:
+                ratios[policy].append(ratio)
+            row += ["not reached" if t is None else f"{t:.1f}", "-" if ratio is None else f"{ratio:.2f}",
+                    f"{100 * (1 - other['objective'] / target):.4f}"]
+        rows.append(row)
     if not rows:
         return []
-    reached = len(ratios)
-    lines = ["### Bandit (UCB1) against round-robin, same seeds and budget", "",
-             tabulate(rows, ["module", "setting", "round-robin reaches its final [s]", "ucb reaches it [s]",
-                             "ucb / round-robin time", "ucb final vs round-robin final [% less]"],
-                      tablefmt="github", disable_numparse=True), ""]
-    if ratios:
-        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else None
-        spread = f" (quartiles {quartiles[0]:.2f} - {quartiles[2]:.2f})" if quartiles else ""
-        lines.append(f"Median time ratio ucb / round-robin over the {reached} modules where ucb reached round-robin's "
-                     f"final error: {statistics.median(ratios):.2f}{spread}; the target is <= 0.80.")
-    lines.append(f"ucb did not reach round-robin's final error on {len(rows) - reached} of {len(rows)} modules.")
+    header = ["module", "setting", "round-robin reaches its final [s]"]
+    for policy in policies:
+        header += [f"{policy} reaches it [s]", f"{policy} / round-robin time", f"{policy} final [% below round-robin]"]
+    lines = [f"### Bandit policies against round-robin{title}, same seeds, {limit:g} s per module", "",
+             tabulate(rows, header, tablefmt="github", disable_numparse=True), ""]
+    for policy in policies:
+        found = ratios[policy]
+        if found:
+            quartiles = statistics.quantiles(found, n=4, method="inclusive") if len(found) > 1 else None
+            spread = f" (quartiles {quartiles[0]:.2f} - {quartiles[2]:.2f})" if quartiles else ""
+            lines.append(f"- {policy}: median time ratio to round-robin {statistics.median(found):.2f}{spread} over "
+                         f"the {len(found)} modules where it reached round-robin's final error (target <= 0.80); "
+                         f"not reached on {missed[policy]}.")
+        else:
+            lines.append(f"- {policy}: reached round-robin's final error on no module.")
     return lines + [""]
 
 
@@ -189,8 +228,10 @@ def main(argv=None) -> None:
     earlier = _latest(args.fw_bench / "records.jsonl")
     slices = _latest(args.results / "slices" / "records.jsonl")
     fw_start = _latest(args.results / "full-fw-start" / "records.jsonl")
+    bandits = (bandit_table(by_policy(args.results / "full" / "records.jsonl"), " (main run, 2 workers)")
+               + bandit_table(by_policy(args.results / "bandit" / "records.jsonl"), " (bandit run, 1 worker each)"))
     print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + fw_start_table(fw_start, full)
-                     + bandit_table(full) + slice_table(slices)))
+                     + bandits + slice_table(slices)))
 
 
 if __name__ == "__main__":

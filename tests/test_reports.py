@@ -50,3 +50,31 @@ def test_lns_report_compares_lns_from_fw_polish_with_the_same_runs_fw_polish():
     assert "| a " in text and "| c " not in text
     assert "10.000" in text and "25.000" in text  # a: 10 % below fw-polish, 25 % below SparseSwaps; sum 14 -> 13
     assert "7.143" in text
+
+
+def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each_against_round_robin(tmp_path):
+    import json
+
+    from benchmark.lns_report import bandit_policy, bandit_table, by_policy
+
+    assert bandit_policy("lns") == "ucb"
+    assert bandit_policy("lns-round-robin[workers=1]") == "round-robin"
+    assert bandit_policy("lns[bandit=thompson,workers=1]") == "thompson"
+    assert bandit_policy("sparseswaps") is None
+
+    def record(solver, module, trace):
+        return {"instance_set": "s", "setting": "per-row@0.5", "instance": f"layer3.{module}", "solver": solver,
+                "objective": trace[-1][1], "time_limit": 10.0, "status": "heuristic", "info_trace": trace}
+
+    lines = [record("lns-round-robin", "a", [[1.0, 5.0], [8.0, 4.0]]), record("lns", "a", [[1.0, 5.0], [4.0, 4.0]]),
+             record("lns[bandit=thompson]", "a", [[2.0, 3.9]]),
+             record("lns-round-robin", "b", [[1.0, 3.0], [10.0, 2.0]]), record("lns", "b", [[1.0, 2.5]]),
+             record("lns[bandit=thompson]", "b", [[5.0, 2.0]]), record("sparseswaps", "b", [[0.0, 9.0]])]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    records = by_policy(path)
+    assert {k[3] for k in records} == {"round-robin", "ucb", "thompson"}
+    text = "\n".join(bandit_table(records))
+    assert "- thompson: median time ratio to round-robin 0.38 (quartiles 0.31 - 0.44) over the 2 modules" in text
+    assert "- ucb: median time ratio to round-robin 0.50 over the 1 modules" in text and "not reached on 1." in text
+    assert "| a " in text and "2.5000" in text  # thompson's final 3.9 is 2.5 % below round-robin's 4.0
