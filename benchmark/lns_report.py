@@ -103,12 +103,15 @@ def bandit_policy(solver: str) -> str | None:
 
 
 def by_policy(path: Path) -> dict:
-    """(set, setting, instance, bandit policy) -> the last lns record of ``path``."""
+    """(set, setting, instance, bandit policy) -> the last lns record of ``path``. The policy is the record's
+    ``info_bandit`` (what ran); records written before that field existed are read by their solver label."""
     out = {}
     if path.exists():
         for line in path.read_text().splitlines():
             r = json.loads(line)
             policy = bandit_policy(r["solver"])
+            if policy is not None and isinstance(r.get("info_bandit"), str):
+                policy = r["info_bandit"]
             if r.get("status") != "error" and policy is not None:
                 out[(r["instance_set"], r["setting"], r["instance"], policy)] = r
     return out

@@ -187,3 +187,14 @@ def test_right_at_every_scale_of_W_and_H(k, pattern, sparsity):
         found = solve_layer(W * scale_w, H * scale_h, method="lns", sparsity=sparsity, pattern=pattern,
                             warm_start="magnitude", workers=1, min_size=8, max_size=16, patience=40)
         assert found.objective == pytest.approx(best * scale_w**2 * scale_h, rel=1e-9)
+
+
+def test_records_carry_the_bandit_policy_that_ran(tmp_path, cache):
+    from benchmark.harness import run_benchmark
+    from benchmark.lns_report import by_policy
+
+    solvers = ["lns-round-robin[max_calls=4,workers=1]", "lns[bandit=thompson,max_calls=4,workers=1]"]
+    records = run_benchmark(["tiny"], solvers=solvers, results=tmp_path, progress=False)
+    assert records and all(not r["flags"] and r["status"] != "error" for r in records)
+    assert {r["solver"]: r["info_bandit"] for r in records} == dict(zip(solvers, ["round-robin", "thompson"]))
+    assert {key[3] for key in by_policy(tmp_path / "records.jsonl")} == {"round-robin", "thompson"}
