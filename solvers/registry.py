@@ -121,7 +121,7 @@ FW_BNB_OPTIONS = {
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),
-    "bandit": choice("bandit choosing neighbourhood and size", "ucb", POLICIES),
+    "bandit": choice("bandit choosing neighbourhood and size", "thompson", POLICIES),
     "min_size": Option("int", 16, "smallest free set (sizes double up to max_size)", low=2),
     "max_size": Option("int", 64, "largest free set", low=2),
     "sub_time": Option("float", 0.5, "seconds per fw-bnb sub-solve", low=0, open_low=True),

@@ -126,7 +126,7 @@ def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity)
     answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, **options)
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
     swaps = solve_layer(W, H, method="sparseswaps", pattern=pattern, **options).objective
-    assert answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
     assert answer.objective <= swaps * (1 + 1e-12)
     info = answer.info
     assert sum(info["bound_wins"].values()) == W.shape[0] == len(info["row_bound_source"])
@@ -143,7 +143,7 @@ def test_certify_brackets_brute_force_at_extreme_scales(tiny_layer, pattern, spa
     options = {"sparsity": sparsity} if sparsity is not None else {}
     answer = solve_layer(W, H, method="certify", pattern=pattern, **options)
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
-    assert 0 < answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert 0 < answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
     assert answer.objective <= optimum * (1 + 1e-3)  # lns reaches the optimum of a 4 x 8 layer
 
 
@@ -155,7 +155,8 @@ def test_certify_bounds_are_below_the_stored_optima():
             continue
         entry = references.get(problem.name, setting_key(pattern, sparsity), "mask")
         answer = solve_layer(problem.W, problem.H, method="certify", pattern=pattern, sparsity=sparsity)
-        assert answer.lower_bound <= entry.opt * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+        # the stored optimum and an equally good mask may differ in the last bit (summation order): 1e-9 both ways
+        assert answer.lower_bound <= entry.opt * (1 + 1e-9) and entry.opt <= answer.objective * (1 + 1e-9)
         checked += 1
     assert checked >= 6
 
@@ -185,7 +186,7 @@ def test_certify_on_a_torch_device_gives_valid_bounds(tiny_layer):
     W, H = tiny_layer
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, device="cpu-torch", dnn=False)
     optimum = solve_layer(W, H, method="brute-force", pattern="per-row", sparsity=0.5).objective
-    assert answer.lower_bound <= optimum * (1 + 1e-9) <= answer.objective * (1 + 1e-9)
+    assert answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
     assert answer.info["bound_wins"]["dnn"] == 0
 
 

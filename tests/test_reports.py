@@ -57,7 +57,7 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
 
     from benchmark.lns_report import bandit_policy, bandit_table, by_policy
 
-    assert bandit_policy("lns") == "ucb"
+    assert bandit_policy("lns") == "thompson" and bandit_policy("lns", "ucb") == "ucb"  # today's default, or given
     assert bandit_policy("lns-round-robin[workers=1]") == "round-robin"
     assert bandit_policy("lns[bandit=thompson,workers=1]") == "thompson"
     assert bandit_policy("sparseswaps") is None
@@ -77,5 +77,7 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
     assert {k[3] for k in records} == {"round-robin", "ucb", "thompson", "exp3"}
     text = "\n".join(bandit_table(records))
     assert "- thompson: median time ratio to round-robin 0.38 (quartiles 0.31 - 0.44) over the 2 modules" in text
-    assert "- ucb: median time ratio to round-robin 0.50 over the 1 modules" in text and "not reached on 1." in text
+    assert "- ucb: median time ratio to round-robin 0.50 over the 1 modules" in text and "not reached on 1;" in text
+    assert "over all 2 modules, a miss counted as slowest: inf." in text  # median of (0.5, miss)
+    assert "over all 2 modules, a miss counted as slowest: 0.38. Summed final error 1.667 % below" in text
     assert "| a " in text and "2.5000" in text  # thompson's final 3.9 is 2.5 % below round-robin's 4.0

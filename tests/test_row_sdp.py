@@ -206,7 +206,7 @@ def test_row_sdp_gaps_benchmark_orders_the_bounds():
     rows = module_gaps(W, H, [0, 3], 0.5, compare_barrier=True, compare_tolerance=1e-2)
     assert [r["row"] for r in rows] == [0, 3]
     for r in rows:
-        assert r["plain_bound"] <= r["sdp_bound"] * (1 + 1e-9) <= r["best_error"] * (1 + 1e-9)
+        assert r["plain_bound"] <= r["sdp_bound"] * (1 + 1e-9) and r["sdp_bound"] <= r["best_error"] * (1 + 1e-9)
         assert 0 <= r["sdp_gap"] <= r["plain_gap"]
         assert r["sdp_bound"] == pytest.approx(r["barrier_bound"], rel=1e-4)  # two solvers, one SDP
         # a looser stop: a valid bound (below the best mask) within the stopping gap of the tight one

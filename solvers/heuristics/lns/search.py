@@ -32,7 +32,7 @@ SWAP_CHUNK = 64  # rows per SparseSwaps pass (its numpy default)
 class SearchSettings:
     """Options of one search (the method's options, ``solvers.registry``)."""
 
-    bandit: str = "ucb"
+    bandit: str = "thompson"
     sizes: tuple = (16, 32, 64)
     sub_time: float = 0.5
     sub_nodes: int = 200
