@@ -6,10 +6,10 @@ round-robin by their improvement traces, and the slices against proven optima.
 Reads ``full/records.jsonl`` (bench run of sparseswaps, lns, lns-round-robin on smollm2-135m-l3) and
 ``slices/records.jsonl`` (lns from Wanda and fw-bnb on the n = 64 / 96 / 128 slices) and, where present,
 ``full-fw-start/records.jsonl`` (fw-polish and ``lns[warm_start=fw-polish]`` side by side) and
-``bandit/records.jsonl`` (lns-round-robin beside lns with each bandit policy, one worker each). fw-polish values and
-certified bounds (fw-sdp) come from an earlier run (``--fw-bench``); the report first checks that run's
-SparseSwaps objectives equal this run's, so both saw the same instances. Later records of a job replace
-earlier ones.
+``bandit*/records.jsonl`` (lns-round-robin beside lns with each bandit policy, one worker each; a folder per
+seed). fw-polish values and certified bounds (fw-sdp) come from an earlier run (``--fw-bench``); the report first
+checks that run's SparseSwaps objectives equal this run's, so both saw the same instances. Later records of a job
+replace earlier ones.
 """
 from __future__ import annotations
 
@@ -162,7 +162,8 @@ def bandit_table(records: dict, title: str = "") -> list[str]:
         paired = [k for k in records if k[3] == policy and k[:3] + ("round-robin",) in records]
         total, total_rr = (sum(records[k]["objective"] for k in paired),
                            sum(records[k[:3] + ("round-robin",)]["objective"] for k in paired))
-        summed = f" Summed final error {100 * (1 - total / total_rr):.3f} % below round-robin's." if total_rr > 0 else ""
+        summed = (f" Summed final error {100 * (1 - total / total_rr):.3f} % below round-robin's."
+                  if total_rr > 0 else "")
         if found:
             quartiles = statistics.quantiles(found, n=4, method="inclusive") if len(found) > 1 else None
             spread = f" (quartiles {quartiles[0]:.2f} - {quartiles[2]:.2f})" if quartiles else ""
@@ -244,8 +245,9 @@ def main(argv=None) -> None:
     earlier = _latest(args.fw_bench / "records.jsonl")
     slices = _latest(args.results / "slices" / "records.jsonl")
     fw_start = _latest(args.results / "full-fw-start" / "records.jsonl")
-    bandits = (bandit_table(by_policy(args.results / "full" / "records.jsonl"), " (main run, 2 workers)")
-               + bandit_table(by_policy(args.results / "bandit" / "records.jsonl"), " (bandit run, 1 worker each)"))
+    bandits = bandit_table(by_policy(args.results / "full" / "records.jsonl"), " (main run, 2 workers)")
+    for folder in sorted(args.results.glob("bandit*")):  # bandit, bandit-seed1, ...: one table per run
+        bandits += bandit_table(by_policy(folder / "records.jsonl"), f" ({folder.name}, 1 worker each)")
     print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + fw_start_table(fw_start, full)
                      + bandits + slice_table(slices)))
 
