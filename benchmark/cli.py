@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .reconstruct import DEFAULT_LR
+from .reconstruct import LR_HELP, STEPS_HELP
 
 
 def _cmd_sets(args) -> int:
@@ -228,9 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconstruct", metavar="GRANULARITY",
                    help="none, matrix, submodule (attention and MLP of each block), block, model (LM loss); "
                         "see benchmark/reconstruct.py")
-    p.add_argument("--recon-steps", type=int, help="Adam steps per part (model: in all); default 50 (model 200)")
-    p.add_argument("--recon-lr", type=float, default=DEFAULT_LR,
-                   help=f"peak Adam learning rate (cosine decay to 0); default {DEFAULT_LR:g}")
+    p.add_argument("--recon-steps", type=int, help=STEPS_HELP)
+    p.add_argument("--recon-lr", type=float, help=LR_HELP)
     p.add_argument("--nsamples", type=int, default=128, help="calibration sequences")
     p.add_argument("--seqlen", type=int, default=512, help="tokens per calibration/evaluation sequence")
     p.add_argument("--calibration", default="corpus", choices=["corpus", "c4", "wikitext2"],

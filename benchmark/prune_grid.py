@@ -21,7 +21,7 @@ from solvers.core.patterns import parse_setting
 
 from .perplexity import perplexity
 from .prune import check_prune_arguments, prepare, prune_model, prune_record
-from .reconstruct import DEFAULT_LR, GRANULARITY_OF, ReconSettings
+from .reconstruct import GRANULARITY_OF, LR_HELP, STEPS_HELP, ReconSettings
 from .records import RecordWriter, read_records
 from .records import prune_run_key as run_key
 
@@ -29,7 +29,7 @@ PRUNE_RECORDS = "prune_records.jsonl"
 
 
 def grid_runs(methods: str, patterns: str, granularities: str, steps: int | None = None,
-              lr: float = DEFAULT_LR) -> list[tuple]:
+              lr: float | None = None) -> list[tuple]:
     """[(method, pattern, sparsity, ReconSettings)] from the comma-separated options; ValueError names a bad one."""
     settings = [parse_setting(s) for s in patterns.split(",")]
     recons = [ReconSettings(g, steps, lr).check() for g in granularities.split(",")]
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patterns", default="0.5,0.6,2:4", help="comma-separated settings (see parse_setting)")
     parser.add_argument("--reconstruct", help="comma-separated granularities: none, matrix, submodule, block, model")
     parser.add_argument("--objectives", help="older spelling: mask = none, reconstruct = matrix (default both)")
-    parser.add_argument("--recon-steps", type=int, help="Adam steps per part (default 50; model 200)")
-    parser.add_argument("--recon-lr", type=float, default=DEFAULT_LR)
+    parser.add_argument("--recon-steps", type=int, help=STEPS_HELP)
+    parser.add_argument("--recon-lr", type=float, help=LR_HELP)
     parser.add_argument("--nsamples", type=int, default=128)
     parser.add_argument("--seqlen", type=int, default=512)
     parser.add_argument("--calibration", default="corpus")

@@ -136,3 +136,15 @@ def test_the_training_schedule_is_part_of_a_runs_identity():
     assert len({prune_run_key(r) for r in (old_lr, new_lr, more_steps)}) == 3
     assert prune_run_key(base) == prune_run_key({**base, **ReconSettings("none").record_fields()})
     assert prune_run_key({**base, "recon_lr": float("nan")}) == prune_run_key(base)
+
+
+def test_each_granularity_has_its_own_default_schedule():
+    """model-wide training needs a far smaller lr than a block (3e-3 overfit the calibration set: module docstring)."""
+    from benchmark.reconstruct import LR_HELP, STEPS_HELP
+
+    assert ReconSettings("block").check().record_fields() == {"reconstruct": "block", "recon_steps": 50, "recon_lr": 3e-3}
+    assert ReconSettings("model").check().record_fields() == {"reconstruct": "model", "recon_steps": 64, "recon_lr": 3e-5}
+    assert ReconSettings("model", 10, 1e-4).check().record_fields()["recon_lr"] == 1e-4  # given values win
+    assert ReconSettings("matrix").check().record_fields() == {"reconstruct": "matrix", "recon_steps": 0,
+                                                               "recon_lr": None}
+    assert "3e-05 (model)" in LR_HELP and "64 (model)" in STEPS_HELP
