@@ -21,6 +21,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from benchmark.jobs import parse_solver
+from solvers.registry import SPECS
+
 OPT_RTOL = 1e-9
 SAME_RTOL = 1e-6  # SparseSwaps objectives of two runs this close: the same instances (re-extracted H differ by rounding)
 
@@ -97,9 +100,6 @@ def bandit_policy(solver: str, default: str | None = None) -> str | None:
     """The bandit policy of an lns solver label (``lns``, ``lns-round-robin[workers=1]``,
     ``lns[bandit=thompson]``), from its options over the variant's preset over ``default`` (None: the
     method's current default); None if not lns."""
-    from benchmark.jobs import parse_solver
-    from solvers.registry import SPECS
-
     _, method, options = parse_solver(solver)
     spec = SPECS.get(method)
     if spec is None or "bandit" not in spec.options:
