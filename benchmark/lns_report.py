@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from benchmark.jobs import parse_solver
+from .jobs import parse_solver
 from solvers.registry import SPECS
 
 OPT_RTOL = 1e-9
