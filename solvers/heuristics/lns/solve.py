@@ -14,9 +14,10 @@ daemonic process such as a Dask worker). The result is a heuristic: monotone (ne
 no lower bound of its own.
 
 The default bandit is Thompson sampling (``core.bandits``). Side by side on the seven SmolLM2 layer-3 modules (per-row
-50 %, 120 s, one worker each; ``results/lns-bench/bandit``) it reached round-robin's final error in a median 0.71x
-of round-robin's time over all modules (a miss counted as slowest; UCB1 0.89x) and ended 0.11 % below round-robin's
-summed error (UCB1 0.05 %): most arms pay almost nothing on most rows, and UCB1 keeps paying for them.
+50 %, 120 s, one worker each; ``results/lns-bench/bandit``, ``bandit-seed1``) it reached round-robin's final error in
+a median 0.71x / 0.65x (seeds 0 / 1) of round-robin's time over all modules (a miss counted as slowest; UCB1 0.89x /
+0.88x) and ended 0.11 % / 0.06 % below round-robin's summed error (UCB1 0.05 % / 0.02 %): most arms pay almost
+nothing on most rows, and UCB1 keeps paying for them.
 """
 from __future__ import annotations
 
