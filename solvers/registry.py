@@ -22,6 +22,7 @@ from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
 from .exact.gurobi import solve_gurobi
 from .exact.mip import BANDITS, FORMULATIONS, solve_mip
+from .heuristics.lns.search import DEFAULT_BANDIT as LNS_BANDIT
 from .heuristics.lns.solve import METHOD_STARTS, solve_lns
 from .heuristics.scores import WARM_START_SCORES, solve_magnitude, solve_ria, solve_wanda
 from .heuristics.sparsegpt import QUOTAS as SPARSEGPT_QUOTAS
@@ -121,7 +122,7 @@ FW_BNB_OPTIONS = {
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),
-    "bandit": choice("bandit choosing neighbourhood and size", "thompson", POLICIES),
+    "bandit": choice("bandit choosing neighbourhood and size", LNS_BANDIT, POLICIES),
     "min_size": Option("int", 16, "smallest free set (sizes double up to max_size)", low=2),
     "max_size": Option("int", 64, "largest free set", low=2),
     "sub_time": Option("float", 0.5, "seconds per fw-bnb sub-solve", low=0, open_low=True),

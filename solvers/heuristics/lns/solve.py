@@ -38,7 +38,7 @@ from ..scores import warm_start_mask
 from ..sparsegpt import solve_sparsegpt
 from ..sparseswaps import per_layer_swaps
 from ..warm_start import WARM_START_SHARE, warm_start_for
-from .search import SearchSettings, SearchStats, search_rows
+from .search import DEFAULT_BANDIT, SearchSettings, SearchStats, search_rows
 
 PER_LAYER_SHARE = 0.1  # share of the time limit left to cross-row swaps for per-layer patterns
 FINISH_SHARE = 0.03  # share of the time limit kept for collecting the workers' rows
@@ -99,7 +99,7 @@ def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
             "settled_rows": sum(p.settled_rows for p in parts), "passes": max(p.passes for p in parts)}
 
 
-def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = "thompson",
+def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = DEFAULT_BANDIT,
               min_size: int = 16, max_size: int = 64, sub_time: float = 0.5, sub_nodes: int = 200, patience: int = 12,
               max_calls: int | None = None, workers: int | None = None, row_bounds=None,
               deterministic: bool = False) -> MethodAnswer:
