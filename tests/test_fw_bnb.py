@@ -7,7 +7,7 @@ from instances.reference import setting_key
 from instances.sets import tiny_cases
 from instances.synthetic import synthetic_layer
 from solvers import solve_layer
-from solvers.core.bandits import Bandit
+from solvers.core.bandits import POLICIES, Bandit
 from solvers.core.objective import is_feasible
 from solvers.core.patterns import make_pattern
 
@@ -57,7 +57,7 @@ def test_node_limit_returns_feasible_mask_and_valid_bound():
     assert timed.lower_bound <= optimum * (1 + 1e-9) and optimum <= timed.objective * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("policy", ["ucb", "exp3", "epsgreedy", "thompson", "round-robin"])
+@pytest.mark.parametrize("policy", POLICIES)
 def test_every_bandit_policy_solves_and_reports(policy):
     W, H = synthetic_layer(2, 12, seed=5)
     optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
@@ -89,6 +89,21 @@ def test_thompson_stops_playing_arms_that_never_pay_when_all_rewards_are_small()
             bandit.update(arm, 0.6 if arm == 0 and rng.random() < 0.2 else 0.0)  # arm 0 pays 0.12 on average, others 0
         plays[policy] = bandit.counts[0] / bandit.counts.sum()
     assert plays["thompson"] > 0.8 > plays["ucb"]
+
+
+def test_discounted_thompson_returns_to_an_arm_once_the_leader_stops_paying():
+    """Half-way the paying arm changes (rows settle in lns): the undiscounted posterior keeps its memory of the
+    old leader, the discounted one forgets it within a few hundred calls."""
+    late = {}
+    for policy in ("thompson", "thompson-discounted"):
+        bandit, rng, plays = Bandit(2, policy, seed=0), np.random.default_rng(0), []
+        for t in range(2000):
+            arm = bandit.choose()
+            bandit.update(arm, 0.5 if arm == (t >= 1000) and rng.random() < 0.5 else 0.0)
+            plays += [arm] if t >= 1000 else []
+        late[policy] = np.mean(plays)
+        assert len(bandit.weights()) == 2 and all(0 < w < 1 for w in bandit.weights())
+    assert late["thompson-discounted"] > 0.8 > late["thompson"]
 
 
 def test_pseudocost_branching_solves_with_branching_and_reports_it():

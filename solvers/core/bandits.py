@@ -8,6 +8,11 @@ Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per s
   per arm, S the summed rewards of its n calls: the arm whose posterior draw is largest. Unlike UCB1, whose bonus
   sqrt(2 ln t / n) assumes rewards spread over [0, 1], its exploration shrinks with the rewards' own scale, so
   arms that almost never pay (mean rewards near 0, the usual case in lns) stop being played.
+- ``thompson-discounted``: discounted Thompson sampling (Raj and Kalyani 2017, "Taming non-stationary bandits: a
+  Bayesian approach"): before each update every arm's successes S and failures F (F = n - S) are multiplied by
+  ``DISCOUNT``, then the played arm gets S += r, F += 1 - r; draw from Beta(1 + S, 1 + F). The posterior forgets
+  at rate ``DISCOUNT`` per call (a memory of about 1 / (1 - DISCOUNT) calls), so an arm left early is tried again
+  once the leader's yield falls: lns' yields are not stationary (rows settle as the search goes on).
 - ``round-robin``: the fixed schedule the bandits are compared with.
 As in Chmiela, Gleixner, Lichocki, Pokutta (2023) for SCIP's heuristic scheduler.
 """
@@ -17,7 +22,8 @@ import math
 
 import numpy as np
 
-POLICIES = ("ucb", "exp3", "epsgreedy", "thompson", "round-robin")
+POLICIES = ("ucb", "exp3", "epsgreedy", "thompson", "thompson-discounted", "round-robin")
+DISCOUNT = 0.99  # thompson-discounted's forgetting factor per call (Raj and Kalyani use 0.9 - 0.99)
 
 
 class Bandit:
@@ -28,6 +34,8 @@ class Bandit:
         self.rng = np.random.default_rng(seed)
         self.counts = np.zeros(arms)
         self.sums = np.zeros(arms)
+        self.successes = np.zeros(arms)  # thompson-discounted's discounted S and F
+        self.failures = np.zeros(arms)
         self.log_weights = np.zeros(arms)
         self.rounds = 0
         self._last_probabilities = np.full(arms, 1.0 / arms)
@@ -42,6 +50,8 @@ class Bandit:
             return int(self.rng.choice(self.arms, p=self._last_probabilities))
         if self.policy == "thompson":
             return int(np.argmax(self.rng.beta(1.0 + self.sums, 1.0 + self.counts - self.sums)))
+        if self.policy == "thompson-discounted":
+            return int(np.argmax(self.rng.beta(1.0 + self.successes, 1.0 + self.failures)))
         untried = np.flatnonzero(self.counts == 0)
         if untried.size:
             return int(untried[0])
@@ -54,12 +64,19 @@ class Bandit:
         reward = float(min(max(reward, 0.0), 1.0))
         self.counts[arm] += 1
         self.sums[arm] += reward
+        self.successes *= DISCOUNT
+        self.failures *= DISCOUNT
+        self.successes[arm] += reward
+        self.failures[arm] += 1.0 - reward
         if self.policy == "exp3":
             self.log_weights[arm] += self.gamma * reward / (self.arms * self._last_probabilities[arm])
 
     def weights(self) -> list[float]:
-        """Current preference per arm (means, or Exp3 probabilities), for ``info``."""
+        """Current preference per arm (means; Exp3's probabilities; thompson-discounted's discounted posterior
+        means), for ``info``."""
         if self.policy == "exp3":
             w = np.exp(self.log_weights - self.log_weights.max())
             return (w / w.sum()).round(4).tolist()
+        if self.policy == "thompson-discounted":
+            return ((1.0 + self.successes) / (2.0 + self.successes + self.failures)).round(4).tolist()
         return np.divide(self.sums, self.counts, out=np.zeros(self.arms), where=self.counts > 0).round(4).tolist()
