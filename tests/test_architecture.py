@@ -89,3 +89,21 @@ def test_readme_methods_table_is_the_registry():
     text = (ROOT / "README.md").read_text()
     start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
     assert text[start:end] == readme_block(), "README methods table is stale: paste `bench methods --markdown`"
+
+
+def test_registry_defaults_are_the_solve_functions_defaults():
+    """An option's default is written twice, in the registry (what ``bench methods`` shows and validation fills in)
+    and as the solve function's keyword default (what a direct call gets): the two must never drift apart."""
+    import inspect
+
+    from solvers.registry import SPECS
+
+    drifted = []
+    for name, spec in SPECS.items():
+        parameters = inspect.signature(spec.solve).parameters
+        for option, declared in spec.options.items():
+            keyword = parameters.get(option)
+            if keyword is not None and keyword.default is not inspect.Parameter.empty and \
+                    keyword.default != declared.default:
+                drifted.append(f"{name}.{option}: registry {declared.default!r}, signature {keyword.default!r}")
+    assert not drifted, drifted
