@@ -10,8 +10,8 @@ Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per s
   arms that almost never pay (mean rewards near 0, the usual case in lns) stop being played.
 - ``thompson-discounted``: discounted Thompson sampling (Raj and Kalyani 2017, "Taming non-stationary bandits: a
   Bayesian approach"): before each update every arm's successes S and failures F (F = n - S) are multiplied by
-  ``DISCOUNT``, then the played arm gets S += r, F += 1 - r; draw from Beta(1 + S, 1 + F). The posterior forgets
-  at rate ``DISCOUNT`` per call (a memory of about 1 / (1 - DISCOUNT) calls), so an arm left early is tried again
+  ``discount`` (default ``DISCOUNT``), then the played arm gets S += r, F += 1 - r; draw from Beta(1 + S, 1 + F). The posterior forgets
+  at that rate per call (a memory of about 1 / (1 - discount) calls), so an arm left early is tried again
   once the leader's yield falls: lns' yields are not stationary (rows settle as the search goes on).
 - ``round-robin``: the fixed schedule the bandits are compared with.
 As in Chmiela, Gleixner, Lichocki, Pokutta (2023) for SCIP's heuristic scheduler.
@@ -27,10 +27,13 @@ DISCOUNT = 0.99  # thompson-discounted's forgetting factor per call (Raj and Kal
 
 
 class Bandit:
-    def __init__(self, arms: int, policy: str = "ucb", *, seed: int = 0, gamma: float = 0.1, eps: float = 0.1):
+    def __init__(self, arms: int, policy: str = "ucb", *, seed: int = 0, gamma: float = 0.1, eps: float = 0.1,
+                 discount: float = DISCOUNT):
         if policy not in POLICIES:
             raise ValueError(f"unknown bandit policy {policy!r}; known: {', '.join(POLICIES)}")
-        self.policy, self.arms, self.gamma, self.eps = policy, arms, gamma, eps
+        if not 0.0 < discount <= 1.0:
+            raise ValueError(f"bandit discount must lie in (0, 1]; got {discount!r}")
+        self.policy, self.arms, self.gamma, self.eps, self.discount = policy, arms, gamma, eps, discount
         self.rng = np.random.default_rng(seed)
         self.counts = np.zeros(arms)
         self.sums = np.zeros(arms)
@@ -64,8 +67,8 @@ class Bandit:
         reward = float(min(max(reward, 0.0), 1.0))
         self.counts[arm] += 1
         self.sums[arm] += reward
-        self.successes *= DISCOUNT
-        self.failures *= DISCOUNT
+        self.successes *= self.discount
+        self.failures *= self.discount
         self.successes[arm] += reward
         self.failures[arm] += 1.0 - reward
         if self.policy == "exp3":

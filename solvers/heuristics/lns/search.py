@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...core.bandits import Bandit
+from ...core.bandits import DISCOUNT, Bandit
 from ...core.objective import mask_error_rows
 from ..sparseswaps import REL_TOL, swap_rows
 from .neighbourhoods import NEIGHBOURHOODS, RowState, free_set
@@ -34,6 +34,7 @@ class SearchSettings:
     """Options of one search (the method's options, ``solvers.registry``)."""
 
     bandit: str = DEFAULT_BANDIT
+    discount: float = DISCOUNT
     sizes: tuple = (16, 32, 64)
     sub_time: float = 0.5
     sub_nodes: int = 200
@@ -74,7 +75,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
     first (to their local optimum or the deadline), so the cheap start runs in every worker at once."""
     rng = np.random.default_rng(settings.seed)
     arms = settings.arms
-    bandit = Bandit(len(arms), settings.bandit, seed=settings.seed)
+    bandit = Bandit(len(arms), settings.bandit, seed=settings.seed, discount=settings.discount)
     stats = SearchStats()
     mask = mask.copy()
     n = W.shape[1]

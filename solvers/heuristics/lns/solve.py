@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ...core.arrays import one_blas_thread
+from ...core.bandits import DISCOUNT
 from ...core.objective import check_mask, mask_error_rows
 from ...core.problem import LayerProblem
 from ...core.result import MethodAnswer
@@ -100,14 +101,15 @@ def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
 
 
 def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = DEFAULT_BANDIT,
-              min_size: int = 16, max_size: int = 64, sub_time: float = 0.5, sub_nodes: int = 200, patience: int = 12,
+              discount: float = DISCOUNT, min_size: int = 16, max_size: int = 64, sub_time: float = 0.5,
+              sub_nodes: int = 200, patience: int = 12,
               max_calls: int | None = None, workers: int | None = None, row_bounds=None,
               deterministic: bool = False) -> MethodAnswer:
     """lns (module docstring). Free-set sizes are min_size, 2 min_size, ... up to max_size; ``sub_time`` seconds and
     ``sub_nodes`` nodes bound each fw-bnb sub-solve; ``patience`` failures in a row settle a row; ``max_calls``
     sub-problems per worker at most (None: until the time limit or every row is settled); ``row_bounds``: lower
     bounds per row, to search the rows with the largest remaining gap first; ``deterministic``: a seed fixes the
-    run (``lns.search``)."""
+    run (``lns.search``); ``discount``: the forgetting factor of ``bandit="thompson-discounted"`` (``core.bandits``)."""
     if problem.objective != "mask":
         raise ValueError("lns solves the mask objective; use objective='mask'")
     if min_size > max_size:
@@ -128,7 +130,7 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
     parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
-    settings = [SearchSettings(bandit, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, swap_first,
+    settings = [SearchSettings(bandit, discount, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, swap_first,
                                seed + k)
                 for k in range(n_workers)]
     args = [(problem.W[r], problem.H, start[r], group_size, s, search_deadline, started,
