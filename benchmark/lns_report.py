@@ -99,12 +99,18 @@ UNRECORDED_DEFAULT = "ucb"  # lns's default bandit when records did not yet carr
 def bandit_policy(solver: str, default: str | None = None) -> str | None:
     """The bandit policy of an lns solver label (``lns``, ``lns-round-robin[workers=1]``,
     ``lns[bandit=thompson]``), from its options over the variant's preset over ``default`` (None: the
-    method's current default); None if not lns."""
+    method's current default); None if not lns. A discount given in the label is part of the policy's name
+    (``thompson-discounted[0.998]``), so runs with two discounts stay apart."""
     _, method, options = parse_solver(solver)
     spec = SPECS.get(method)
     if spec is None or "bandit" not in spec.options:
         return None
-    return {"bandit": default or spec.options["bandit"].default, **spec.preset, **options}["bandit"]
+    policy = {"bandit": default or spec.options["bandit"].default, **spec.preset, **options}["bandit"]
+    return _with_discount(policy, options)
+
+
+def _with_discount(policy: str, options: dict) -> str:
+    return f"{policy}[{options['discount']}]" if "discount" in options and policy == "thompson-discounted" else policy
 
 
 def by_policy(path: Path) -> dict:
@@ -117,7 +123,7 @@ def by_policy(path: Path) -> dict:
             r = json.loads(line)
             policy = bandit_policy(r["solver"], UNRECORDED_DEFAULT)
             if policy is not None and isinstance(r.get("info_bandit"), str):
-                policy = r["info_bandit"]
+                policy = _with_discount(r["info_bandit"], parse_solver(r["solver"])[2])
             if r.get("status") != "error" and policy is not None:
                 out[(r["instance_set"], r["setting"], r["instance"], policy)] = r
     return out

@@ -70,11 +70,15 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
              record("lns[bandit=thompson]", "a", [[2.0, 3.9]]),
              record("lns-round-robin", "b", [[1.0, 3.0], [10.0, 2.0]]), record("lns", "b", [[1.0, 2.5]]),
              record("lns[bandit=thompson]", "b", [[5.0, 2.0]]), record("sparseswaps", "b", [[0.0, 9.0]]),
-             {**record("lns", "c", [[1.0, 1.0]]), "info_bandit": "exp3"}]  # what ran wins over the label's default
+             {**record("lns", "c", [[1.0, 1.0]]), "info_bandit": "exp3"},  # what ran wins over the label's default
+             {**record("lns[bandit=thompson-discounted]", "c", [[1.0, 1.0]]), "info_bandit": "thompson-discounted"},
+             {**record("lns[bandit=thompson-discounted,discount=0.9]", "c", [[1.0, 1.0]]),
+              "info_bandit": "thompson-discounted"}]  # two discounts stay two policies
     path = tmp_path / "records.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
     records = by_policy(path)
-    assert {k[3] for k in records} == {"round-robin", "ucb", "thompson", "exp3"}
+    assert {k[3] for k in records} == {"round-robin", "ucb", "thompson", "exp3", "thompson-discounted",
+                                       "thompson-discounted[0.9]"}
     text = "\n".join(bandit_table(records))
     assert "- thompson: median time ratio to round-robin 0.38 (quartiles 0.31 - 0.44) over the 2 modules" in text
     assert "- ucb: median time ratio to round-robin 0.50 over the 1 modules" in text and "not reached on 1;" in text
