@@ -15,10 +15,10 @@ no lower bound of its own.
 
 The default bandit is Thompson sampling (``core.bandits``). Side by side on the seven SmolLM2 layer-3 modules (per-row
 50 %, 120 s, one worker each; ``results/lns-bench/bandit*``) it reached round-robin's final error in a median
-0.71x, 0.65x and 0.73x of round-robin's time over all modules in three of four runs (a miss counted as slowest;
-UCB1 0.89x / 0.88x in the first two) and missed it on 4 of 7 modules in the fourth (rewards are per second, so a
-seed does not fix a timed run); it ended 0.01-0.11 % below round-robin's summed error. Most arms pay almost nothing
-on most rows and UCB1 keeps paying for them; Thompson can commit early to a slow arm. ``thompson-discounted``
+0.71x, 0.65x and 0.73x of round-robin's time over all modules in three of five runs (a miss counted as slowest;
+UCB1 0.89x / 0.88x in the first two), but 0.93x (3 misses) and 4 misses of 7 in two others (rewards are per
+second, so a seed does not fix a timed run); it ended 0.01-0.11 % below round-robin's summed error. Most arms
+pay almost nothing on most rows and UCB1 keeps paying for them; Thompson can commit early to a slow arm. ``thompson-discounted``
 (discount 0.99) never missed in two runs but was slower (0.93x, 0.93x; discount 0.998: 0.87x, one run).
 """
 from __future__ import annotations
