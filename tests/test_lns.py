@@ -199,3 +199,12 @@ def test_records_carry_the_bandit_policy_that_ran(tmp_path, cache):
     assert records and all(not r["flags"] and r["status"] != "error" for r in records)
     assert {r["solver"]: r["info_bandit"] for r in records} == dict(zip(solvers, ["round-robin", "thompson"]))
     assert {key[3] for key in by_policy(tmp_path / "records.jsonl")} == {"round-robin", "thompson"}
+
+
+def test_a_discount_without_the_discounted_bandit_is_refused():
+    W, H = _layer(2, 16, seed=3)
+    with pytest.raises(ValueError, match="discount=0.9 acts only with bandit='thompson-discounted'"):
+        solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2, discount=0.9)
+    r = solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2, bandit="thompson-discounted",
+                    discount=0.9)
+    assert r.info["bandit"] == "thompson-discounted"

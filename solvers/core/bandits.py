@@ -10,9 +10,9 @@ Rewards lie in [0, 1] (``bnb.solve`` passes relative incumbent improvement per s
   arms that almost never pay (mean rewards near 0, the usual case in lns) stop being played.
 - ``thompson-discounted``: discounted Thompson sampling (Raj and Kalyani 2017, "Taming non-stationary bandits: a
   Bayesian approach"): before each update every arm's successes S and failures F (F = n - S) are multiplied by
-  ``discount`` (default ``DISCOUNT``), then the played arm gets S += r, F += 1 - r; draw from Beta(1 + S, 1 + F). The posterior forgets
-  at that rate per call (a memory of about 1 / (1 - discount) calls), so an arm left early is tried again
-  once the leader's yield falls: lns' yields are not stationary (rows settle as the search goes on).
+  ``discount`` (default ``DISCOUNT``), then the played arm gets S += r, F += 1 - r; draw from Beta(1 + S, 1 + F).
+  The posterior forgets at that rate per call (a memory of about 1 / (1 - discount) calls), so an arm left early is
+  tried again once the leader's yield falls: lns' yields are not stationary (rows settle as the search goes on).
 - ``round-robin``: the fixed schedule the bandits are compared with.
 As in Chmiela, Gleixner, Lichocki, Pokutta (2023) for SCIP's heuristic scheduler.
 """

@@ -116,6 +116,8 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
         raise ValueError("lns solves the mask objective; use objective='mask'")
     if min_size > max_size:
         raise ValueError(f"lns: min_size {min_size} is above max_size {max_size}")
+    if discount != DISCOUNT and bandit != "thompson-discounted":
+        raise ValueError(f"lns: discount={discount} acts only with bandit='thompson-discounted' (got {bandit!r})")
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else math.inf)
     bounds = _check_row_bounds(row_bounds, problem.shape[0])
