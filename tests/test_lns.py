@@ -179,14 +179,15 @@ def test_worker_processes_are_the_usable_cores_and_one_inside_a_daemon():
     assert queue.get(timeout=5) == 1
 
 
+@pytest.mark.parametrize("bandit", ["thompson", "thompson-discounted"])
 @pytest.mark.parametrize("k", [-12, 12])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("2:4", None)])
-def test_right_at_every_scale_of_W_and_H(k, pattern, sparsity):
+def test_right_at_every_scale_of_W_and_H(k, pattern, sparsity, bandit):
     W, H = _layer(3, 20, seed=11)
     best = solve_layer(W, H, method="brute-force", sparsity=sparsity, pattern=pattern).objective
     for scale_w, scale_h in ((10.0**k, 1.0), (1.0, 10.0**k)):
         found = solve_layer(W * scale_w, H * scale_h, method="lns", sparsity=sparsity, pattern=pattern,
-                            warm_start="magnitude", workers=1, min_size=8, max_size=16, patience=40)
+                            warm_start="magnitude", workers=1, min_size=8, max_size=16, patience=40, bandit=bandit)
         assert found.objective == pytest.approx(best * scale_w**2 * scale_h, rel=1e-9)
 
 

@@ -67,10 +67,11 @@ class Bandit:
         reward = float(min(max(reward, 0.0), 1.0))
         self.counts[arm] += 1
         self.sums[arm] += reward
-        self.successes *= self.discount
-        self.failures *= self.discount
-        self.successes[arm] += reward
-        self.failures[arm] += 1.0 - reward
+        if self.policy == "thompson-discounted":
+            self.successes *= self.discount
+            self.failures *= self.discount
+            self.successes[arm] += reward
+            self.failures[arm] += 1.0 - reward
         if self.policy == "exp3":
             self.log_weights[arm] += self.gamma * reward / (self.arms * self._last_probabilities[arm])
 

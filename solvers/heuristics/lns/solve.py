@@ -18,8 +18,9 @@ The default bandit is Thompson sampling (``core.bandits``). Side by side on the 
 0.71x, 0.65x and 0.73x of round-robin's time over all modules in three of five runs (a miss counted as slowest;
 UCB1 0.89x / 0.88x in the first two), but 0.93x (3 misses) and 4 misses of 7 in two others (rewards are per
 second, so a seed does not fix a timed run); it ended 0.01-0.11 % below round-robin's summed error. Most arms
-pay almost nothing on most rows and UCB1 keeps paying for them; Thompson can commit early to a slow arm. ``thompson-discounted``
-(discount 0.99) never missed in two runs but was slower (0.93x, 0.93x; discount 0.998: 0.87x, one run).
+pay almost nothing on most rows and UCB1 keeps paying for them; Thompson can commit early to a slow arm.
+``thompson-discounted`` (discount 0.99) never missed in two runs but was slower (0.93x, 0.93x; discount 0.998:
+0.87x, one run).
 """
 from __future__ import annotations
 
@@ -134,8 +135,8 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
     parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
-    settings = [SearchSettings(bandit, discount, sizes, sub_time, sub_nodes, patience, max_calls, deterministic, swap_first,
-                               seed + k)
+    settings = [SearchSettings(bandit, discount, sizes, sub_time, sub_nodes, patience, max_calls, deterministic,
+                               swap_first, seed + k)
                 for k in range(n_workers)]
     args = [(problem.W[r], problem.H, start[r], group_size, s, search_deadline, started,
              None if bounds is None else bounds[r]) for r, s in zip(parts_rows, settings)]
