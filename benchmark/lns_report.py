@@ -40,7 +40,7 @@ def _latest(path: Path) -> dict:
 
 
 def time_to_reach(trace: list, target: float) -> float | None:
-    """First time in ``trace`` ([seconds, objective] pairs) at which the objective is <= target."""
+    """First time in ``trace`` ([seconds, objective] pairs; or [work, objective]) at which the objective is <= target."""
     return next((t for t, value in trace if value <= target * (1 + OPT_RTOL)), None)
 
 
@@ -131,23 +131,27 @@ def by_policy(path: Path) -> dict:
 
 def bandit_table(records: dict, title: str = "") -> list[str]:
     """Each bandit policy against round-robin on the same module: time to reach round-robin's final error
-    (from the improvement traces) and the final errors. ``records`` as from :func:`by_policy`."""
+    (from the improvement traces) and the final errors. ``records`` as from :func:`by_policy`. Runs that all
+    carry a work trace (``deterministic``, ended by ``work_limit``) are compared by work instead of seconds:
+    a seed fixes those, whatever the machine's load."""
+    by_work = bool(records) and all("info_work_trace" in r for r in records.values())
+    trace_key, unit, clock = ("info_work_trace", "work", "work") if by_work else ("info_trace", "s", "time")
     policies = sorted({k[3] for k in records} - {"round-robin"})
     rows, ratios, missed, limit = [], {p: [] for p in policies}, {p: 0 for p in policies}, None
     for key in sorted({k[:3] for k in records}):
         rr = records.get(key + ("round-robin",))
-        if not rr or "info_trace" not in rr:
+        if not rr or trace_key not in rr:
             continue
-        limit = rr["time_limit"]
+        limit = parse_solver(rr["solver"])[2].get("work_limit", rr["info_work"]) if by_work else rr["time_limit"]
         target = rr["objective"]
-        t_rr = time_to_reach(rr["info_trace"], target)
+        t_rr = time_to_reach(rr[trace_key], target)
         row = [key[2].replace("layer3.", ""), key[1], f"{t_rr:.1f}"]
         for policy in policies:
             other = records.get(key + (policy,))
-            if not other or "info_trace" not in other:
+            if not other or trace_key not in other:
                 row += ["-", "-", "-"]
                 continue
-            t = time_to_reach(other["info_trace"], target)
+            t = time_to_reach(other[trace_key], target)
             ratio = t / t_rr if t is not None and t_rr else None
             if ratio is None:
                 missed[policy] += 1
@@ -158,10 +162,13 @@ def bandit_table(records: dict, title: str = "") -> list[str]:
         rows.append(row)
     if not rows:
         return []
-    header = ["module", "setting", "round-robin reaches its final [s]"]
+    header = ["module", "setting", f"round-robin reaches its final [{unit}]"]
     for policy in policies:
-        header += [f"{policy} reaches it [s]", f"{policy} / round-robin time", f"{policy} final [% below round-robin]"]
-    lines = [f"### Bandit policies against round-robin{title}, same seeds, {limit:g} s per module", "",
+        header += [f"{policy} reaches it [{unit}]", f"{policy} / round-robin {clock}",
+                   f"{policy} final [% below round-robin]"]
+    budget = (f"equal work (lns's work model, {float(limit):g} nominal s per module), seeded" if by_work
+              else f"same seeds, {limit:g} s per module")
+    lines = [f"### Bandit policies against round-robin{title}, {budget}", "",
              tabulate(rows, header, tablefmt="github", disable_numparse=True), ""]
     for policy in policies:
         found = ratios[policy]
@@ -175,7 +182,7 @@ def bandit_table(records: dict, title: str = "") -> list[str]:
             spread = f" (quartiles {quartiles[0]:.2f} - {quartiles[2]:.2f})" if quartiles else ""
             # a module where it never reached round-robin's final error counts as slower than any reached one
             every = statistics.median(sorted(found) + [math.inf] * missed[policy])
-            lines.append(f"- {policy}: median time ratio to round-robin {statistics.median(found):.2f}{spread} over "
+            lines.append(f"- {policy}: median {clock} ratio to round-robin {statistics.median(found):.2f}{spread} over "
                          f"the {len(found)} modules where it reached round-robin's final error (target <= 0.80); "
                          f"not reached on {missed[policy]}; over all {len(found) + missed[policy]} modules, a miss "
                          f"counted as slowest: {every:.2f}.{summed}")

@@ -135,6 +135,8 @@ LNS_OPTIONS = {
     "workers": positive_int("processes, one BLAS thread each (None: the usable cores)", None, none_ok=True),
     "row_bounds": Option("any", None, "lower bounds per row (d_out numbers): search the largest gaps first"),
     "deterministic": Option("bool", False, "rewards by a work model, not seconds: a seed fixes the run"),
+    "work_limit": Option("float", None, "deterministic only: stop at this much work per worker (nominal seconds)",
+                         low=0, open_low=True, none_ok=True),
 }
 MIP_OPTIONS = {
     "formulation": choice("model of the quadratic objective", "qcr", FORMULATIONS),

@@ -115,6 +115,26 @@ def test_deterministic_for_a_seed(workers):
     assert runs[0].info["calls"] == runs[1].info["calls"]
 
 
+def test_a_work_limit_ends_a_deterministic_run_at_the_same_point_every_time():
+    W, H = _layer(8, 40, seed=4)
+    problem = make_problem(W, H, sparsity=0.5)
+    options = dict(seed=3, warm_start="wanda", workers=1, min_size=8, max_size=32, deterministic=True)
+    full = solve_lns(problem, max_calls=40, **options)
+    assert full.info["work"] > 0
+    limit = full.info["work"] / 2
+    runs = [solve_lns(problem, work_limit=limit, **options) for _ in range(2)]
+    assert np.array_equal(runs[0].mask, runs[1].mask) and runs[0].info["work_trace"] == runs[1].info["work_trace"]
+    assert limit <= runs[0].info["work"] < full.info["work"]
+    assert sum(runs[0].info["calls"].values()) < sum(full.info["calls"].values())
+    trace = runs[0].info["work_trace"]  # (work, error): starts at the warm start, falls, ends at the answer
+    assert trace[0] == [0.0, runs[0].info["start_mask_error"]]
+    assert all(b[0] >= a[0] and b[1] <= a[1] for a, b in zip(trace, trace[1:]))
+    assert trace[-1][1] == pytest.approx(float(mask_error_rows(W, H, runs[0].mask).sum()), rel=1e-9)
+    with pytest.raises(ValueError, match="work_limit counts the work model of deterministic=True"):
+        solve_layer(W, H, method="lns", sparsity=0.5, workers=1, work_limit=1.0)
+    assert "work_trace" not in solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2).info
+
+
 def test_round_robin_preset_and_method_warm_start():
     W, H = _layer(4, 32, seed=6)
     answer = solve_layer(W, H, method="lns-round-robin", sparsity=0.5, warm_start="fw-polish", workers=1,

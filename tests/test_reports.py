@@ -85,3 +85,21 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
     assert "over all 2 modules, a miss counted as slowest: inf." in text  # median of (0.5, miss)
     assert "over all 2 modules, a miss counted as slowest: 0.38. Summed final error 1.667 % below" in text
     assert "| a " in text and "2.5000" in text  # thompson's final 3.9 is 2.5 % below round-robin's 4.0
+
+
+def test_lns_report_compares_deterministic_runs_by_work_not_seconds(tmp_path):
+    from benchmark.lns_report import bandit_table
+
+    def record(solver, policy, seconds, work):  # the same objectives over wall seconds and over work
+        return {"instance_set": "s", "setting": "per-row@0.5", "instance": "layer3.a", "objective": 4.0,
+                "solver": f"{solver}[deterministic=true,work_limit=20]", "time_limit": 300.0, "status": "heuristic",
+                "info_trace": [[1.0, 5.0], [seconds, 4.0]], "info_work_trace": [[0.0, 5.0], [work, 4.0]],
+                "info_work": 20.4}
+
+    records = {("s", "per-row@0.5", "layer3.a", "round-robin"): record("lns-round-robin", "round-robin", 30.0, 16.0),
+               ("s", "per-row@0.5", "layer3.a", "thompson"): record("lns", "thompson", 9.0, 4.0)}
+    text = "\n".join(bandit_table(records))
+    assert "equal work (lns's work model, 20 nominal s per module), seeded" in text
+    assert "- thompson: median work ratio to round-robin 0.25 over the 1 modules" in text  # 4 / 16, not 9 / 30
+    records[("s", "per-row@0.5", "layer3.a", "thompson")].pop("info_work_trace")  # mixed: back to seconds
+    assert "- thompson: median time ratio to round-robin 0.30 over the 1 modules" in "\n".join(bandit_table(records))

@@ -8,8 +8,10 @@ error reduction per second of the call, r = 1 - exp(-rate / mean rate of all cal
 arm of average yield scores 0.63 whatever the layer's scale (the bandit sees only relative yields). Every
 accepted change lowers the row error by more than ``REL_TOL`` of it, so the search is monotone.
 
-``deterministic``: rewards count the sub-problem's work (``lns.subproblem``'s cost model) instead of seconds and
-fw-bnb sub-solves stop by their node limit only, so a seed fixes the run (with ``max_calls``, or no time limit).
+``deterministic``: rewards count the sub-problem's work (``lns.subproblem``'s cost model, nominal seconds) instead of
+seconds and fw-bnb sub-solves stop by their node limit only, so a seed fixes the run when ``max_calls`` or
+``work_limit`` (summed work) ends it before the time limit; the work trace (summed work, error reduction) then
+compares policies at equal work, free of the machine's load.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class SearchSettings:
     patience: int = 12
     max_calls: int | None = None
     deterministic: bool = False
+    work_limit: float | None = None
     swap_first: bool = False
     seed: int = 0
 
@@ -53,14 +56,16 @@ class SearchSettings:
 @dataclass
 class SearchStats:
     """What one search did, per arm name ("boundary-32"): calls, wins, error reduction (summed), seconds; the
-    trace of accepted improvements as (seconds since the start, error reduction); the bandit's final weights;
-    rows settled."""
+    trace of accepted improvements as (seconds since the start, error reduction), and under ``deterministic`` as
+    (work so far, error reduction); the summed work; the bandit's final weights; rows settled."""
 
     calls: dict = field(default_factory=dict)
     wins: dict = field(default_factory=dict)
     reductions: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     trace: list = field(default_factory=list)
+    work_trace: list = field(default_factory=list)
+    work: float = 0.0
     weights: dict = field(default_factory=dict)
     settled_rows: int = 0
     passes: int = 1
@@ -69,8 +74,8 @@ class SearchStats:
 def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int | None, settings: SearchSettings,
                 deadline: float, started: float, row_bounds: np.ndarray | None = None
                 ) -> tuple[np.ndarray, SearchStats]:
-    """lns on rows ``W`` (mask rows ``mask``) until ``deadline`` (perf_counter), every row settled, or
-    ``max_calls`` sub-problems. ``group_size``: N:M's M (None: per-row, or per-layer rows, whose counts stay
+    """lns on rows ``W`` (mask rows ``mask``) until ``deadline`` (perf_counter), every row settled,
+    ``max_calls`` sub-problems or ``work_limit`` summed work. ``group_size``: N:M's M (None: per-row, or per-layer rows, whose counts stay
     fixed). The trace's times count from ``started``. ``settings.swap_first``: SparseSwaps' 1-swaps on these rows
     first (to their local optimum or the deadline), so the cheap start runs in every worker at once."""
     rng = np.random.default_rng(settings.seed)
@@ -90,6 +95,8 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
         swapped = before - float(mask_error_rows(W, H, mask).sum())
         if swapped > 0:
             stats.trace.append((time.perf_counter() - started, swapped))
+            if settings.deterministic:  # the same for every policy: outside the work model, at work 0
+                stats.work_trace.append((0.0, swapped))
     root = np.sqrt(np.clip(diag, np.finfo(float).tiny, None))
     corr = H / root[:, None] / root[None, :]
     errors = mask_error_rows(W, H, mask)
@@ -106,7 +113,8 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
             failures[:] = 0
             continue
         if not len(W) or priority[i] < 0 or time.perf_counter() >= deadline or \
-                (settings.max_calls is not None and calls >= settings.max_calls):
+                (settings.max_calls is not None and calls >= settings.max_calls) or \
+                (settings.work_limit is not None and stats.work >= settings.work_limit):
             break
         arm = bandit.choose()
         k, _, size, label = arms[arm]
@@ -131,6 +139,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
                 mask[i], errors[i] = new, value
         seconds = max(time.perf_counter() - t0, 1e-6)
         calls += 1
+        stats.work += work
         rate = gain / (max(work, 1e-6) if settings.deterministic else seconds)
         rate_sum += rate
         mean_rate = rate_sum / calls
@@ -141,6 +150,8 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
         if gain > 0:
             stats.wins[label] = stats.wins.get(label, 0) + 1
             stats.trace.append((time.perf_counter() - started, gain))
+            if settings.deterministic:
+                stats.work_trace.append((stats.work, gain))
             failures[i] = 0
         else:
             failures[i] += 1

@@ -76,9 +76,10 @@ def _check_row_bounds(row_bounds, rows: int) -> np.ndarray | None:
     return bounds
 
 
-def _trace(started_objective: float, search_start: float, parts: list[SearchStats]) -> list[list[float]]:
-    """(seconds, objective) after every accepted improvement, merged over workers, at most TRACE_POINTS."""
-    events = sorted(event for part in parts for event in part.trace)
+def _trace(started_objective: float, search_start: float, events: list) -> list[list[float]]:
+    """(seconds, objective) after every accepted improvement ``events`` ((seconds, gain) of all workers), at
+    most TRACE_POINTS; the same for (work, objective)."""
+    events = sorted(events)
     times = np.array([search_start] + [t for t, _ in events])
     values = started_objective - np.concatenate([[0.0], np.cumsum([g for _, g in events])])
     keep = np.unique(np.linspace(0, len(times) - 1, min(len(times), TRACE_POINTS)).round().astype(int))
@@ -107,18 +108,22 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
               discount: float = DISCOUNT, min_size: int = 16, max_size: int = 64, sub_time: float = 0.5,
               sub_nodes: int = 200, patience: int = 12,
               max_calls: int | None = None, workers: int | None = None, row_bounds=None,
-              deterministic: bool = False) -> MethodAnswer:
+              deterministic: bool = False, work_limit: float | None = None) -> MethodAnswer:
     """lns (module docstring). Free-set sizes are min_size, 2 min_size, ... up to max_size; ``sub_time`` seconds and
     ``sub_nodes`` nodes bound each fw-bnb sub-solve; ``patience`` failures in a row settle a row; ``max_calls``
     sub-problems per worker at most (None: until the time limit or every row is settled); ``row_bounds``: lower
     bounds per row, to search the rows with the largest remaining gap first; ``deterministic``: a seed fixes the
-    run (``lns.search``); ``discount``: the forgetting factor of ``bandit="thompson-discounted"`` (``core.bandits``)."""
+    run (``lns.search``) when ``max_calls`` or ``work_limit`` (nominal seconds of its work model per worker) ends it
+    before the time limit; ``info["work"]`` is the most work of any worker, ``info["work_trace"]`` the
+    (work, error) points; ``discount``: the forgetting factor of ``bandit="thompson-discounted"`` (``core.bandits``)."""
     if problem.objective != "mask":
         raise ValueError("lns solves the mask objective; use objective='mask'")
     if min_size > max_size:
         raise ValueError(f"lns: min_size {min_size} is above max_size {max_size}")
     if discount != DISCOUNT and bandit != "thompson-discounted":
         raise ValueError(f"lns: discount={discount} acts only with bandit='thompson-discounted' (got {bandit!r})")
+    if work_limit is not None and not deterministic:
+        raise ValueError("lns: work_limit counts the work model of deterministic=True; set it too")
     started = time.perf_counter()
     deadline = started + (time_limit if time_limit is not None else math.inf)
     bounds = _check_row_bounds(row_bounds, problem.shape[0])
@@ -135,8 +140,9 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
     parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
-    settings = [SearchSettings(bandit, discount, sizes, sub_time, sub_nodes, patience, max_calls, deterministic,
-                               swap_first, seed + k)
+    settings = [SearchSettings(bandit=bandit, discount=discount, sizes=sizes, sub_time=sub_time, sub_nodes=sub_nodes,
+                               patience=patience, max_calls=max_calls, deterministic=deterministic,
+                               work_limit=work_limit, swap_first=swap_first, seed=seed + k)
                 for k in range(n_workers)]
     args = [(problem.W[r], problem.H, start[r], group_size, s, search_deadline, started,
              None if bounds is None else bounds[r]) for r, s in zip(parts_rows, settings)]
@@ -156,7 +162,11 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     info = {"warm_start": warm_start if isinstance(warm_start, str) else "mask", "start_mask_error": start_objective,
             "start_note": "Wanda; SparseSwaps ran in the workers" if swap_first else "the warm start's error",
             "bandit": bandit, "sizes": list(sizes), "workers": n_workers, "search_start_s": round(search_start, 4),
-            **_merge(parts, settings[0]), "trace": _trace(start_objective, search_start, parts)}
+            **_merge(parts, settings[0]),
+            "trace": _trace(start_objective, search_start, [event for part in parts for event in part.trace])}
+    if deterministic:
+        info["work"] = max(part.work for part in parts)
+        info["work_trace"] = _trace(start_objective, 0.0, [event for part in parts for event in part.work_trace])
     final = float(mask_error_rows(problem.W, problem.H, mask).sum())
     if final < info["trace"][-1][1]:
         info["trace"].append([round(time.perf_counter() - started, 4), final])
