@@ -123,8 +123,8 @@ FW_BNB_OPTIONS = {
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),
     "bandit": choice("bandit choosing neighbourhood and size", LNS_BANDIT, POLICIES),
-    "discount": Option("float", DISCOUNT, "thompson-discounted's forgetting factor per call", low=0, open_low=True,
-                       high=1),
+    "discount": Option("float", None, f"thompson-discounted's forgetting factor per call (None: {DISCOUNT})", low=0,
+                       open_low=True, high=1, none_ok=True),
     "min_size": Option("int", 16, "smallest free set (sizes double up to max_size)", low=2),
     "max_size": Option("int", 64, "largest free set", low=2),
     "sub_time": Option("float", 0.5, "seconds per fw-bnb sub-solve", low=0, open_low=True),

@@ -226,6 +226,8 @@ def test_a_discount_without_the_discounted_bandit_is_refused():
     W, H = _layer(2, 16, seed=3)
     with pytest.raises(ValueError, match="discount=0.9 acts only with bandit='thompson-discounted'"):
         solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2, discount=0.9)
+    with pytest.raises(ValueError, match="discount=0.99 acts only"):  # the default value, given: refused as well
+        solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2, bandit="ucb", discount=0.99)
     r = solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2, bandit="thompson-discounted",
                     discount=0.9)
     assert r.info["bandit"] == "thompson-discounted"

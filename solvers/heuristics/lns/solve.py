@@ -105,7 +105,7 @@ def _merge(parts: list[SearchStats], settings: SearchSettings) -> dict:
 
 
 def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", bandit: str = DEFAULT_BANDIT,
-              discount: float = DISCOUNT, min_size: int = 16, max_size: int = 64, sub_time: float = 0.5,
+              discount: float | None = None, min_size: int = 16, max_size: int = 64, sub_time: float = 0.5,
               sub_nodes: int = 200, patience: int = 12,
               max_calls: int | None = None, workers: int | None = None, row_bounds=None,
               deterministic: bool = False, work_limit: float | None = None) -> MethodAnswer:
@@ -115,12 +115,13 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     bounds per row, to search the rows with the largest remaining gap first; ``deterministic``: a seed fixes the
     run (``lns.search``) when ``max_calls`` or ``work_limit`` (nominal seconds of its work model per worker) ends it
     before the time limit; ``info["work"]`` is the most work of any worker, ``info["work_trace"]`` the
-    (work, error) points; ``discount``: the forgetting factor of ``bandit="thompson-discounted"`` (``core.bandits``)."""
+    (work, error) points; ``discount``: the forgetting factor of ``bandit="thompson-discounted"`` (``core.bandits``; None: its
+    ``DISCOUNT``), refused with any other bandit."""
     if problem.objective != "mask":
         raise ValueError("lns solves the mask objective; use objective='mask'")
     if min_size > max_size:
         raise ValueError(f"lns: min_size {min_size} is above max_size {max_size}")
-    if discount != DISCOUNT and bandit != "thompson-discounted":
+    if discount is not None and bandit != "thompson-discounted":
         raise ValueError(f"lns: discount={discount} acts only with bandit='thompson-discounted' (got {bandit!r})")
     if work_limit is not None and not deterministic:
         raise ValueError("lns: work_limit counts the work model of deterministic=True; set it too")
@@ -140,7 +141,7 @@ def solve_lns(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="spa
     search_deadline = deadline - reserve
     search_start = time.perf_counter() - started
     parts_rows = [np.arange(k, rows, n_workers) for k in range(n_workers)]
-    settings = [SearchSettings(bandit=bandit, discount=discount, sizes=sizes, sub_time=sub_time, sub_nodes=sub_nodes,
+    settings = [SearchSettings(bandit=bandit, discount=DISCOUNT if discount is None else discount, sizes=sizes, sub_time=sub_time, sub_nodes=sub_nodes,
                                patience=patience, max_calls=max_calls, deterministic=deterministic,
                                work_limit=work_limit, swap_first=swap_first, seed=seed + k)
                 for k in range(n_workers)]
