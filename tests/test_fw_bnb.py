@@ -106,6 +106,21 @@ def test_discounted_thompson_returns_to_an_arm_once_the_leader_stops_paying():
     assert late["thompson-discounted"] > 0.8 > late["thompson"]
 
 
+def test_budgeted_thompson_prefers_the_arm_with_more_reward_per_cost():
+    """Arm 0 pays more per call but costs 9x as much: plain Thompson plays it, the budgeted posterior (reward
+    draw / cost draw) plays the cheap arm 1, which pays more per unit of cost; without costs it is Thompson."""
+    share = {}
+    for policy, costed in (("thompson", True), ("thompson-budgeted", True), ("thompson-budgeted", False)):
+        bandit, rng = Bandit(2, policy, seed=0), np.random.default_rng(0)
+        for _ in range(2000):
+            arm = bandit.choose()
+            paid = rng.random() < (0.5 if arm == 0 else 0.3)
+            bandit.update(arm, 0.6 if paid else 0.0, (0.9 if arm == 0 else 0.1) if costed else None)
+        share[policy, costed] = bandit.counts[1] / bandit.counts.sum()
+    assert share["thompson-budgeted", True] > 0.8 and share["thompson", True] < 0.2
+    assert share["thompson-budgeted", False] < 0.2
+
+
 def test_pseudocost_branching_solves_with_branching_and_reports_it():
     W, H = synthetic_layer(1, 24, seed=7, outliers=2)
     exact = solve_layer(W, H, 0.5, "per-row", "mip")

@@ -199,7 +199,7 @@ def test_worker_processes_are_the_usable_cores_and_one_inside_a_daemon():
     assert queue.get(timeout=5) == 1
 
 
-@pytest.mark.parametrize("bandit", ["thompson", "thompson-discounted"])
+@pytest.mark.parametrize("bandit", ["thompson", "thompson-discounted", "thompson-budgeted"])
 @pytest.mark.parametrize("k", [-12, 12])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("2:4", None)])
 def test_right_at_every_scale_of_W_and_H(k, pattern, sparsity, bandit):

@@ -5,7 +5,9 @@ Rows: the one with the largest priority (remaining gap: row error minus its boun
 1/2 per consecutive failure; a row is settled after ``patience`` failures in a row. When every row is settled the
 search ends, or, under a time limit, starts another pass over all rows (the limit is the budget). Reward of an arm: the
 error reduction per second of the call, r = 1 - exp(-rate / mean rate of all calls so far) in [0, 1), so an
-arm of average yield scores 0.63 whatever the layer's scale (the bandit sees only relative yields). Every
+arm of average yield scores 0.63 whatever the layer's scale (the bandit sees only relative yields). With
+``thompson-budgeted`` the gain and the cost (seconds, or work) are reported apart, each squashed by its mean over
+all calls so far the same way (r = 1 - exp(-gain / mean gain), c = 1 - exp(-cost / mean cost)). Every
 accepted change lowers the row error by more than ``REL_TOL`` of it, so the search is monotone.
 
 ``deterministic``: rewards count the sub-problem's work (``lns.subproblem``'s cost model, nominal seconds) instead of
@@ -71,6 +73,11 @@ class SearchStats:
     passes: int = 1
 
 
+def _squash(value: float, mean: float) -> float:
+    """1 - exp(-value / mean) in [0, 1): 0.63 for a value at the mean; 0 when the mean is 0."""
+    return 1.0 - math.exp(-value / mean) if mean > 0 else 0.0
+
+
 def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int | None, settings: SearchSettings,
                 deadline: float, started: float, row_bounds: np.ndarray | None = None
                 ) -> tuple[np.ndarray, SearchStats]:
@@ -102,7 +109,7 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
     errors = mask_error_rows(W, H, mask)
     bounds = np.zeros(len(W)) if row_bounds is None else np.asarray(row_bounds, dtype=float)
     failures = np.zeros(len(W), dtype=np.int64)
-    rate_sum, calls, passes = 0.0, 0, 1
+    rate_sum, gain_sum, cost_sum, calls, passes = 0.0, 0.0, 0.0, 0, 1
     while True:
         priority = np.maximum(errors - bounds, 0.0) * 0.5 ** failures
         priority[(failures >= settings.patience) | (errors <= 0)] = -1.0
@@ -140,10 +147,12 @@ def search_rows(W: np.ndarray, H: np.ndarray, mask: np.ndarray, group_size: int 
         seconds = max(time.perf_counter() - t0, 1e-6)
         calls += 1
         stats.work += work
-        rate = gain / (max(work, 1e-6) if settings.deterministic else seconds)
-        rate_sum += rate
-        mean_rate = rate_sum / calls
-        bandit.update(arm, 1.0 - math.exp(-rate / mean_rate) if mean_rate > 0 else 0.0)
+        cost = max(work, 1e-6) if settings.deterministic else seconds
+        rate_sum, gain_sum, cost_sum = rate_sum + gain / cost, gain_sum + gain, cost_sum + cost
+        if settings.bandit == "thompson-budgeted":
+            bandit.update(arm, _squash(gain, gain_sum / calls), _squash(cost, cost_sum / calls))
+        else:
+            bandit.update(arm, _squash(gain / cost, rate_sum / calls))
         stats.calls[label] = stats.calls.get(label, 0) + 1
         stats.reductions[label] = stats.reductions.get(label, 0.0) + gain
         stats.seconds[label] = stats.seconds.get(label, 0.0) + seconds
