@@ -140,7 +140,7 @@ def test_round_robin_preset_and_method_warm_start():
     answer = solve_layer(W, H, method="lns-round-robin", sparsity=0.5, warm_start="fw-polish", workers=1,
                          max_calls=24, min_size=8, max_size=16)
     assert answer.info["bandit"] == "round-robin" and answer.info["warm_start"] == "fw-polish"
-    assert solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2).info["bandit"] == "thompson"
+    assert solve_layer(W, H, method="lns", sparsity=0.5, workers=1, max_calls=2).info["bandit"] == "thompson-budgeted"
     polish = solve_layer(W, H, method="fw-polish", sparsity=0.5)
     assert answer.objective <= polish.objective * (1 + 1e-12)
     assert set(answer.info["calls"].values()) == {3.0}  # 24 calls per worker over 8 arms, in turn

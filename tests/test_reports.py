@@ -57,7 +57,7 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
 
     from benchmark.lns_report import bandit_policy, bandit_table, by_policy
 
-    assert bandit_policy("lns") == "thompson" and bandit_policy("lns", "ucb") == "ucb"  # today's default, or given
+    assert bandit_policy("lns") == "thompson-budgeted" and bandit_policy("lns", "ucb") == "ucb"  # today's default, or given
     assert bandit_policy("lns-round-robin[workers=1]") == "round-robin"
     assert bandit_policy("lns[bandit=thompson,workers=1]") == "thompson"
     assert bandit_policy("sparseswaps") is None

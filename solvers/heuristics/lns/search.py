@@ -30,7 +30,7 @@ from .neighbourhoods import NEIGHBOURHOODS, RowState, free_set
 from .subproblem import solve_free_set
 
 SWAP_CHUNK = 64  # rows per SparseSwaps pass (its numpy default)
-DEFAULT_BANDIT = "thompson"  # lns's bandit policy unless told (the measurement: lns.solve's docstring)
+DEFAULT_BANDIT = "thompson-budgeted"  # lns's bandit policy unless told (the measurement: lns.solve's docstring)
 
 
 @dataclass(frozen=True)

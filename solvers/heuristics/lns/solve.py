@@ -13,7 +13,8 @@ local optimum: 1-swaps are far cheaper than sub-problems, and the workers share 
 daemonic process such as a Dask worker). The result is a heuristic: monotone (never worse than the warm start),
 no lower bound of its own.
 
-The default bandit is Thompson sampling (``core.bandits``). Side by side on the seven SmolLM2 layer-3 modules (per-row
+The default bandit is budgeted Thompson sampling (``thompson-budgeted``, ``core.bandits``), since session 20;
+before it, plain Thompson sampling (sessions 17-19) and UCB1. Plain Thompson, side by side on the seven SmolLM2 layer-3 modules (per-row
 50 %, 120 s, one worker each; ``results/lns-bench/bandit*``) it reached round-robin's final error in a median
 0.71x, 0.65x and 0.73x of round-robin's time over all modules in three of five runs (a miss counted as slowest;
 UCB1 0.89x / 0.88x in the first two), but 0.93x (3 misses) and 4 misses of 7 in two others (rewards are per
@@ -27,7 +28,9 @@ seeds 0, 1, 2; ``results/lns-bench/bandit-work-seed*``): Thompson still missed r
 modules at seed 0 (0.85x at seed 1), so its misses are not timing noise: it scores a failed call 0 whatever it cost
 and plays the dear large free sets. ``thompson-budgeted`` (reward and cost posteriors, ``core.bandits``) reached it
 on all 7 modules at every seed in a median 0.35x, 0.36x and 0.30x of round-robin's work, ending 0.24-0.26 % below
-round-robin's summed error (o_proj 4.6-4.7 %). Its wall-clock figure: ``results/lns-bench/lns-bench.md``.
+round-robin's summed error (o_proj 4.6-4.7 %). In wall seconds (60 s per module, seed 0, alternating with
+round-robin) it reached it on all 7 in a median 0.30x of round-robin's time (``results/lns-bench/lns-bench.md``),
+hence the default.
 """
 from __future__ import annotations
 
