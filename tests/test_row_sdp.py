@@ -199,6 +199,24 @@ def test_warm_starts_that_fail_fall_back_to_the_cold_bound():
     assert row_sdp_bound(Q, 6, tolerance=1e-6, start=start).bound == pytest.approx(cold.bound, rel=1e-4)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_child_warm_started_from_a_tight_parent_resumes_near_its_own_tolerance(seed):
+    """A parent solved to 1e-6 hands its child a tau far above what the child's loose tolerance needs; the start
+    is capped near that tau (``WARM_TAU_CAP``), so the child centres in fewer Newton steps than a cold solve
+    (uncapped, the first centring ran out of steps and restarted cold) and its bound is valid and within tolerance."""
+    Q, groups = _row_q(40, seed), [np.arange(40)]
+    _, warm = fixed_row_bound(Q, groups, [20], np.zeros(40, bool), np.zeros(40, bool), tolerance=1e-6)
+    keep = np.zeros(40, bool)
+    keep[np.argmax(warm[0])] = True
+    free = ~keep
+    child = dict(prune_counts=[20], groups=[np.arange(39)], linear=np.zeros(39))  # nothing pruned yet: no linear term
+    exact = row_sdp_bound(Q[np.ix_(free, free)], tolerance=1e-8, **child).bound
+    cold = row_sdp_bound(Q[np.ix_(free, free)], tolerance=3e-2, **child)
+    warmed = row_sdp_bound(Q[np.ix_(free, free)], tolerance=3e-2, start=(warm[0][free], warm[1], warm[2]), **child)
+    assert warmed.newton_steps < cold.newton_steps
+    assert exact * (1 - 3e-2) <= warmed.bound <= exact * (1 + 1e-9)
+
+
 def test_row_sdp_gaps_benchmark_orders_the_bounds():
     from benchmark.row_sdp_gaps import module_gaps
 

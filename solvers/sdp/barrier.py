@@ -51,6 +51,11 @@ from .shor import (
 CENTERED = 1e-2  # Newton decrement^2 / 2 at which a point counts as centred (loose: the bound is valid anyway)
 WARM_BACKOFF = 16.0  # a warm start resumes the path at the parent's tau / WARM_BACKOFF (fw-bnb on the hard n96/n128
 # slices, new gamma start: 4: 119 s, 8: 62 s, 16: 51 s, 32: 84 s, 64: 73 s, 256: 100 s in all; node counts move too)
+WARM_TAU_CAP = 1.0  # ... but at most WARM_TAU_CAP x the tau whose barrier gap (n+1)/tau meets the tolerance at the warm
+# point's bound: a parent solved to 1e-4 hands its children (node tolerance 3e-2) a tau ~300x above what they need, and
+# centring there from the shifted point took 100+ Newton steps (then a cold restart); capped, ~14. fw-bnb on the SmolLM2
+# slices (session 20, loaded 2-core machine, medians of per-row time ratios capped / uncapped): n48 0.36-0.76,
+# n64 0.56-0.59, n96 0.41-0.55, n128 0.59 (sum 84.7 s -> 44.6 s); 3 x the cap: no better
 WARM_FIRST_STEPS = 100  # a warm start whose first centering needs more Newton steps (or stalls) is dropped for a cold start
 def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(grad of log det Z, K) with K_kl = tr(G A_k G A_l) = -Hessian of log det Z, G = Z^-1."""
@@ -175,7 +180,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
             return RowSDP(value, np.zeros(n), np.zeros(G), value, 0.0, 0)
         Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
         b = np.concatenate(([1.0], p, np.zeros(n)))
-        y, tau = _warm_start(Qn, C, q2, start, scale) if start is not None else (None, 1.0)
+        y, tau = _warm_start(Qn, C, q2, start, scale, b, tolerance) if start is not None else (None, 1.0)
         warm = y is not None
         if not warm:
             y, tau = cold_start(Qn, q2, G), 1.0
@@ -203,8 +208,9 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                       gap * scale, steps, tau)
 
 
-def _warm_start(Qn, C, q2, start, scale):
-    """(strictly feasible y, tau) from (s, rho, tau) in Q's units, or (None, 1) when s is not feasible."""
+def _warm_start(Qn, C, q2, start, scale, b, tolerance):
+    """(strictly feasible y, tau) from (s, rho, tau) in Q's units, or (None, 1) when s is not feasible; tau backed
+    off from the parent's (``WARM_BACKOFF``) and capped near the tau that meets ``tolerance`` (``WARM_TAU_CAP``)."""
     s, rho, tau = start
     s, rho = np.asarray(s, dtype=np.float64) / scale, np.asarray(rho, dtype=np.float64) / scale
     if s.shape != (Qn.shape[0],) or rho.shape != (C.shape[1],) or not np.all(np.isfinite(s)):
@@ -220,7 +226,8 @@ def _warm_start(Qn, C, q2, start, scale):
     y = np.concatenate(([gamma], rho, s))
     if cholesky_factor(dual_matrix(Qn, C, y, q2)) is None:
         return None, 1.0
-    return y, tau
+    needed = (len(s) + 1) / (tolerance * max(abs(float(b @ y)), 1e-12 * len(s)))
+    return y, max(1.0, min(tau, WARM_TAU_CAP * needed))
 
 
 def complete_fixings(groups: list[np.ndarray], prune_counts, keep, prune, n: int) -> tuple | None:
