@@ -249,6 +249,14 @@ def slice_table(records: dict) -> list[str]:
             f"All slices: {hit_all} of {total_all} rows ({100 * hit_all / max(total_all, 1):.1f} %).", ""]
 
 
+def workers_each(records: dict) -> str:
+    """The worker processes per lns run of ``records`` (``info_workers``), as a title says it."""
+    counts = sorted({int(r["info_workers"]) for r in records.values() if "info_workers" in r})
+    if not counts:
+        return "workers not recorded"
+    return f"{' / '.join(map(str, counts))} worker{'s' if counts != [1] else ''} each"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
@@ -258,9 +266,11 @@ def main(argv=None) -> None:
     earlier = _latest(args.fw_bench / "records.jsonl")
     slices = _latest(args.results / "slices" / "records.jsonl")
     fw_start = _latest(args.results / "full-fw-start" / "records.jsonl")
-    bandits = bandit_table(by_policy(args.results / "full" / "records.jsonl"), " (main run, 2 workers)")
+    main_run = by_policy(args.results / "full" / "records.jsonl")
+    bandits = bandit_table(main_run, f" (main run, {workers_each(main_run)})")
     for folder in sorted(args.results.glob("bandit*")):  # bandit, bandit-seed1, ...: one table per run
-        bandits += bandit_table(by_policy(folder / "records.jsonl"), f" ({folder.name}, 1 worker each)")
+        run = by_policy(folder / "records.jsonl")
+        bandits += bandit_table(run, f" ({folder.name}, {workers_each(run)})")
     print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + fw_start_table(fw_start, full)
                      + bandits + slice_table(slices)))
 

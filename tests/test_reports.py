@@ -87,6 +87,15 @@ def test_lns_report_reads_the_bandit_policy_from_the_solver_label_and_times_each
     assert "| a " in text and "2.5000" in text  # thompson's final 3.9 is 2.5 % below round-robin's 4.0
 
 
+def test_lns_report_titles_say_the_recorded_workers():
+    from benchmark.lns_report import workers_each
+
+    assert workers_each({"a": {"info_workers": 1}, "b": {"info_workers": 1}}) == "1 worker each"
+    assert workers_each({"a": {"info_workers": 2}}) == "2 workers each"
+    assert workers_each({"a": {"info_workers": 1}, "b": {"info_workers": 2}}) == "1 / 2 workers each"
+    assert workers_each({"a": {}}) == "workers not recorded"
+
+
 def test_lns_report_compares_deterministic_runs_by_work_not_seconds(tmp_path):
     from benchmark.lns_report import bandit_table
 
