@@ -28,9 +28,9 @@ seeds 0, 1, 2; ``results/lns-bench/bandit-work-seed*``): Thompson still missed r
 modules at seed 0 (0.85x at seed 1), so its misses are not timing noise: it scores a failed call 0 whatever it cost
 and plays the dear large free sets. ``thompson-budgeted`` (reward and cost posteriors, ``core.bandits``) reached it
 on all 7 modules at every seed in a median 0.35x, 0.36x and 0.30x of round-robin's work, ending 0.24-0.26 % below
-round-robin's summed error (o_proj 4.6-4.7 %). In wall seconds (60 s per module, seed 0, alternating with
-round-robin) it reached it on all 7 in a median 0.30x of round-robin's time (``results/lns-bench/lns-bench.md``),
-hence the default.
+round-robin's summed error (o_proj 4.6-4.7 %). In wall seconds (60 s per module, alternating with round-robin) it
+reached it on all 7 in a median 0.30x and 0.33x of round-robin's time with one worker (seeds 0, 1) and 0.41x with
+two (``results/lns-bench/lns-bench.md``), hence the default.
 """
 from __future__ import annotations
 
