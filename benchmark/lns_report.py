@@ -44,7 +44,9 @@ def time_to_reach(trace: list, target: float) -> float | None:
     return next((t for t, value in trace if value <= target * (1 + OPT_RTOL)), None)
 
 
-def full_tables(records: dict, earlier: dict) -> list[str]:
+def full_tables(records: dict, earlier: dict, label: str = "") -> list[str]:
+    """Per setting: lns against SparseSwaps (same run) and fw-polish and the certified bounds (``earlier``, the
+    fw-bench run); ``label`` names the lns run in the titles."""
     lines = []
     settings = sorted({k[1] for k in records})
     for setting in settings:
@@ -81,7 +83,7 @@ def full_tables(records: dict, earlier: dict) -> list[str]:
                      f"{100 * (1 - totals['lns'] / totals['fw-polish']):.3f}",
                      f"median {100 * statistics.median(closed):.2f}" if closed else "-",
                      f"{totals['lns-round-robin']:.7g}"])
-        lines += [f"### {setting}, lns time limit {limit:g} s per module", "",
+        lines += [f"### {setting}, lns{label} time limit {limit:g} s per module", "",
                   tabulate(rows, ["module", "sparseswaps", "fw-polish", "lns", "lns vs sparseswaps [% less]",
                                   "lns vs fw-polish [% less]", "gap closed [%]", "lns-round-robin"],
                            tablefmt="github", disable_numparse=True), ""]
@@ -271,7 +273,10 @@ def main(argv=None) -> None:
     for folder in sorted(args.results.glob("bandit*")):  # bandit, bandit-seed1, ...: one table per run
         run = by_policy(folder / "records.jsonl")
         bandits += bandit_table(run, f" ({folder.name}, {workers_each(run)})")
-    print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + fw_start_table(fw_start, full)
+    budgeted = _latest(args.results / "full-budgeted" / "records.jsonl")  # lns again, with today's default bandit
+    refreshed = full_tables({k: r for k, r in full.items() if k[3] == "sparseswaps"} | budgeted, earlier,
+                            " (thompson-budgeted, `full-budgeted`)") if budgeted else []
+    print("\n".join(["## lns benchmark", ""] + full_tables(full, earlier) + refreshed + fw_start_table(fw_start, full)
                      + bandits + slice_table(slices)))
 
 

@@ -112,3 +112,24 @@ def test_lns_report_compares_deterministic_runs_by_work_not_seconds(tmp_path):
     assert "- thompson: median work ratio to round-robin 0.25 over the 1 modules" in text  # 4 / 16, not 9 / 30
     records[("s", "per-row@0.5", "layer3.a", "thompson")].pop("info_work_trace")  # mixed: back to seconds
     assert "- thompson: median time ratio to round-robin 0.30 over the 1 modules" in "\n".join(bandit_table(records))
+
+
+def test_lns_full_tables_compare_lns_with_sparseswaps_and_fw_polish_under_a_label():
+    from benchmark.lns_report import full_tables
+
+    def record(solver, module, objective, **extra):
+        return {"instance_set": "smollm2-135m-l3", "setting": "per-row@0.5", "instance": f"layer3.{module}",
+                "solver": solver, "objective": objective, "time_limit": 180.0, **extra}
+
+    records, earlier = {}, {}
+    for module, (ss, lns, polish, bound) in {"a": (10.0, 9.0, 9.5, 5.0), "b": (4.0, 3.0, 3.5, 2.0)}.items():
+        records[("smollm2-135m-l3", "per-row@0.5", f"layer3.{module}", "sparseswaps")] = record("sparseswaps", module, ss)
+        records[("smollm2-135m-l3", "per-row@0.5", f"layer3.{module}", "lns")] = record("lns", module, lns)
+        earlier[("smollm2-135m-l3", "per-row@0.5", f"layer3.{module}", "fw-polish")] = record("fw-polish", module, polish)
+        earlier[("smollm2-135m-l3", "per-row@0.5", f"layer3.{module}", "fw-sdp")] = record("fw-sdp", module, 6.0,
+                                                                                          lower_bound=bound)
+    text = "\n".join(full_tables(records, earlier, " (thompson-budgeted)"))
+    assert "### per-row@0.5, lns (thompson-budgeted) time limit 180 s per module" in text
+    # sums: sparseswaps 14, fw-polish 13, lns 12 -> 14.286 % below sparseswaps, 7.692 % below fw-polish
+    assert "| **sum**" in text and "14.286" in text and "7.692" in text
+    assert "median 35.00" in text  # gap closed: a (10-9)/(10-5) = 20 %, b (4-3)/(4-2) = 50 %: median 35 %
