@@ -197,7 +197,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                 gap = math.inf
                 break
             gap = (n + 1) / tau  # the barrier's duality gap on the central path
-            if gap <= tolerance * max(abs(float(b @ y)), 1e-12 * n) or float(b @ y) * scale >= cutoff:
+            if gap <= _stopping_gap(tolerance, float(b @ y), n) or float(b @ y) * scale >= cutoff:
                 break  # (a point whose line search stalled is used as if centred, but reports no gap)
             y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
             tau *= growth
@@ -206,6 +206,12 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
             gap = math.inf
         return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
                       gap * scale, steps, tau)
+
+
+def _stopping_gap(tolerance: float, value: float, n: int) -> float:
+    """The barrier gap (n + 1) / tau at which ``row_sdp_bound`` stops: ``tolerance`` relative to the bound ``value``
+    (normalised units), floored for a bound at 0."""
+    return tolerance * max(abs(value), 1e-12 * n)
 
 
 def _warm_start(Qn, C, q2, start, scale, b, tolerance):
@@ -226,7 +232,7 @@ def _warm_start(Qn, C, q2, start, scale, b, tolerance):
     y = np.concatenate(([gamma], rho, s))
     if cholesky_factor(dual_matrix(Qn, C, y, q2)) is None:
         return None, 1.0
-    needed = (len(s) + 1) / (tolerance * max(abs(float(b @ y)), 1e-12 * len(s)))
+    needed = (len(s) + 1) / _stopping_gap(tolerance, float(b @ y), len(s))  # the tau where row_sdp_bound stops
     return y, max(1.0, min(tau, WARM_TAU_CAP * needed))
 
 
