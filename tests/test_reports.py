@@ -133,3 +133,32 @@ def test_lns_full_tables_compare_lns_with_sparseswaps_and_fw_polish_under_a_labe
     # sums: sparseswaps 14, fw-polish 13, lns 12 -> 14.286 % below sparseswaps, 7.692 % below fw-polish
     assert "| **sum**" in text and "14.286" in text and "7.692" in text
     assert "median 35.00" in text  # gap closed: a (10-9)/(10-5) = 20 %, b (4-3)/(4-2) = 50 %: median 35 %
+
+
+def test_slice_root_gaps_bounds_stay_below_brute_force_optima_and_skip_dnn_above_its_width(monkeypatch):
+    import itertools
+
+    import numpy as np
+
+    import instances.sets
+    from benchmark.slice_root_gaps import slice_gaps
+    from instances.store import Problem
+
+    rng = np.random.default_rng(3)
+    problems = []
+    for i, n in enumerate((8, 10)):
+        X = rng.standard_normal((n, 3 * n)) + rng.standard_normal((n, 1))  # correlated inputs: off-diagonal H
+        problems.append(Problem(f"layer3.self_attn.o_proj.r{i}", rng.standard_normal((1, n)), X @ X.T))
+    monkeypatch.setattr(instances.sets, "load_set", lambda name, progress=False: problems)
+    optima = {}
+    for problem in problems:
+        w, n = problem.W[0], problem.W.shape[1]
+        Q = np.outer(w, w) * problem.H
+        optima[("s", problem.name)] = min(Q[np.ix_(c, c)].sum() for c in map(list, itertools.combinations(range(n), n // 2)))
+    primal = {("s", problems[0].name, "sparseswaps"): 1.5 * optima[("s", problems[0].name)]}
+    rows = slice_gaps("s", optima, primal, dnn_max_n=8)
+    assert [r["n"] for r in rows] == [8, 10]
+    for row in rows:
+        assert row["gap_diag_sdp"] >= -1e-7 and row["gap_plain"] >= row["gap_diag_sdp"] - 1e-7  # bounds <= optimum
+    assert rows[0]["gap_dnn"] >= -1e-7 and "gap_dnn" not in rows[1]  # n = 10 is wider than dnn_max_n
+    assert abs(rows[0]["excess_sparseswaps"] - 0.5) < 1e-12 and "excess_sparseswaps" not in rows[1]
