@@ -18,6 +18,7 @@ from typing import Callable
 from .certify import DNN_MAX_N, solve_certify
 from .core.bandits import DISCOUNT, POLICIES
 from .exact.bnb.branching import BRANCHINGS
+from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS
 from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
 from .exact.gurobi import solve_gurobi
@@ -119,6 +120,8 @@ FW_BNB_OPTIONS = {
     "node_sdp": Option("bool", True, "diagonal SDP bound at every node"),
     "node_convexify": Option("bool", False, "FW at a node on the node SDP's convexification (exact.bnb.settings)"),
     "sdp_fixing": Option("bool", True, "fix entries by the node SDP's dual point (exact.bnb.settings)"),
+    "node_point": choice("what a node branches on and rounds: its SDP's primal point or a FW run's",
+                         DEFAULT_SETTINGS.node_point, NODE_POINTS),
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),

@@ -184,3 +184,30 @@ def test_fw_bnb_with_node_convexification_agrees_with_brute_force(seed):
         r = solve_layer(W, H, sparsity, pattern, "fw-bnb", warm_start="magnitude", node_convexify=True)
         assert r.status == "optimal" and r.objective == pytest.approx(optimum, rel=1e-9)
         assert r.lower_bound <= optimum * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4, 8))
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_fw_bnb_branching_on_the_node_sdp_point_or_a_fw_point_finds_the_brute_force_optimum(seed, pattern):
+    """node_point="sdp" (nodes branch on and round their SDP's primal point, no FW run) and "fw" both prove the
+    brute-force optimum; node-limited runs of either keep a valid bound."""
+    W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
+    exact = solve_layer(W, H, 0.5, pattern, "brute-force").objective
+    for node_point in ("sdp", "fw"):
+        r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", node_point=node_point)
+        assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9, abs=1e-12)
+        assert r.lower_bound <= exact * (1 + 1e-9)
+        limited = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", node_point=node_point,
+                              node_limit=2)
+        assert is_feasible(limited.mask, make_pattern(pattern, W.shape, 0.5))
+        assert limited.lower_bound <= exact * (1 + 1e-9) and limited.objective >= exact * (1 - 1e-9)
+
+
+def test_fw_bnb_names_an_unknown_node_point():
+    W, H = synthetic_layer(2, 16, seed=0)
+    with pytest.raises(ValueError, match="node_point"):
+        solve_layer(W, H, 0.5, "per-row", "fw-bnb", node_point="simplex")
+    from solvers.core.problem import make_problem
+    from solvers.exact.bnb.solve import solve_fw_bnb
+    with pytest.raises(ValueError, match="node_point"):
+        solve_fw_bnb(make_problem(W, H, sparsity=0.5, pattern="per-row"), node_point="simplex")

@@ -258,3 +258,27 @@ def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
         assert base <= node_best * (1 + 1e-9) + 1e-9
         assert rises > 0  # the rises are not all zero: they can fix variables
     assert fixing_increments(Q, groups, prune_counts, keep, prune, None) is None
+
+
+@pytest.mark.parametrize("groups, prune_counts", [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
+def test_primal_point_is_a_feasible_fraction_and_the_optimum_where_the_relaxation_is_tight(groups, prune_counts):
+    """row_sdp_bound's primal e = G_0j / G_00 (G = Z^-1 at the last centred point) lies in [0, 1] with every group's
+    count (primal feasibility of Z^-1 / tau on the central path); on a diagonal Q (a tight relaxation) it is the
+    brute-force optimum's indicator; fixed_row_bound carries it over the whole row, fixed entries exact."""
+    index_groups = groups if groups is not None else [np.arange(10)]
+    result = row_sdp_bound(_row_q(10, 3), prune_counts, groups, tolerance=1e-6)
+    e = result.primal
+    assert e.shape == (10,) and e.min() > -1e-6 and e.max() < 1 + 1e-6
+    assert [e[g].sum() for g in index_groups] == pytest.approx(prune_counts, abs=1e-4)
+    d = np.arange(1.0, 11.0)[::-1]  # diagonal Q: prune the smallest d of every group
+    tight = row_sdp_bound(np.diag(d), prune_counts, groups, tolerance=1e-8).primal
+    expected = np.zeros(10)
+    for g, count in zip(index_groups, prune_counts):
+        expected[g[np.argsort(d[g])[:count]]] = 1.0
+    assert tight == pytest.approx(expected, abs=1e-3)
+    keep, prune = np.zeros(10, bool), np.zeros(10, bool)
+    keep[index_groups[0][0]], prune[index_groups[-1][-1]] = True, True
+    _, warm = fixed_row_bound(_row_q(10, 3), index_groups, prune_counts, keep, prune)
+    assert warm[3][keep] == pytest.approx(0.0) and warm[3][prune] == pytest.approx(1.0)
+    free = ~(keep | prune)
+    assert warm[3][free].min() > -1e-6 and warm[3][free].max() < 1 + 1e-6

@@ -44,6 +44,7 @@ from .shor import (
     doubled_linear_term,
     dual_matrix,
     factor_inverse,
+    factor_solve,
     gamma_max,
     group_matrix,
 )
@@ -201,11 +202,23 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                 break  # (a point whose line search stalled is used as if centred, but reports no gap)
             y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
             tau *= growth
+        primal = _primal_point(Qn, C, q2, y) if steps else None
         y[0] = best_gamma(Qn, C, q2, y)
         if steps and not centred:
             gap = math.inf
         return RowSDP(float(b @ y) * scale, y[1 + G:] * scale, y[1:1 + G] * scale, float(y[0]) * scale,
-                      gap * scale, steps, tau)
+                      gap * scale, steps, tau, primal=primal)
+
+
+def _primal_point(Qn, C, q2, y) -> np.ndarray | None:
+    """The primal estimate at y: on the central path X = Z^-1 / tau is primal feasible (tau b = A(Z^-1) is the
+    centring condition), X_00 = 1 and X_0j = X_jj = e_j; so e = G_0j / G_00 from G = Z^-1's first column
+    (one solve with Z's factor). A fractional point of the relaxation (pruned fractions), not a bound."""
+    factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
+    if factor is None:
+        return None
+    first = factor_solve(factor, np.eye(len(y) - C.shape[1], 1)[:, 0])
+    return first[1:] / first[0] if first[0] > 0 else None
 
 
 def _stopping_gap(tolerance: float, value: float, n: int) -> float:
@@ -264,6 +277,7 @@ class NodeReduction:
     ``counts`` how many of them each must still prune."""
 
     free: np.ndarray
+    prune: np.ndarray  # the pruned entries, completed fixings included
     constant: float
     linear: np.ndarray
     present: list
@@ -287,7 +301,7 @@ def _node_reduction(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep,
             sub_groups.append(position[members])
             counts.append(int(count) - int(prune[group].sum()))
             present.append(g)
-    return NodeReduction(free, float(Q[np.ix_(prune, prune)].sum()), Q[np.ix_(free, prune)].sum(axis=1), present,
+    return NodeReduction(free, prune, float(Q[np.ix_(prune, prune)].sum()), Q[np.ix_(free, prune)].sum(axis=1), present,
                          sub_groups, counts)
 
 
@@ -350,8 +364,9 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
 
     On the free set F with P = ``prune``: e^T Q e = e_F^T Q_FF e_F + 2 (Q_FP 1)^T e_F + 1^T Q_PP 1,
     each group keeping its remaining prune count; bound inf when the fixings leave no feasible row.
-    ``warm`` = (s over all n entries, rho per group, tau) from a parent's call; ``options`` go to
-    ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value).
+    ``warm`` = (s over all n entries, rho per group, tau[, primal]) from a parent's call; ``options`` go to
+    ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value). The returned warm start is
+    (s, rho, tau, primal): primal the barrier's fractional point on all n entries (fixed ones 0 / 1), or None.
     """
     node = _node_reduction(Q, groups, prune_counts, keep, prune)
     if node is None:
@@ -366,6 +381,10 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
                            **options)
     s_full, rho_full = np.full(len(Q), np.nan), np.full(len(groups), np.nan)
     s_full[free], rho_full[node.present] = result.s, result.rho
-    return node.constant + result.bound, (s_full, rho_full, result.tau)
+    primal = None
+    if result.primal is not None:
+        primal = node.prune.astype(np.float64)
+        primal[free] = result.primal
+    return node.constant + result.bound, (s_full, rho_full, result.tau, primal)
 
 

@@ -35,7 +35,8 @@ class Convexified:
     factor: np.ndarray
     method: str
     relaxation_bound: float = float("nan")
-    sdp_point: tuple | None = None  # "diag": the diagonal SDP's dual point (s, rho, tau), in Q's units
+    sdp_point: tuple | None = None  # "diag": the diagonal SDP's dual point (s, rho, tau) in Q's units, and its primal
+    # point e (pruned fractions) or None
 
 
 def psd_factor(Q: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
@@ -134,7 +135,7 @@ def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None) -> Co
     result = row_sdp_bound(Q, p, time_limit=time_limit)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")
     conv.relaxation_bound = result.bound  # the SDP value: the box-constrained relaxation is at least this
-    conv.sdp_point = (result.s, result.rho, result.tau)
+    conv.sdp_point = (result.s, result.rho, result.tau, result.primal)
     return conv
 
 

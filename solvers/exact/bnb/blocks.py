@@ -40,8 +40,8 @@ def row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_ma
 
     root_sdp = None
     if node_sdp and conv.sdp_point is not None:  # one group's rho serves every group (same Lagrangian)
-        s_root, rho_root, tau_root = conv.sdp_point
-        root_sdp = (conv.relaxation_bound, (s_root, np.full(len(col_groups), float(rho_root[0])), tau_root))
+        s_root, rho_root, tau_root, primal_root = conv.sdp_point
+        root_sdp = (conv.relaxation_bound, (s_root, np.full(len(col_groups), float(rho_root[0])), tau_root, primal_root))
     return Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
                  Q / scale if node_sdp else None, list(col_groups) if node_sdp else None, root_sdp, settings), scale, \
         conv.method

@@ -34,7 +34,7 @@ class Block:
     polish: callable         # mask -> 1-swap local optimum
     row_Q: np.ndarray | None = None   # true (scaled) quadratic on pruned indicators, for node SDP bounds
     row_groups: list | None = None    # column groups of the row (node SDP bounds)
-    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau)) of the root QCR's diagonal SDP, if any
+    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau, primal)) of the root QCR's diagonal SDP, if any
     settings: Settings = DEFAULT_SETTINGS
 
 

@@ -51,13 +51,14 @@ from ...core.problem import LayerProblem
 from ...core.result import MethodAnswer
 from ...heuristics.warm_start import WARM_START_SHARE, warm_start_for
 from ...relaxation.fw_engine import frank_wolfe, lmo
+from ...relaxation.fw_steps import FWResult
 from ...sdp.barrier import fixed_row_bound
 from ...sdp.qcr import SDP_MAX_N
 from .blocks import PER_LAYER_MAX, layer_block, row_block
 from .branching import BRANCHINGS, Pseudocosts
 from .heuristics import HEURISTICS, NodeContext
 from .node import Block, Node, Stats
-from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, Settings
+from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, NODE_POINTS, Settings
 from .tightening import fixings_feasible, respecting, sdp_fixings, swap_costs
 
 
@@ -85,7 +86,11 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if bounded is None:  # closed by its SDP bound: no FW run
             continue
         node_bound, sdp_warm, sdp_rises = bounded
-        run = _node_relaxation(block, node, sdp_warm, upper, deadline)
+        if block.settings.node_point == "sdp" and sdp_warm is not None and len(sdp_warm) > 3 \
+                and sdp_warm[3] is not None:
+            run = _sdp_point(block, node, sdp_warm)
+        else:
+            run = _node_relaxation(block, node, sdp_warm, upper, deadline)
         stats.fw_iterations += run.iterations
         bound = max(node_bound, run.lower_bound)
         if pseudocosts is not None:
@@ -164,6 +169,24 @@ def _node_relaxation(block: Block, node: Node, sdp_warm, upper: float, deadline:
                        **_node_fw_limits(node.depth, block.row_Q is not None, block.settings),
                        time_limit=max(deadline - time.perf_counter(), 0), active_set=active,
                        cutoff=upper - BOUND_MARGIN)
+
+
+def _sdp_point(block: Block, node: Node, sdp_warm: tuple) -> FWResult:
+    """The node SDP's primal point e (``sdp_warm[3]``) as the point to branch on and round, in place of a FW run:
+    X = 1 - e (keep fractions; fixed entries exact), with the node objective's (``_node_objective``) value,
+    gradient, LMO vertex and FW gap there.
+    f(X) - gap(X) is a valid bound for any X (f convex: f(y) >= f(X) + grad^T (y - X) >= f(X) - gap on the
+    polytope), and so is the dual tightening built on it."""
+    Q, c = _node_objective(block, sdp_warm)
+    X = np.clip(1.0 - sdp_warm[3], 0.0, 1.0)[None, :]
+    X[node.keep], X[node.prune] = 1.0, 0.0
+    E = 1.0 - X
+    P = E @ Q
+    gradient = -2.0 * P - c
+    objective = float(np.sum(E * P) + np.sum(c * E))
+    V = lmo(gradient, block.pattern, node.keep, node.prune)
+    gap = float(np.sum(gradient * (X - V)))
+    return FWResult(X, objective, gap, objective - gap, 0, [], [(V, 1.0)], gradient)
 
 
 def _tighten(block: Block, node: Node, run, V, upper: float, stats: Stats):
@@ -249,12 +272,15 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "diag",
                  sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = True,
                  node_convexify: bool = DEFAULT_SETTINGS.node_convexify,
-                 sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing) -> MethodAnswer:
+                 sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing,
+                 node_point: str = DEFAULT_SETTINGS.node_point) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
         if branching not in BRANCHINGS:
             raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
+        if node_point not in NODE_POINTS:
+            raise ValueError(f"unknown node_point {node_point!r}; known: {', '.join(NODE_POINTS)}")
         if problem.objective != "mask":
             raise ValueError("fw-bnb solves the mask objective; use method 'mip' for objective='reconstruct'")
         if not problem.pattern.row_local and problem.W.size > PER_LAYER_MAX:
@@ -263,7 +289,7 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         deadline = started + (time_limit if time_limit is not None else math.inf)
         start = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
-        settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing)
+        settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)
