@@ -22,9 +22,10 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
 - node SDP bounds (``node_sdp=True``, the default; row-local patterns): below the root, before FW, the
   row's diagonal Shor SDP under the node's fixings (``barrier.fixed_row_bound``: a fresh, stronger
   convexification of the sub-problem, where the root QCR objective only restricts) raises the node
-  bound and prunes without any FW run when it reaches the incumbent (the barrier stops there); FW
-  then only supplies the point to branch on and round, with a looser tolerance and fewer
-  iterations. On the real n = 48 slices this cut nodes 3-12x (e.g. 765 -> 63, 311 -> 63);
+  bound and prunes without any FW run when it reaches the incumbent (the barrier stops there). On the real
+  n = 48 slices this cut nodes 3-12x (e.g. 765 -> 63, 311 -> 63). The point to branch on and round is then
+  the SDP's own primal point (``Settings.node_point="sdp"``, the default: e = diag of Z^-1 / tau, no FW run;
+  ``_sdp_point``), or with "fw" a short FW run (looser tolerance, fewer iterations);
 - SDP dual fixing (``Settings.sdp_fixing``): the node SDP's dual point bounds every one-more-fixing child for free
   (``barrier.fixing_increments``: the Lagrangian's minimum on the cardinality hyperplanes plus
   (c - e_bar_j)^2 / P_jj, P the inverse restricted to them); an entry whose child on one side
