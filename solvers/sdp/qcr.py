@@ -128,11 +128,12 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float 
     return best
 
 
-def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None) -> Convexified:
-    """QCR with a = -s from the diagonal Shor SDP (``barrier.row_sdp_bound``, stopped at ``time_limit``), u = 0."""
+def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None, tolerance: float = 1e-4) -> Convexified:
+    """QCR with a = -s from the diagonal Shor SDP (``barrier.row_sdp_bound`` to the relative barrier gap
+    ``tolerance``, stopped at ``time_limit``), u = 0."""
     from .barrier import row_sdp_bound
 
-    result = row_sdp_bound(Q, p, time_limit=time_limit)
+    result = row_sdp_bound(Q, p, time_limit=time_limit, tolerance=tolerance)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")
     conv.relaxation_bound = result.bound  # the SDP value: the box-constrained relaxation is at least this
     conv.sdp_point = (result.s, result.rho, result.tau, result.primal)
@@ -143,13 +144,14 @@ QCR_METHODS = ("auto", "sdp", "diag", "min-eig")
 
 
 def convexify(Q: np.ndarray, p: int, method: str = "auto", sdp_max_n: int = SDP_MAX_N,
-              time_limit: float | None = None) -> Convexified:
+              time_limit: float | None = None, diag_tolerance: float = 1e-4) -> Convexified:
     """QCR of z^T Q z for sum z = p: "sdp", "diag", "min-eig", or "auto" (sdp when n <= sdp_max_n and it
-    solves, else min-eig). The SDP solves stop at ``time_limit`` (seconds)."""
+    solves, else min-eig). The SDP solves stop at ``time_limit`` (seconds); "diag" at the relative barrier gap
+    ``diag_tolerance``."""
     if method not in QCR_METHODS:
         raise ValueError(f"unknown QCR method {method!r}; known: {', '.join(QCR_METHODS)}")
     if method == "diag":
-        return diag_convexify(Q, p, time_limit)
+        return diag_convexify(Q, p, time_limit, diag_tolerance)
     if method == "sdp" or (method == "auto" and len(Q) <= sdp_max_n):
         try:
             return sdp_convexify(Q, p, time_limit=time_limit)

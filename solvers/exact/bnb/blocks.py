@@ -28,7 +28,8 @@ def row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_ma
     w = problem.W[i]
     Q = np.outer(w, w) * H
     scale = float((~start[i]).astype(float) @ Q @ (~start[i]).astype(float))
-    conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n, time_limit=time_limit)
+    conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n, time_limit=time_limit,
+                     diag_tolerance=settings.root_sdp_tolerance if node_sdp else 1e-4)
 
     def error(mask):
         z = (~mask.ravel()).astype(float)

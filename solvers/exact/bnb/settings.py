@@ -14,6 +14,10 @@ class Settings:
     fixing looser is faster: o_proj r504 n128 1e-3: 72 s / 4559 nodes, 1e-2: 45 s, 3e-2: 23 s / 1803 nodes,
     1e-1: 23 s; r181 3e-2: 124 s. Re-checked with the warm-start cap (``sdp.barrier.WARM_TAU_CAP``, session 20):
     3e-2 r181 24.0 s / r504 6.6 s; 1e-2 and 3e-3 slower (r181 open at 60 s).
+    root_sdp_tolerance: the root's diagonal SDP (its QCR and first bound) with node SDPs on; with node_point "sdp"
+    (session 21, in-process A/B alternating per row, 2-3 repeats; medians of per-row time ratios 1e-2 / 1e-4):
+    n48 0.81-0.83, n64 0.83, n96 0.77, n128 0.79-0.81 (sum 18.9 -> 11.8 s; o_proj r181 16.0 -> 8.6 s, r504 2.2 ->
+    2.3 s); 3e-2 about the same as 1e-2, 1e-3 0.91-0.92. Without node SDPs the root QCR is the only bound: 1e-4.
     sdp_fixing: fix entries whose one-side child the node SDP's dual point bounds at the incumbent.
     rise_margin: fixing_increments' rises are shrunk by this factor before any fixing (rounding safety).
     node_convexify: FW at a node on the node SDP's convexification; measured: no clear gain (n64 sum
@@ -31,6 +35,7 @@ class Settings:
     (1778 -> 991 and 22217 -> 13286 nodes). Same optima everywhere."""
 
     node_sdp_tolerance: float = 3e-2
+    root_sdp_tolerance: float = 1e-2
     sdp_fixing: bool = True
     rise_margin: float = 1 - 1e-6
     node_convexify: bool = False
