@@ -53,7 +53,8 @@ def _cmd_run(args) -> int:
                             objective=args.objective, time_limit=args.time_limit, n_jobs=args.jobs,
                             results=Path(args.results), rerun=args.rerun, scheduler=args.scheduler,
                             seed=args.seed, progress=not args.quiet, retry_errors=not args.keep_errors,
-                            resume_any_commit=args.resume_any_commit)
+                            resume_any_commit=args.resume_any_commit,
+                            only=args.only.split(",") if args.only is not None else None)
     return 1 if any(r.get("flags") for r in records) and args.strict else 0
 
 
@@ -179,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run solvers over instance sets, check every answer, append records")
     p.add_argument("--instances", required=True, help="instance set name(s), comma-separated")
+    p.add_argument("--only", help="comma-separated name parts: only the problems whose names contain one "
+                   "(e.g. o_proj for one module of a model set)")
     p.add_argument("--solvers", help="comma-separated methods, each with options as method[name=value,...] "
                    "(default: the methods marked in_default_bench in solvers.registry)")
     p.add_argument("--sparsity", default="0.5", help="comma-separated pruned fractions (default 0.5)")

@@ -49,8 +49,11 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
                   patterns=("per-row",), objective: str = "mask", time_limit: float | None = None,
                   n_jobs: int = 1, results: Path = Path("results"), rerun: bool = False,
                   scheduler: str | None = None, seed: int = 0, progress: bool = True,
-                  retry_errors: bool = True, resume_any_commit: bool = False) -> list[dict]:
-    """Run every job of the request; returns the records written by this call. On resume, a job counts as
+                  retry_errors: bool = True, resume_any_commit: bool = False,
+                  only: list[str] | None = None) -> list[dict]:
+    """Run every job of the request; returns the records written by this call. ``only``: name substrings; the
+    problems of each set whose names contain none of them are left out (a clear error when a set keeps none,
+    before anything is written), e.g. ["o_proj"] for one module of a model set. On resume, a job counts as
     done when its newest record was made by this code (same git commit) and is not an error; records of
     other commits are run again unless ``resume_any_commit`` (said on the console either way), errors
     unless ``retry_errors`` is False."""
@@ -64,7 +67,7 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
     settings = parse_settings(list(patterns), sparsities)
     problems = {name: load_set(name, progress=progress) for name in instance_sets}
     check_settings_fit(problems, settings)
-    names = {name: [p.name for p in loaded] for name, loaded in problems.items()}
+    names = {name: _only(name, [p.name for p in loaded], only) for name, loaded in problems.items()}
     provenance()  # machine, versions and the commit of the code this run executes, fixed now (shared by the jobs)
     writer = RecordWriter(Path(results))  # opened only after the request is known to be valid
     try:
@@ -80,6 +83,19 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
         print(summary_table(records))
     print(f"records: {writer.path}")
     return records
+
+
+def _only(set_name: str, names: list[str], only: list[str] | None) -> list[str]:
+    """The problem names that contain one of the substrings ``only`` (all of them for None)."""
+    if only is None:
+        return names
+    if not only or not all(isinstance(part, str) and part for part in only):
+        raise ValueError(f"--only takes non-empty comma-separated name parts; got {only!r}")
+    kept = [name for name in names if any(part in name for part in only)]
+    if not kept:
+        raise ValueError(f"--only {','.join(only)} matches no problem of set {set_name!r}; its problems: "
+                         f"{', '.join(names)}")
+    return kept
 
 
 def _left_to_do(jobs: list[dict], newest: dict, retry_errors: bool, resume_any_commit: bool) -> list[dict]:

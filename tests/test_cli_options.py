@@ -41,3 +41,13 @@ def test_a_misspelt_option_exits_2_with_one_line(tmp_path, cache):
     assert out.stderr.strip().splitlines() == [
         out.stderr.strip()] and "bench: error: method 'fw' has no option 'strengthn'" in out.stderr
     assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_only_runs_the_problems_whose_names_match_and_names_a_part_that_matches_none(tmp_path, cache):
+    records = run_benchmark(["tiny"], solvers=["wanda"], only=["1x16", "2x8"], results=tmp_path, progress=False)
+    assert sorted({r["instance"] for r in records}) == ["tiny-1x16", "tiny-2x8"]
+    out = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "--instances", "tiny", "--solvers", "wanda",
+                          "--only", "o_proj", "--results", str(tmp_path / "none"), "--quiet"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "bench: error: --only o_proj matches no problem of set 'tiny'" in out.stderr
+    assert not (tmp_path / "none" / "records.jsonl").exists()
