@@ -105,22 +105,22 @@ def _solve_again(K: np.ndarray, factor: tuple | None, rhs: np.ndarray) -> np.nda
 def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
     """Damped Newton on tau b^T y + log det Z(y) from a strictly feasible y.
 
-    Returns (y, tangent of the central path dy/dtau = K^-1 b, steps, centred); tangent None when the
-    step budget ran out before the Newton decrement fell below ``CENTERED``; centred False when the
+    Returns (y, tangent of the central path dy/dtau = K^-1 b, steps, centred, Cholesky factor of Z(y)); tangent
+    None when the step budget ran out before the Newton decrement fell below ``CENTERED``; centred False when the
     line search found no acceptable step (y is still strictly feasible, but not known to be centred).
     """
     factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
     for step_count in range(1, max_steps + 1):
         if time.perf_counter() > deadline:
-            return y, None, step_count - 1, False
+            return y, None, step_count - 1, False, factor
         grad_ld, K = _newton_system(factor_inverse(factor), C)
         grad = tau * b + grad_ld
         delta, K_factor = _newton_direction(K, grad)
         decrement = float(grad @ delta)
         if not np.isfinite(decrement):  # numerically stuck at the boundary: the current y is still valid
-            return y, None, step_count, False
+            return y, None, step_count, False, factor
         if decrement / 2.0 <= CENTERED:
-            return y, _solve_again(K, K_factor, b), step_count, True
+            return y, _solve_again(K, K_factor, b), step_count, True, factor
         value = tau * float(b @ y) + factor[1]
         step = 1.0
         while step > 1e-12:  # backtracking: stay positive definite, Armijo on the barrier function
@@ -130,9 +130,9 @@ def _center(Qn, C, q2, b, y, tau, max_steps, deadline=math.inf):
                 break
             step /= 2.0
         else:
-            return y, _solve_again(K, K_factor, b), step_count, False
+            return y, _solve_again(K, K_factor, b), step_count, False, factor
         y, factor = trial, trial_factor
-    return y, None, max_steps, False
+    return y, None, max_steps, False, factor
 
 
 def _predict(Qn, C, q2, y, move):
@@ -188,7 +188,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
         steps, gap, centred = 0, math.inf, False
         while steps < max_newton:
             budget = min(max_newton - steps, WARM_FIRST_STEPS) if warm else max_newton - steps
-            y, tangent, used, centred = _center(Qn, C, q2, b, y, tau, budget, deadline)
+            y, tangent, used, centred, factor = _center(Qn, C, q2, b, y, tau, budget, deadline)
             steps += used
             if warm and not centred and steps < max_newton and time.perf_counter() < deadline:
                 y, tau, warm = cold_start(Qn, q2, G), 1.0, False  # the warm point did not centre: start afresh
@@ -202,7 +202,7 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                 break  # (a point whose line search stalled is used as if centred, but reports no gap)
             y = _predict(Qn, C, q2, y, (growth - 1.0) * tau * tangent)
             tau *= growth
-        primal = _primal_point(Qn, C, q2, y) if steps else None
+        primal = _primal_point(factor) if steps else None  # factor: Z(y)'s, from the last centring
         y[0] = best_gamma(Qn, C, q2, y)
         if steps and not centred:
             gap = math.inf
@@ -210,14 +210,12 @@ def row_sdp_bound(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float 
                       gap * scale, steps, tau, primal=primal)
 
 
-def _primal_point(Qn, C, q2, y) -> np.ndarray | None:
-    """The primal estimate at y: on the central path X = Z^-1 / tau is primal feasible (tau b = A(Z^-1) is the
-    centring condition), X_00 = 1 and X_0j = X_jj = e_j; so e = G_0j / G_00 from G = Z^-1's first column
-    (one solve with Z's factor). A fractional point of the relaxation (pruned fractions), not a bound."""
-    factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
-    if factor is None:
-        return None
-    first = factor_solve(factor, np.eye(len(y) - C.shape[1], 1)[:, 0])
+def _primal_point(factor: tuple[np.ndarray, float]) -> np.ndarray | None:
+    """The primal estimate at y from Z(y)'s Cholesky ``factor``: on the central path X = Z^-1 / tau is primal
+    feasible (tau b = A(Z^-1) is the centring condition), X_00 = 1 and X_0j = X_jj = e_j; so e = G_0j / G_00 from
+    G = Z^-1's first column (one solve with the factor). A fractional point of the relaxation (pruned fractions),
+    not a bound."""
+    first = factor_solve(factor, np.eye(len(factor[0]), 1)[:, 0])
     return first[1:] / first[0] if first[0] > 0 else None
 
 

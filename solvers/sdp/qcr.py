@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SDP_MAX_N = 160
+DIAG_TOLERANCE = 1e-4  # relative barrier gap of the "diag" QCR's SDP (its first bound in fw-bnb)
 SOLVER_OPTIONS = {"SCS": {"eps": 1e-6, "max_iters": 20000}}
 
 
@@ -128,7 +129,8 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float 
     return best
 
 
-def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None, tolerance: float = 1e-4) -> Convexified:
+def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None, tolerance: float = DIAG_TOLERANCE
+                   ) -> Convexified:
     """QCR with a = -s from the diagonal Shor SDP (``barrier.row_sdp_bound`` to the relative barrier gap
     ``tolerance``, stopped at ``time_limit``), u = 0."""
     from .barrier import row_sdp_bound
@@ -144,7 +146,7 @@ QCR_METHODS = ("auto", "sdp", "diag", "min-eig")
 
 
 def convexify(Q: np.ndarray, p: int, method: str = "auto", sdp_max_n: int = SDP_MAX_N,
-              time_limit: float | None = None, diag_tolerance: float = 1e-4) -> Convexified:
+              time_limit: float | None = None, diag_tolerance: float = DIAG_TOLERANCE) -> Convexified:
     """QCR of z^T Q z for sum z = p: "sdp", "diag", "min-eig", or "auto" (sdp when n <= sdp_max_n and it
     solves, else min-eig). The SDP solves stop at ``time_limit`` (seconds); "diag" at the relative barrier gap
     ``diag_tolerance``."""

@@ -10,7 +10,7 @@ import numpy as np
 from ...core.patterns import Pattern
 from ...core.problem import LayerProblem
 from ...heuristics.sparseswaps import per_layer_swaps, swap_rows
-from ...sdp.qcr import convexify
+from ...sdp.qcr import DIAG_TOLERANCE, convexify
 from .node import Block
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -29,7 +29,7 @@ def row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_ma
     Q = np.outer(w, w) * H
     scale = float((~start[i]).astype(float) @ Q @ (~start[i]).astype(float))
     conv = convexify(Q / scale, pattern.prune * len(col_groups), qcr, sdp_max_n, time_limit=time_limit,
-                     diag_tolerance=settings.root_sdp_tolerance if node_sdp else 1e-4)
+                     diag_tolerance=settings.root_sdp_tolerance if node_sdp else DIAG_TOLERANCE)
 
     def error(mask):
         z = (~mask.ravel()).astype(float)

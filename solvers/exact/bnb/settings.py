@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...sdp.qcr import DIAG_TOLERANCE
+
 NODE_POINTS = ("sdp", "fw")  # what a node branches on and rounds: its SDP's primal point, or a FW run's point
 BOUND_MARGIN = 1e-9  # absolute slack on the (unit-scaled) row bounds: rounding safety
 
@@ -40,7 +42,7 @@ class Settings:
     (1778 -> 991 and 22217 -> 13286 nodes). Same optima everywhere."""
 
     node_sdp_tolerance: float = 3e-2
-    root_sdp_tolerance: float = 1e-4
+    root_sdp_tolerance: float = DIAG_TOLERANCE
     sdp_fixing: bool = True
     rise_margin: float = 1 - 1e-6
     node_convexify: bool = False

@@ -87,8 +87,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if bounded is None:  # closed by its SDP bound: no FW run
             continue
         node_bound, sdp_warm, sdp_rises = bounded
-        if block.settings.node_point == "sdp" and sdp_warm is not None and len(sdp_warm) > 3 \
-                and sdp_warm[3] is not None:
+        if block.settings.node_point == "sdp" and sdp_warm is not None and sdp_warm[3] is not None:
             run = _sdp_point(block, node, sdp_warm)
         else:
             run = _node_relaxation(block, node, sdp_warm, upper, deadline)
