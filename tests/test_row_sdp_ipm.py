@@ -111,9 +111,52 @@ def test_steps_past_the_boundary_are_halved_back(monkeypatch):
     Q = _row_q(10, 3)
     exact = row_sdp_bound_ipm(Q, 5, tolerance=1e-7)
     true_max_step = row_sdp_ipm.max_step
+    monkeypatch.setattr(row_sdp_ipm, "TRIAL_STEP_MAX_N", 0)  # step lengths from the (overestimated) eigenvalue
     monkeypatch.setattr(row_sdp_ipm, "max_step", lambda *args: 1.6 * true_max_step(*args))
     overshot = row_sdp_bound_ipm(Q, 5, tolerance=1e-7)
     assert overshot.bound <= _brute_force(Q, [np.arange(10)], [5]) * (1 + 1e-9)
     assert overshot.bound == pytest.approx(exact.bound, rel=1e-3)
     Z = _matrix(Q, group_matrix(10, None), np.concatenate(([overshot.gamma], overshot.rho, overshot.s)))
     assert np.linalg.eigvalsh(Z)[0] >= -1e-9 * np.abs(Q).max()
+
+
+@pytest.mark.parametrize("groups, prune_counts", GROUPS)
+def test_primal_point_and_tau_warm_start_the_barrier_nodes(groups, prune_counts):
+    """The IPM's primal point e = x / X_00 (fw-bnb's root point to branch on) lies in [0, 1], meets every group's
+    count up to the primal residual and is the optimum's indicator on a diagonal (tight) Q; its (s, rho, tau)
+    warm-start ``fixed_row_bound`` to the same bound as a cold node solve, below brute force."""
+    from solvers.sdp.barrier import fixed_row_bound
+
+    index_groups = groups if groups is not None else [np.arange(10)]
+    Q = _row_q(10, 3)
+    result = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6)
+    e = result.primal
+    assert e.shape == (10,) and e.min() >= 0.0 and e.max() <= 1.0
+    assert [e[g].sum() for g in index_groups] == pytest.approx(prune_counts, abs=1e-3)
+    assert result.tau > 1.0 and 11 / result.tau <= 1e-5 * result.bound  # its central-path gap met the tolerance
+    d = np.arange(1.0, 11.0)[::-1]
+    tight = row_sdp_bound_ipm(np.diag(d), prune_counts, groups, tolerance=1e-8).primal
+    expected = np.zeros(10)
+    for g, count in zip(index_groups, prune_counts):
+        expected[g[np.argsort(d[g])[:count]]] = 1.0
+    assert tight == pytest.approx(expected, abs=1e-3)
+    keep, prune = np.zeros(10, bool), np.zeros(10, bool)
+    keep[index_groups[0][0]], prune[index_groups[-1][-1]] = True, True
+    start = (result.s, result.rho, result.tau)
+    warm, _ = fixed_row_bound(Q, index_groups, prune_counts, keep, prune, start, tolerance=1e-6)
+    cold, _ = fixed_row_bound(Q, index_groups, prune_counts, keep, prune, tolerance=1e-6)
+    assert warm == pytest.approx(cold, rel=1e-4)
+    fixed_optimum = min(float(z @ Q @ z) for z in _fixed_candidates(index_groups, prune_counts, keep, prune))
+    assert warm <= fixed_optimum * (1 + 1e-9)
+
+
+def _fixed_candidates(index_groups, prune_counts, keep, prune):
+    """Every pruned-indicator vector meeting the group counts and the fixings."""
+    import itertools
+
+    per_group = [[c for c in itertools.combinations(g.tolist(), count)] for g, count in zip(index_groups, prune_counts)]
+    for choice in itertools.product(*per_group):
+        z = np.zeros(len(keep))
+        z[[j for c in choice for j in c]] = 1.0
+        if not (z[keep] > 0).any() and (z[prune] > 0).all():
+            yield z

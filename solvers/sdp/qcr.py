@@ -131,11 +131,15 @@ def sdp_convexify(Q: np.ndarray, p: int, solver: str = "SCS", time_limit: float 
 
 def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None, tolerance: float = DIAG_TOLERANCE
                    ) -> Convexified:
-    """QCR with a = -s from the diagonal Shor SDP (``barrier.row_sdp_bound`` to the relative barrier gap
-    ``tolerance``, stopped at ``time_limit``), u = 0."""
-    from .barrier import row_sdp_bound
+    """QCR with a = -s from the diagonal Shor SDP (``primal_dual.row_sdp_bound_ipm`` to the relative gap
+    ``tolerance``, stopped at ``time_limit``), u = 0. ``sdp_point`` = (s, rho, tau, primal) warm-starts fw-bnb's node
+    SDPs (``barrier.fixed_row_bound``) and gives the root's point to branch on.
+    The primal-dual method rather than the barrier one of the nodes: a cold solve needs ~12 iterations instead of
+    ~50 Newton steps (fw-bnb on the SmolLM2 n = 48 / 64 / 96 / 128 slices, in-process side by side, medians of
+    per-row time ratios 0.81 / 0.85 / 0.84 / 0.82, same optima)."""
+    from .primal_dual import row_sdp_bound_ipm
 
-    result = row_sdp_bound(Q, p, time_limit=time_limit, tolerance=tolerance)
+    result = row_sdp_bound_ipm(Q, p, time_limit=time_limit, tolerance=tolerance)
     conv = perturbed(Q, p, -result.s, np.zeros(len(Q)), "diag")
     conv.relaxation_bound = result.bound  # the SDP value: the box-constrained relaxation is at least this
     conv.sdp_point = (result.s, result.rho, result.tau, result.primal)
