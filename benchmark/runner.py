@@ -8,10 +8,16 @@ are shared), and a job still running ``watchdog_seconds(time_limit)`` after it s
 limit plus ``WATCHDOG_GRACE_S``) is killed and recorded as an error naming the overrun, so one
 runaway solver never stalls ``bench run``. Jobs without a time limit are not stopped. On Dask each
 task runs its job the same way inside the worker (``run_job_guarded``).
+
+The runner's objects are frozen out of the garbage collector for each fork (``gc.freeze``): otherwise a job whose
+solver allocates many Python objects (gurobipy's model) pays for full collections over the runner's heap, touching
+(and copying) pages it never uses. n = 48 slices, forked solves: Gurobi median 0.056-0.062 s without, 0.030-0.031 s
+with; fw-bnb 0.020 / 0.019 s.
 """
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import os
 import pickle
@@ -251,7 +257,10 @@ class _ForkedJob:
     def __init__(self, job: dict):
         self.job, self.started, self.chunks = job, time.monotonic(), []
         read_end, write_end = os.pipe()
+        gc.freeze()  # the child's collections skip the runner's objects (module docstring)
         self.pid = os.fork()
+        if self.pid != 0:
+            gc.unfreeze()
         if self.pid == 0:  # the child: solve, send, leave without running the parent's exit handlers
             os.close(read_end)
             try:
