@@ -9,7 +9,9 @@ limit plus ``WATCHDOG_GRACE_S``) is killed and recorded as an error naming the o
 runaway solver never stalls ``bench run``. Jobs without a time limit are not stopped. On Dask each
 task runs its job the same way inside the worker (``run_job_guarded``).
 
-The runner's objects are frozen out of the garbage collector for each fork (``gc.freeze``): otherwise a job whose
+Before forking, the runner pays the solvers' one-time set-up (``prepare_solvers``: imports, the BLAS thread
+controller), so each job's time is its solve, not its process's start. The runner's objects are frozen out of the
+garbage collector for each fork (``gc.freeze``): otherwise a job whose
 solver allocates many Python objects (gurobipy's model) pays for full collections over the runner's heap, touching
 (and copying) pages it never uses. n = 48 slices, forked solves: Gurobi median 0.056-0.062 s without, 0.030-0.031 s
 with; fw-bnb 0.020 / 0.019 s.
@@ -299,6 +301,25 @@ class _ForkedJob:
         os.close(self.fd)
 
 
+def prepare_solvers(methods) -> None:
+    """Pay the solvers' one-time process set-up here, before the jobs fork, so that a job's ``time_s`` is its solve:
+    import each method's optional package (``MethodSpec.requires``; ``import gurobipy`` took 23 ms, inside every
+    Gurobi job's time until session 22) and make the BLAS thread controller (threadpoolctl's import and library scan,
+    6-11 ms, inside every fw-bnb job's). A method that cannot be found or imported is left to its jobs' records."""
+    import importlib
+
+    from solvers.core.arrays import blas_controller
+
+    blas_controller()
+    for name in methods:
+        try:
+            spec = find_method(name)
+            if spec.requires:
+                importlib.import_module(spec.requires)
+        except (ValueError, ImportError):
+            continue
+
+
 def _describe(job: dict) -> str:
     return f"{job['instance']} {job['solver']} {job['pattern']}{'' if job['sparsity'] is None else '@%g' % job['sparsity']}"
 
@@ -307,6 +328,7 @@ def _run_watched(jobs, n_jobs, done, bar):
     """Each job in a forked process, at most ``n_jobs`` at a time, under the watchdog (module docstring)."""
     for set_name in {job["instance_set"] for job in jobs}:
         problems_of(set_name)  # loaded once here, shared with every forked job
+    prepare_solvers({job.get("method", job["solver"]) for job in jobs})
     pending, running = list(jobs), []
     try:
         while pending or running:

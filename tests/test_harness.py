@@ -256,3 +256,21 @@ def test_reconstruct_records_carry_the_undamped_error_of_the_refit(tmp_path, cac
         assert r["undamped_error"] <= r["objective"] * (1 + 1e-12)  # the damping term only adds
     board = build_leaderboards(tmp_path, plots=False)[0].read_text()
     assert "mean undamped rel. error" in board
+
+
+def test_prepare_solvers_imports_what_methods_require_and_skips_unknown_names(monkeypatch):
+    """The runner pays a method's imports before forking its jobs (so ``time_s`` is the solve): a method's
+    ``requires`` package is imported, the BLAS controller made; an unknown or uninstalled method is left to its jobs."""
+    import solvers.core.arrays as arrays
+    from benchmark.runner import prepare_solvers
+
+    from dataclasses import replace
+
+    spec = solvers.registry.SPECS["wanda"]
+    monkeypatch.setitem(solvers.registry.SPECS, "needs-colorsys", replace(spec, name="needs-colorsys", requires="colorsys"))
+    monkeypatch.setitem(solvers.registry.SPECS, "needs-missing",
+                        replace(spec, name="needs-missing", requires="no_such_package_here"))
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    monkeypatch.setattr(arrays, "_threadpools", None)
+    prepare_solvers({"needs-colorsys", "needs-missing", "no-such-method"})
+    assert "colorsys" in sys.modules and arrays._threadpools is not None
