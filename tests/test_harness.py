@@ -267,7 +267,8 @@ def test_prepare_solvers_imports_what_methods_require_and_skips_unknown_names(mo
     from dataclasses import replace
 
     spec = solvers.registry.SPECS["wanda"]
-    monkeypatch.setitem(solvers.registry.SPECS, "needs-colorsys", replace(spec, name="needs-colorsys", requires="colorsys"))
+    monkeypatch.setitem(solvers.registry.SPECS, "needs-colorsys",
+                        replace(spec, name="needs-colorsys", requires="colorsys"))
     monkeypatch.setitem(solvers.registry.SPECS, "needs-missing",
                         replace(spec, name="needs-missing", requires="no_such_package_here"))
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
