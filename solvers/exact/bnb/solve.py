@@ -12,10 +12,10 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
 - dual tightening: with LMO vertex V at the returned x and its group-wise swap costs Delta_j, any
   binary y with y_j != V_j has f(y) >= f(x) - gap(x) + Delta_j (x, gap and V of the same iterate),
   so j is fixed to V_j when that exceeds the incumbent;
-- branching (``branching``): "most-fractional" (default), or "pseudocost": per variable and side the
+- branching (``branching``): "pseudocost" (default; ``bnb.branching``): per variable and side the
   mean bound gain per unit of fractionality moved, learnt from solved children (Benichou et al. 1971),
   score = max(q_keep (1 - x_j), eps) * max(q_prune x_j, eps) (product rule), unknown pseudocosts set
-  to the mean of the known ones; node selection: best bound, with a depth-first dive (last child
+  to the mean of the known ones; or "most-fractional"; node selection: best bound, with a depth-first dive (last child
   first) every ``dive_every`` nodes to find incumbents;
 - primal heuristics (``bnb.heuristics.HEURISTICS``) chosen at each node by a bandit (``bnb.bandits``),
   reward = 1 - exp(-relative incumbent improvement per second);
@@ -64,7 +64,7 @@ from .tightening import fixings_feasible, respecting, sdp_fixings, swap_costs
 
 
 def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_limit: float, bandit: Bandit,
-                stats: Stats, dive_every: int, rng: np.random.Generator, branching: str = "most-fractional"
+                stats: Stats, dive_every: int, rng: np.random.Generator, branching: str = "pseudocost"
                 ) -> tuple[np.ndarray, float, bool]:
     """Branch and bound on one block; returns (incumbent mask, lower bound, proven optimal)."""
     pseudocosts = Pseudocosts(block.start.shape) if branching == "pseudocost" else None
@@ -270,7 +270,7 @@ def _run_heuristic(block, run, V, bandit, stats, incumbent, upper, rng):
 
 def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="sparseswaps", node_limit=None,
                  gap_limit: float = 1e-6, bandit: str = "ucb", dive_every: int = 5, qcr: str = "diag",
-                 sdp_max_n: int = SDP_MAX_N, branching: str = "most-fractional", node_sdp: bool = True,
+                 sdp_max_n: int = SDP_MAX_N, branching: str = "pseudocost", node_sdp: bool = True,
                  node_convexify: bool = DEFAULT_SETTINGS.node_convexify,
                  sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing,
                  node_point: str = DEFAULT_SETTINGS.node_point) -> MethodAnswer:
