@@ -101,7 +101,10 @@ def solve_free_set(w: np.ndarray, H: np.ndarray, keep_row: np.ndarray, free: np.
     if count <= ENUMERATE_MAX:
         chosen, work = enumerate_best(problem), count * free.size**2 * WORK_PER_FLOP
     else:
-        answer = solve_fw_bnb(problem, time_limit=time_limit, seed=seed, warm_start=start, node_limit=node_limit)
+        # most-fractional: the rule LNS was measured with; fw-bnb's default became pseudocost in session 22, measured
+        # on proofs to optimality, not on node-limited sub-solves
+        answer = solve_fw_bnb(problem, time_limit=time_limit, seed=seed, warm_start=start, node_limit=node_limit,
+                              branching="most-fractional")
         chosen, work = answer.mask, max(1, answer.info["nodes"]) * WORK_PER_NODE
     out = keep_row.copy()
     out[free] = chosen[0]
