@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...sdp.qcr import DIAG_TOLERANCE
 
 NODE_POINTS = ("sdp", "fw")  # what a node branches on and rounds: its SDP's primal point, or a FW run's point
 BOUND_MARGIN = 1e-9  # absolute slack on the (unit-scaled) row bounds: rounding safety
@@ -22,9 +21,12 @@ class Settings:
     2.3 s); 3e-2 about the same as 1e-2, 1e-3 0.91-0.92. In the harness (results/anchor-bench/root-1e-2) Gurobi /
     fw-bnb rose from 1.47 / 1.53 / 3.74 / 35.4 to 1.62 / 1.68 / 3.91 / 37.1 (n48 / 64 / 96 / 128), but at 600 s the
     hardest o_proj rows lost: n256 r504 open at 1.7 % (191 s at 1e-4), n192 r181 open at 3.5 % (2.0 % at 1e-4); the
-    node's own convexification (node_convexify) did not repair it (n192 r504 40 -> 65 s). So the default stays 1e-4:
-    every n = 256 slice proven within 600 s over 20 % on the smallest rows, where 3x is out of reach either way.
-    Without node SDPs the root QCR is the only bound: always 1e-4.
+    node's own convexification (node_convexify) did not repair it (n192 r504 40 -> 65 s). So the default stayed 1e-4
+    in session 21. Session 22 (root by the primal-dual method, pseudocost branching) re-measured it in-process
+    (medians of per-row time ratios 1e-2 / 1e-4, alternating): n48 0.74, n64 0.74, n96 0.69, n128 0.76 (2 repeats),
+    n192 0.86, n256 0.95 (one, 600 s; sums 46.8 -> 53.4 s and 154.4 -> 164.1 s); every row proven either way, the hard
+    o_proj rows within +-20 % (n192 r181 36.5 -> 32.5 s, n256 r504 53.6 -> 65.4 s). The typical row being faster at
+    every width, the default is 1e-2 since session 22. Without node SDPs the root QCR is the only bound: always 1e-4.
     sdp_fixing: fix entries whose one-side child the node SDP's dual point bounds at the incumbent.
     rise_margin: fixing_increments' rises are shrunk by this factor before any fixing (rounding safety).
     node_convexify: FW at a node on the node SDP's convexification; measured: no clear gain (n64 sum
@@ -42,7 +44,7 @@ class Settings:
     (1778 -> 991 and 22217 -> 13286 nodes). Same optima everywhere."""
 
     node_sdp_tolerance: float = 3e-2
-    root_sdp_tolerance: float = DIAG_TOLERANCE
+    root_sdp_tolerance: float = 1e-2
     sdp_fixing: bool = True
     rise_margin: float = 1 - 1e-6
     node_convexify: bool = False
