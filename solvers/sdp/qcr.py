@@ -136,7 +136,7 @@ def diag_convexify(Q: np.ndarray, p: int, time_limit: float | None = None, toler
     SDPs (``barrier.fixed_row_bound``) and gives the root's point to branch on.
     The primal-dual method rather than the barrier one of the nodes: a cold solve needs ~12 iterations instead of
     ~50 Newton steps (fw-bnb on the SmolLM2 n = 48 / 64 / 96 / 128 slices, in-process side by side, medians of
-    per-row time ratios 0.81 / 0.85 / 0.84 / 0.82, same optima)."""
+    per-row time ratios 0.81 / 0.85 / 0.84 / 0.82 (n = 128 without o_proj r181), same optima)."""
     from .primal_dual import row_sdp_bound_ipm
 
     result = row_sdp_bound_ipm(Q, p, time_limit=time_limit, tolerance=tolerance)
