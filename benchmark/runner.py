@@ -11,10 +11,9 @@ task runs its job the same way inside the worker (``run_job_guarded``).
 
 Before forking, the runner pays the solvers' one-time set-up (``prepare_solvers``: imports, the BLAS thread
 controller), so each job's time is its solve, not its process's start. The runner's objects are frozen out of the
-garbage collector for each fork (``gc.freeze``): otherwise a job whose
-solver allocates many Python objects (gurobipy's model) pays for full collections over the runner's heap, touching
-(and copying) pages it never uses. n = 48 slices, forked solves: Gurobi median 0.056-0.062 s without, 0.030-0.031 s
-with; fw-bnb 0.020 / 0.019 s.
+garbage collector for each fork (``gc.freeze``): otherwise a job whose solver allocates many Python objects
+(gurobipy's model) pays for full collections over the runner's heap, touching (and copying) pages it never uses.
+n = 48 slices, forked solves: Gurobi median 0.056-0.062 s without, 0.030-0.031 s with; fw-bnb 0.020 / 0.019 s.
 """
 from __future__ import annotations
 
