@@ -260,6 +260,16 @@ def test_fixing_increments_give_valid_child_bounds(groups, prune_counts):
     assert fixing_increments(Q, groups, prune_counts, keep, prune, None) is None
 
 
+def _diagonal_row(index_groups, prune_counts):
+    """(a diagonal 10 x 10 Q, where the Shor relaxation is tight, and its optimum's pruned indicator: the smallest
+    diagonal entries of every group)."""
+    d = np.arange(1.0, 11.0)[::-1]
+    expected = np.zeros(10)
+    for g, count in zip(index_groups, prune_counts):
+        expected[g[np.argsort(d[g])[:count]]] = 1.0
+    return np.diag(d), expected
+
+
 @pytest.mark.parametrize("groups, prune_counts", [(None, [5]), ([np.arange(0, 5), np.arange(5, 10)], [2, 3])])
 def test_primal_point_is_a_feasible_fraction_and_the_optimum_where_the_relaxation_is_tight(groups, prune_counts):
     """row_sdp_bound's primal e = G_0j / G_00 (G = Z^-1 at the last centred point) lies in [0, 1] with every group's
@@ -270,11 +280,8 @@ def test_primal_point_is_a_feasible_fraction_and_the_optimum_where_the_relaxatio
     e = result.primal
     assert e.shape == (10,) and e.min() > -1e-6 and e.max() < 1 + 1e-6
     assert [e[g].sum() for g in index_groups] == pytest.approx(prune_counts, abs=1e-4)
-    d = np.arange(1.0, 11.0)[::-1]  # diagonal Q: prune the smallest d of every group
-    tight = row_sdp_bound(np.diag(d), prune_counts, groups, tolerance=1e-8).primal
-    expected = np.zeros(10)
-    for g, count in zip(index_groups, prune_counts):
-        expected[g[np.argsort(d[g])[:count]]] = 1.0
+    diagonal, expected = _diagonal_row(index_groups, prune_counts)
+    tight = row_sdp_bound(diagonal, prune_counts, groups, tolerance=1e-8).primal
     assert tight == pytest.approx(expected, abs=1e-3)
     keep, prune = np.zeros(10, bool), np.zeros(10, bool)
     keep[index_groups[0][0]], prune[index_groups[-1][-1]] = True, True

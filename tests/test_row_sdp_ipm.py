@@ -1,7 +1,7 @@
 """The per-row diagonal Shor SDP bound by the primal-dual (HKM) method (solvers.sdp.primal_dual)."""
 import numpy as np
 import pytest
-from test_row_sdp import _brute_force, _clarabel_value, _row_q
+from test_row_sdp import _brute_force, _clarabel_value, _diagonal_row, _row_q
 
 import solvers.sdp.primal_dual as row_sdp_ipm
 from solvers.sdp.barrier import _newton_system, row_sdp_bound
@@ -134,11 +134,8 @@ def test_primal_point_and_tau_warm_start_the_barrier_nodes(groups, prune_counts)
     assert e.shape == (10,) and e.min() >= 0.0 and e.max() <= 1.0
     assert [e[g].sum() for g in index_groups] == pytest.approx(prune_counts, abs=1e-3)
     assert result.tau > 1.0 and 11 / result.tau <= 1e-5 * result.bound  # its central-path gap met the tolerance
-    d = np.arange(1.0, 11.0)[::-1]
-    tight = row_sdp_bound_ipm(np.diag(d), prune_counts, groups, tolerance=1e-8).primal
-    expected = np.zeros(10)
-    for g, count in zip(index_groups, prune_counts):
-        expected[g[np.argsort(d[g])[:count]]] = 1.0
+    diagonal, expected = _diagonal_row(index_groups, prune_counts)
+    tight = row_sdp_bound_ipm(diagonal, prune_counts, groups, tolerance=1e-8).primal
     assert tight == pytest.approx(expected, abs=1e-3)
     keep, prune = np.zeros(10, bool), np.zeros(10, bool)
     keep[index_groups[0][0]], prune[index_groups[-1][-1]] = True, True
