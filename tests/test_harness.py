@@ -261,10 +261,10 @@ def test_reconstruct_records_carry_the_undamped_error_of_the_refit(tmp_path, cac
 def test_prepare_solvers_imports_what_methods_require_and_skips_unknown_names(monkeypatch):
     """The runner pays a method's imports before forking its jobs (so ``time_s`` is the solve): a method's
     ``requires`` package is imported, the BLAS controller made; an unknown or uninstalled method is left to its jobs."""
+    from dataclasses import replace
+
     import solvers.core.arrays as arrays
     from benchmark.runner import prepare_solvers
-
-    from dataclasses import replace
 
     spec = solvers.registry.SPECS["wanda"]
     monkeypatch.setitem(solvers.registry.SPECS, "needs-colorsys",
