@@ -122,6 +122,9 @@ FW_BNB_OPTIONS = {
     "sdp_fixing": Option("bool", True, "fix entries by the node SDP's dual point (exact.bnb.settings)"),
     "node_point": choice("what a node branches on and rounds: its SDP's primal point or a FW run's",
                          DEFAULT_SETTINGS.node_point, NODE_POINTS),
+    "enumerate_max": Option("int", DEFAULT_SETTINGS.enumerate_max,
+                            "close a node by evaluating all its completions when it has at most this many (0: never)",
+                            low=0),
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),

@@ -36,13 +36,16 @@ def test_fw_bnb_agrees_with_brute_force_and_mip(seed):
 
 @pytest.mark.parametrize("seed", [*range(4, 12), 38])  # 38: wrong claim under the old stale-bound tightening
 @pytest.mark.parametrize("pattern", ["per-row", "2:4"])
-@pytest.mark.parametrize("method", ["fw-bnb", "fw-bnb-most-fractional"])
-def test_fw_bnb_never_claims_a_wrong_optimum(seed, pattern, method):
+@pytest.mark.parametrize("method, options", [("fw-bnb", {}), ("fw-bnb", {"enumerate_max": 0}),
+                                             ("fw-bnb-most-fractional", {"enumerate_max": 0})],
+                         ids=["fw-bnb", "fw-bnb-no-enumeration", "most-fractional-no-enumeration"])
+def test_fw_bnb_never_claims_a_wrong_optimum(seed, pattern, method, options):
     """Many small random rows, bad warm starts: every "optimal" claim must equal brute force and
-    every bound must lie below it (guards the dual tightening, which once used a stale bound)."""
+    every bound must lie below it (guards the dual tightening, which once used a stale bound). Without
+    enumeration of small nodes these rows are solved by branching alone."""
     W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
     exact = solve_layer(W, H, 0.5, pattern, "brute-force")
-    r = solve_layer(W, H, 0.5, pattern, method, warm_start="magnitude")
+    r = solve_layer(W, H, 0.5, pattern, method, warm_start="magnitude", **options)
     assert r.status == "optimal" and r.objective == pytest.approx(exact.objective, rel=1e-9, abs=1e-12)
     assert r.lower_bound <= exact.objective * (1 + 1e-9)
 
@@ -61,10 +64,14 @@ def test_node_limit_returns_feasible_mask_and_valid_bound():
 def test_every_bandit_policy_solves_and_reports(policy):
     W, H = synthetic_layer(2, 12, seed=5)
     optimum = solve_layer(W, H, 0.5, "per-row", "brute-force").objective
-    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", bandit=policy, warm_start="magnitude")
+    r = solve_layer(W, H, 0.5, "per-row", "fw-bnb", bandit=policy, warm_start="magnitude", enumerate_max=0)
     assert r.objective == pytest.approx(optimum, rel=1e-9)
     # one heuristic call per node that ran FW (nodes closed by their SDP bound alone run none)
-    assert sum(r.info["heuristic_calls"].values()) == r.info["nodes"] - r.info["sdp_pruned"]
+    assert sum(r.info["heuristic_calls"].values()) == r.info["nodes"] - r.info["sdp_pruned"] > 0
+    enumerating = solve_layer(W, H, 0.5, "per-row", "fw-bnb", bandit=policy, warm_start="magnitude")
+    assert enumerating.objective == pytest.approx(optimum, rel=1e-9)
+    assert sum(enumerating.info["heuristic_calls"].values()) == \
+        enumerating.info["nodes"] - enumerating.info["sdp_pruned"] - enumerating.info["enumerated"]
     assert set(r.info["bandit_weights"]) == set(r.info["heuristic_calls"])
 
 
@@ -211,3 +218,41 @@ def test_fw_bnb_names_an_unknown_node_point():
     from solvers.exact.bnb.solve import solve_fw_bnb
     with pytest.raises(ValueError, match="node_point"):
         solve_fw_bnb(make_problem(W, H, sparsity=0.5, pattern="per-row"), node_point="simplex")
+
+
+@pytest.mark.parametrize("free, keep", [(1, 0), (1, 1), (5, 2), (8, 4), (9, 9), (12, 5)])
+def test_keep_choices_are_every_combination_once(free, keep):
+    from itertools import combinations
+
+    from solvers.exact.bnb.enumeration import keep_choices
+    choices = keep_choices(free, keep)
+    expected = {tuple(j in c for j in range(free)) for c in combinations(range(free), keep)}
+    assert choices.shape == (len(expected), free) and {tuple(r) for r in choices.tolist()} == expected
+
+
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_enumerated_nodes_give_the_brute_force_optimum(pattern):
+    """Small nodes closed by enumeration (Settings.enumerate_max): every limit gives the brute-force optimum;
+    the completions of a node are the product of its groups' choices, and a limit below that refuses."""
+    from solvers.core.problem import make_problem
+    from solvers.exact.bnb.blocks import row_block
+    from solvers.exact.bnb.enumeration import completions
+    W, H = synthetic_layer(2, 16, seed=5, outliers=1)
+    exact = solve_layer(W, H, 0.5, pattern, "brute-force").objective
+    for limit in (0, 16, 500, 100_000):
+        r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", enumerate_max=limit)
+        assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9, abs=1e-12)
+        assert r.lower_bound <= exact * (1 + 1e-9)
+        if limit == 0:
+            assert r.info["enumerated"] == 0
+        if limit == 100_000:  # every root has fewer completions: closed there
+            assert r.info["enumerated"] == r.info["nodes"] == 2
+    problem = make_problem(W, H, sparsity=0.5, pattern=pattern)
+    block = row_block(problem, np.ones(W.shape, dtype=bool) & (np.arange(16) % 2 == 0), 0, "min-eig", 0)[0]
+    keep, prune = np.zeros((1, 16), dtype=bool), np.zeros((1, 16), dtype=bool)
+    keep[0, 0], prune[0, 1] = True, True
+    count = 2 * 6 ** 3 if pattern == "2:4" else 3432  # 2:4: C(2, 1) in group 0, C(4, 2) in 3 more; per-row C(14, 7)
+    index, choices = completions(block, keep, prune, count)
+    assert choices.shape == (count, 14) and len({tuple(r) for r in choices.tolist()}) == count
+    assert set(index.tolist()) == set(range(2, 16))
+    assert completions(block, keep, prune, count - 1) is None

@@ -21,6 +21,7 @@ class Node:
     depth: int = field(compare=False)
     branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved); bound = parent's
     sdp_warm: tuple | None = field(default=None, compare=False)  # parent's SDP dual point (row_sdp warm start)
+    best: np.ndarray | None = field(default=None, compare=False)  # its best completion, once enumerated
 
 
 @dataclass
@@ -47,5 +48,6 @@ class Stats:
     sdp_pruned: int = 0   # nodes closed by their SDP bound alone (no FW run, no heuristic)
     sdp_fixed: int = 0    # variables fixed by the node SDP's dual point (fixing_increments)
     children_cut: int = 0  # children never queued: the parent's dual point with their fixing reaches the incumbent
+    enumerated: int = 0   # nodes closed by evaluating every completion (bnb.enumeration)
     calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
     wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})

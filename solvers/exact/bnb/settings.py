@@ -41,7 +41,12 @@ class Settings:
     A/B on the SmolLM2 slices (session 21, alternating per row, 2 repeats, 2-core machine; medians of per-row
     time ratios sdp / fw): n48 0.90, n64 0.92, n96 0.84, n128 0.86 (n128 sum 27.3 -> 17.4 s); o_proj n128 r504
     6.1 -> 2.1 s, r181 20.6 -> 14.9 s (9.3 s with FW's point at the root only); o_proj n192 r504 104.6 -> 41.3 s
-    (1778 -> 991 and 22217 -> 13286 nodes). Same optima everywhere."""
+    (1778 -> 991 and 22217 -> 13286 nodes). Same optima everywhere.
+    enumerate_max: a node with at most this many completions is closed by evaluating them all (``bnb.enumeration``;
+    below the root before its SDP, and at any node after its SDP fixings). Session 23, in-process A/B against 0
+    (never), alternating per row, 2 repeats, medians of per-row time ratios (512 / 2048 / 8192): n48 0.68 / 0.63 /
+    0.62, n64 0.68 / 0.67 / 0.69; (2048 / 8192): n96 0.77 / 0.75, n128 0.85 / 0.81 (sum 7.67 -> 7.11 / 7.04 s).
+    Same optima everywhere."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
@@ -50,6 +55,7 @@ class Settings:
     node_convexify: bool = False
     node_fw_iterations: tuple = (20, 5, 60)
     node_point: str = "sdp"
+    enumerate_max: int = 8192
 
 
 DEFAULT_SETTINGS = Settings()

@@ -34,6 +34,8 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   o_proj r504 n = 128 on a loaded 2-core machine: 9537 nodes to optimality without, 4543 with
   (30k fixings). Branching on the largest rises (a strong-branching proxy, product rule) was tried and
   dropped: same slice side by side, most fractional proved it in 189 s, the rise rule not in 420 s;
+- small nodes (``enumerate_max``): a node with few completions left (``bnb.enumeration``) is closed by evaluating
+  them all, before its SDP below the root and after its SDP fixings at any node;
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
 """
 from __future__ import annotations
@@ -57,6 +59,7 @@ from ...sdp.barrier import fixed_row_bound
 from ...sdp.qcr import SDP_MAX_N
 from .blocks import PER_LAYER_MAX, layer_block, row_block
 from .branching import BRANCHINGS, Pseudocosts
+from .enumeration import best_completion
 from .heuristics import HEURISTICS, NodeContext
 from .node import Block, Node, Stats
 from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, NODE_POINTS, Settings
@@ -83,8 +86,14 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
+        if node.depth > 0 and _enumerated(block, node, stats):  # small: closed exactly, no SDP
+            incumbent, upper = _better(block, node.best, incumbent, upper)
+            continue
         bounded = _node_sdp(block, node, upper, deadline, stats)
         if bounded is None:  # closed by its SDP bound: no FW run
+            continue
+        if _enumerated(block, node, stats):  # small after its SDP fixings
+            incumbent, upper = _better(block, node.best, incumbent, upper)
             continue
         node_bound, sdp_warm, sdp_rises = bounded
         if block.settings.node_point == "sdp" and sdp_warm is not None and sdp_warm[3] is not None:
@@ -120,6 +129,21 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     if not heap:
         return incumbent, upper, True
     return incumbent, min(heap[0].bound, upper), False
+
+
+def _enumerated(block: Block, node: Node, stats: Stats) -> bool:
+    """Whether the node has at most ``Settings.enumerate_max`` completions; if so its best one is set as
+    ``node.best`` (``bnb.enumeration``) and the node is solved."""
+    node.best = best_completion(block, node, block.settings.enumerate_max)
+    if node.best is None:
+        return False
+    stats.enumerated += 1
+    return True
+
+
+def _better(block: Block, mask: np.ndarray, incumbent: np.ndarray, upper: float) -> tuple[np.ndarray, float]:
+    value = block.error(mask)
+    return (mask, value) if value < upper else (incumbent, upper)
 
 
 def _next_node(heap: list, last_child: Node | None, dive: bool) -> Node:
@@ -273,7 +297,8 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  sdp_max_n: int = SDP_MAX_N, branching: str = "pseudocost", node_sdp: bool = True,
                  node_convexify: bool = DEFAULT_SETTINGS.node_convexify,
                  sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing,
-                 node_point: str = DEFAULT_SETTINGS.node_point) -> MethodAnswer:
+                 node_point: str = DEFAULT_SETTINGS.node_point,
+                 enumerate_max: int = DEFAULT_SETTINGS.enumerate_max) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
@@ -289,7 +314,8 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         deadline = started + (time_limit if time_limit is not None else math.inf)
         start = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
-        settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point)
+        settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point,
+                            enumerate_max=enumerate_max)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)
@@ -322,5 +348,5 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                 "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
                 "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
                 "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds, "sdp_pruned": stats.sdp_pruned,
-                "sdp_fixed": stats.sdp_fixed, "children_cut": stats.children_cut}
+                "sdp_fixed": stats.sdp_fixed, "children_cut": stats.children_cut, "enumerated": stats.enumerated}
         return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)
