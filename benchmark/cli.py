@@ -54,7 +54,7 @@ def _cmd_run(args) -> int:
                             results=Path(args.results), rerun=args.rerun, scheduler=args.scheduler,
                             seed=args.seed, progress=not args.quiet, retry_errors=not args.keep_errors,
                             resume_any_commit=args.resume_any_commit,
-                            only=args.only.split(",") if args.only is not None else None)
+                            only=args.only.split(",") if args.only is not None else None, warm_up=args.warm_up)
     return 1 if any(r.get("flags") for r in records) and args.strict else 0
 
 
@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-any-commit", action="store_true",
                    help="on resume, count records made by other code (another git commit) as done (default: run again)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warm-up", action="store_true",
+                   help="each job's process first solves a one-row synthetic problem of its width (jobs up to 256 "
+                   "wide), so its time is a warm process's, without first-touch page faults (benchmark.runner)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any answer is flagged")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--cache-dir", help="instance cache (default $PRUNE_BENCH_CACHE or the user cache dir)")

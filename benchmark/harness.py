@@ -50,13 +50,14 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
                   n_jobs: int = 1, results: Path = Path("results"), rerun: bool = False,
                   scheduler: str | None = None, seed: int = 0, progress: bool = True,
                   retry_errors: bool = True, resume_any_commit: bool = False,
-                  only: list[str] | None = None) -> list[dict]:
+                  only: list[str] | None = None, warm_up: bool = False) -> list[dict]:
     """Run every job of the request; returns the records written by this call. ``only``: name substrings; the
     problems of each set whose names contain none of them are left out (a clear error when a set keeps none,
     before anything is written), e.g. ["o_proj"] for one module of a model set. On resume, a job counts as
     done when its newest record was made by this code (same git commit) and is not an error; records of
     other commits are run again unless ``resume_any_commit`` (said on the console either way), errors
-    unless ``retry_errors`` is False."""
+    unless ``retry_errors`` is False. ``warm_up``: each job's process first solves a small problem of its width
+    (``runner.warm_up``), so that its time is that of a warm process."""
     requests = [parse_solver(entry) for entry in (solvers or default_solvers())]
     solvers = [label for label, _, _ in requests]
     solver_options = {label: options for label, _, options in requests}
@@ -71,7 +72,7 @@ def run_benchmark(instance_sets: list[str], *, solvers: list[str] | None = None,
     provenance()  # machine, versions and the commit of the code this run executes, fixed now (shared by the jobs)
     writer = RecordWriter(Path(results))  # opened only after the request is known to be valid
     try:
-        jobs = make_jobs(names, solvers, settings, objective, time_limit, seed, solver_options)
+        jobs = make_jobs(names, solvers, settings, objective, time_limit, seed, solver_options, warm_up)
         newest = {r["job_key"]: r for r in read_records(Path(results))}
         todo = jobs if rerun else _left_to_do(jobs, newest, retry_errors, resume_any_commit)
         book = ReferenceBook(instance_sets)

@@ -82,8 +82,10 @@ def job_key(job: dict) -> str:
 
 
 def make_jobs(instance_sets: dict[str, list[str]], solvers: list[str], settings, objective: str,
-              time_limit: float | None, seed: int = 0, solver_options: dict | None = None) -> list[dict]:
-    """Every (set, problem, setting, solver) job; ``instance_sets`` maps set name -> problem names."""
+              time_limit: float | None, seed: int = 0, solver_options: dict | None = None,
+              warm_up: bool = False) -> list[dict]:
+    """Every (set, problem, setting, solver) job; ``instance_sets`` maps set name -> problem names; ``warm_up``: each
+    job's process solves a small problem first (``runner.warm_up``; not part of the job's key)."""
     jobs = []
     for set_name, problem_names in instance_sets.items():
         for problem in problem_names:
@@ -93,7 +95,7 @@ def make_jobs(instance_sets: dict[str, list[str]], solvers: list[str], settings,
                            "method": solver.partition("[")[0],
                            "solver_options": (solver_options or {}).get(solver, {}), "pattern": pattern,
                            "sparsity": sparsity, "setting": setting_key(pattern, sparsity), "objective_kind": objective,
-                           "time_limit": time_limit, "seed": seed}
+                           "time_limit": time_limit, "seed": seed, "warm_up": bool(warm_up)}
                     job["job_key"] = job_key(job)
                     jobs.append(job)
     return jobs

@@ -275,3 +275,31 @@ def test_prepare_solvers_imports_what_methods_require_and_skips_unknown_names(mo
     monkeypatch.setattr(arrays, "_threadpools", None)
     prepare_solvers({"needs-colorsys", "needs-missing", "no-such-method"})
     assert "colorsys" in sys.modules and arrays._threadpools is not None
+
+
+def _logged_magnitude(problem, **kw):
+    with open(os.environ["WARM_UP_TEST_LOG"], "a") as log:
+        log.write(f"{os.getpid()} {problem.W.shape[0]} {problem.W.shape[1]}\n")
+    return MethodAnswer(select_top(np.abs(problem.W), problem.pattern), status="heuristic")
+
+
+@pytest.mark.parametrize("warm_up", [False, True])
+def test_warm_up_solves_a_one_row_problem_of_the_jobs_width_first_in_the_jobs_process(tmp_path, cache, monkeypatch,
+                                                                                     warm_up):
+    """``bench run --warm-up``: each job's process first solves a one-row problem of the job's width with its method
+    (then the job, whose answer is unchanged); records say whether it was warmed."""
+    log = tmp_path / "calls.txt"
+    monkeypatch.setenv("WARM_UP_TEST_LOG", str(log))
+    monkeypatch.setitem(solvers.registry.METHODS, "logged", _logged_magnitude)
+    records = run_benchmark(["tiny"], solvers=["logged"], results=tmp_path / "res", progress=False, warm_up=warm_up)
+    calls = [line.split() for line in log.read_text().splitlines()]
+    by_process = {}
+    for pid, rows, width in calls:
+        by_process.setdefault(pid, []).append((int(rows), int(width)))
+    shapes = {(r["d_out"], r["d_in"]) for r in records}
+    assert len(by_process) == len(records) and all(r["warm_up"] is warm_up for r in records)
+    for solved in by_process.values():
+        assert solved[-1] in shapes
+        assert solved[:-1] == ([(1, solved[-1][1])] if warm_up else [])
+    plain = {p.name: solve_layer(p.W, p.H, 0.5, method="magnitude").objective for p in load_set("tiny", progress=False)}
+    assert all(r["objective"] == pytest.approx(plain[r["instance"]], rel=1e-12) for r in records)

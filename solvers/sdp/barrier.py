@@ -68,9 +68,9 @@ def _newton_system(inverse: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.n
     K[0, 0] = g00**2
     K[0, 1:1 + G] = g00 * Cg
     K[0, 1 + G:] = g**2 - g00 * g
-    K[1:1 + G, 1:1 + G] = 0.5 * (np.outer(Cg, Cg) + g00 * (C.T @ GbC))
-    K[1:1 + G, 1 + G:] = -0.5 * (np.outer(Cg, g) + g00 * GbC.T - 2.0 * GbC.T * g[None, :])
-    K[1 + G:, 1 + G:] = 0.5 * (np.outer(g, g) + g00 * Gb) - Gb * (g[:, None] + g[None, :]) + Gb * Gb
+    K[1:1 + G, 1:1 + G] = 0.5 * (Cg[:, None] * Cg + g00 * (C.T @ GbC))
+    K[1:1 + G, 1 + G:] = -0.5 * (Cg[:, None] * g + g00 * GbC.T - 2.0 * GbC.T * g[None, :])
+    K[1 + G:, 1 + G:] = 0.5 * (g[:, None] * g + g00 * Gb) - Gb * (g[:, None] + g[None, :]) + Gb * Gb
     K[1:, 0] = K[0, 1:]
     K[1 + G:, 1:1 + G] = K[1:1 + G, 1 + G:].T
     return grad, K
