@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"anchor_report: no records of {args.solvers} in {args.results}")
     commit = args.commit or max(records, key=lambda r: r.get("date", ""))["git_commit"]
     records = [r for r in records if str(r.get("git_commit", "")).startswith(commit)]
-    print(f"records of commit {commit}: {len(records)}")
+    warmed = sum(bool(r.get("warm_up")) for r in records)  # bench run --warm-up (benchmark.runner)
+    print(f"records of commit {commit}: {len(records)}; timed in a warmed-up process (--warm-up): {warmed}")
     print(tabulate(ratio_table(records, solvers, solvers[0]), headers="keys", tablefmt="github", floatfmt=".3g"))
 
 
