@@ -18,7 +18,7 @@ from typing import Callable
 from .certify import DNN_MAX_N, solve_certify
 from .core.bandits import DISCOUNT, POLICIES
 from .exact.bnb.branching import BRANCHINGS
-from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS
+from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS, NODE_SDP_SOLVERS
 from .exact.bnb.solve import solve_fw_bnb
 from .exact.brute_force import DEFAULT_MAX_MASKS, solve_brute_force
 from .exact.gurobi import solve_gurobi
@@ -125,6 +125,8 @@ FW_BNB_OPTIONS = {
     "enumerate_max": Option("int", DEFAULT_SETTINGS.enumerate_max,
                             "close a node by evaluating all its completions when it has at most this many (0: never)",
                             low=0),
+    "node_sdp_solver": choice("node SDP solver: warm barrier, cold primal-dual, or auto (primal-dual on N:M rows)",
+                              DEFAULT_SETTINGS.node_sdp_solver, NODE_SDP_SOLVERS),
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),

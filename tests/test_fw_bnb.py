@@ -200,6 +200,10 @@ def test_fw_bnb_branching_on_the_node_sdp_point_or_a_fw_point_finds_the_brute_fo
     brute-force optimum; node-limited runs of either keep a valid bound."""
     W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
     exact = solve_layer(W, H, 0.5, pattern, "brute-force").objective
+    for solver in ("barrier", "ipm"):  # node SDPs by either method, branching only (no enumeration)
+        r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", node_sdp_solver=solver, enumerate_max=0)
+        assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9, abs=1e-12)
+        assert r.lower_bound <= exact * (1 + 1e-9) and r.info["sdp_bounds"] > 0
     for node_point in ("sdp", "fw"):
         r = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", node_point=node_point)
         assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9, abs=1e-12)

@@ -91,6 +91,28 @@ def test_stopped_early_the_bound_is_still_valid():
         assert early.bound <= optimum * (1 + 1e-9) and early.newton_steps <= iterations
 
 
+@pytest.mark.parametrize("groups, prune_counts", GROUPS)
+def test_cutoff_stops_early_with_a_valid_bound_and_nodes_solve_by_either_method(groups, prune_counts):
+    """The IPM stops once its bound reaches ``cutoff`` (a valid bound, at least the cutoff, in fewer iterations);
+    ``fixed_row_bound`` with ``solver=row_sdp_bound_ipm`` (fw-bnb's N:M node SDPs) agrees with the barrier's node
+    bound and stays below the fixed row's brute-force optimum."""
+    from solvers.sdp.barrier import fixed_row_bound
+
+    index_groups = groups if groups is not None else [np.arange(10)]
+    Q = _row_q(10, 5)
+    full = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6)
+    cut = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6, cutoff=0.9 * full.bound)
+    assert 0.9 * full.bound <= cut.bound <= full.bound * (1 + 1e-6) and cut.newton_steps < full.newton_steps
+    keep, prune = np.zeros(10, bool), np.zeros(10, bool)
+    keep[index_groups[0][0]], prune[index_groups[-1][-1]] = True, True
+    optimum = _fixed_optimum(Q, index_groups, prune_counts, keep, prune)
+    by_ipm, warm = fixed_row_bound(Q, index_groups, prune_counts, keep, prune, (full.s, full.rho, full.tau),
+                                   solver=row_sdp_bound_ipm, tolerance=1e-6)
+    by_barrier, _ = fixed_row_bound(Q, index_groups, prune_counts, keep, prune, tolerance=1e-6)
+    assert by_ipm == pytest.approx(by_barrier, rel=1e-4) and by_ipm <= optimum * (1 + 1e-9)
+    assert warm[3][keep].max() == 0.0 and warm[3][prune].min() == 1.0  # the primal point on all n entries
+
+
 @pytest.mark.parametrize("n", [40, 150])  # dense eigenvalue / Lanczos
 def test_max_step_is_the_distance_to_the_boundary(n, monkeypatch):
     rng = np.random.default_rng(n)

@@ -167,10 +167,13 @@ def _first_on_grid(first: float, shrink: float, fits) -> float:
 
 
 def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, max_iterations: int = 60,
-                      time_limit: float | None = None, linear: np.ndarray | None = None) -> RowSDP:
+                      time_limit: float | None = None, linear: np.ndarray | None = None,
+                      cutoff: float = math.inf) -> RowSDP:
     """The diagonal Shor SDP bound of one row (``barrier.row_sdp_bound``'s arguments and result) by the
     primal-dual method of the module docstring. ``newton_steps`` counts its iterations; ``gap`` is
-    <X, Z> when the primal residual is small (else inf). Groups with nothing to choose go to the barrier solver.
+    <X, Z> when the primal residual is small (else inf). It stops once the bound (valid at every iterate) reaches
+    ``cutoff`` (in Q's units; branch-and-bound: the node is pruned anyway). Groups with nothing to choose go to the
+    barrier solver.
     """
     Q = checked_row_matrix(Q)
     n = Q.shape[0]
@@ -180,14 +183,15 @@ def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: fl
     scale = float(np.mean(np.diag(Q))) if n else 0.0
     if p.shape != (C.shape[1],) or np.any(p <= 0) or np.any(p >= sizes) or scale <= 0.0:
         # nothing to choose somewhere, Q = 0 or bad counts: the barrier solver handles (or rejects) these
-        return row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear)
+        return row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear,
+                             cutoff=cutoff)
     q2 = doubled_linear_term(linear, n)
     with blas_threads_for(n):
         return _solve(Q, C, p, q2, scale, tolerance, max_iterations,
-                      time.perf_counter() + (math.inf if time_limit is None else time_limit))
+                      time.perf_counter() + (math.inf if time_limit is None else time_limit), cutoff / scale)
 
 
-def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
+def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.inf) -> RowSDP:
     n, size = Q.shape[0], Q.shape[0] + 1
     Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
     b = np.concatenate(([1.0], p, np.zeros(n)))
@@ -212,6 +216,8 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline) -> RowSDP:
         mu = float(np.sum(X * Z)) / size
         bound = float(b @ y)
         history.append(bound)
+        if bound >= cutoff:
+            break
         if size * mu <= tolerance * max(abs(bound), 1e-12):  # <X, Z> is the gap once X is (nearly) feasible
             residual = float(np.max(np.abs(b - constraint_values(X, C))))
             gap = size * mu if residual <= PRIMAL_RESIDUAL else math.inf

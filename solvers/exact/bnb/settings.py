@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+NODE_SDP_SOLVERS = ("auto", "barrier", "ipm")  # node SDPs: warm-started barrier, cold primal-dual; auto: by groups
 NODE_POINTS = ("sdp", "fw")  # what a node branches on and rounds: its SDP's primal point, or a FW run's point
 BOUND_MARGIN = 1e-9  # absolute slack on the (unit-scaled) row bounds: rounding safety
 
@@ -46,7 +47,13 @@ class Settings:
     below the root before its SDP, and at any node after its SDP fixings). Session 23, in-process A/B against 0
     (never), alternating per row, 2 repeats, medians of per-row time ratios (512 / 2048 / 8192): n48 0.68 / 0.63 /
     0.62, n64 0.68 / 0.67 / 0.69; (2048 / 8192): n96 0.77 / 0.75, n128 0.85 / 0.81 (sum 7.67 -> 7.11 / 7.04 s).
-    Same optima everywhere."""
+    Same optima everywhere.
+    node_sdp_solver: what solves a node's SDP: "barrier" (``sdp.barrier``, warm-started from the parent's point), "ipm"
+    (``sdp.primal_dual``, cold, ~6-8 iterations) or "auto": the IPM on rows with more than one group (N:M), the
+    barrier on one-group (per-row) rows. Measured node by node on the SmolLM2 slices (session 23, same reduced rows):
+    at 2:4 (n48, 8-12 groups) the warm barrier took 34-146 Newton steps, 2.5-13 ms, the IPM 6-8 iterations, 1.0-2.0
+    ms, to equal or higher bounds; per-row (n128 slices) the warm barrier took 7-24 steps, 0.6-2.2 ms, faster than the
+    IPM on rows wider than ~50 free entries (IPM 1.5-3.3 ms there), slower below (IPM 0.9-1.2 ms)."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
@@ -56,6 +63,7 @@ class Settings:
     node_fw_iterations: tuple = (20, 5, 60)
     node_point: str = "sdp"
     enumerate_max: int = 8192
+    node_sdp_solver: str = "auto"
 
 
 DEFAULT_SETTINGS = Settings()

@@ -22,7 +22,8 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
 - node SDP bounds (``node_sdp=True``, the default; row-local patterns): below the root, before FW, the
   row's diagonal Shor SDP under the node's fixings (``barrier.fixed_row_bound``: a fresh, stronger
   convexification of the sub-problem, where the root QCR objective only restricts) raises the node
-  bound and prunes without any FW run when it reaches the incumbent (the barrier stops there). On the real
+  bound and prunes without any FW run when it reaches the incumbent (the solver stops there; ``node_sdp_solver``:
+  the warm-started barrier on per-row rows, the cold primal-dual method on N:M rows). On the real
   n = 48 slices this cut nodes 3-12x (e.g. 765 -> 63, 311 -> 63). The point to branch on and round is then
   the SDP's own primal point (``Settings.node_point="sdp"``, the default: e = diag of Z^-1 / tau, no FW run;
   ``_sdp_point``), or with "fw" a short FW run (looser tolerance, fewer iterations);
@@ -56,13 +57,14 @@ from ...heuristics.warm_start import WARM_START_SHARE, warm_start_for
 from ...relaxation.fw_engine import frank_wolfe, lmo
 from ...relaxation.fw_steps import FWResult
 from ...sdp.barrier import fixed_row_bound
+from ...sdp.primal_dual import row_sdp_bound_ipm
 from ...sdp.qcr import SDP_MAX_N
 from .blocks import PER_LAYER_MAX, layer_block, row_block
 from .branching import BRANCHINGS, Pseudocosts
 from .enumeration import best_completion
 from .heuristics import HEURISTICS, NodeContext
 from .node import Block, Node, Stats
-from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, NODE_POINTS, Settings
+from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, NODE_POINTS, NODE_SDP_SOLVERS, Settings
 from .tightening import fixings_feasible, respecting, sdp_fixings, swap_costs
 
 
@@ -163,7 +165,8 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
     if sdp_on and node.depth > 0:
         stats.sdp_bounds += 1
         sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
-                                        node.prune[0], node.sdp_warm, tolerance=block.settings.node_sdp_tolerance,
+                                        node.prune[0], node.sdp_warm, solver=_node_sdp_solver(block),
+                                        tolerance=block.settings.node_sdp_tolerance,
                                         cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
     elif sdp_on and block.root_sdp is not None:
         sdp, sdp_warm = block.root_sdp
@@ -179,6 +182,14 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
                 return None
             node_bound = max(node_bound, sdp_rises[0])
     return node_bound, sdp_warm, sdp_rises
+
+
+def _node_sdp_solver(block: Block):
+    """The node SDPs' solver (``Settings.node_sdp_solver``): the cold primal-dual method, or None (the barrier)."""
+    choice = block.settings.node_sdp_solver
+    if choice == "ipm" or (choice == "auto" and len(block.row_groups) > 1):
+        return row_sdp_bound_ipm
+    return None
 
 
 def _node_relaxation(block: Block, node: Node, sdp_warm, upper: float, deadline: float):
@@ -298,12 +309,15 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  node_convexify: bool = DEFAULT_SETTINGS.node_convexify,
                  sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing,
                  node_point: str = DEFAULT_SETTINGS.node_point,
-                 enumerate_max: int = DEFAULT_SETTINGS.enumerate_max) -> MethodAnswer:
+                 enumerate_max: int = DEFAULT_SETTINGS.enumerate_max,
+                 node_sdp_solver: str = DEFAULT_SETTINGS.node_sdp_solver) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
         if branching not in BRANCHINGS:
             raise ValueError(f"unknown branching {branching!r}; known: {', '.join(BRANCHINGS)}")
+        if node_sdp_solver not in NODE_SDP_SOLVERS:
+            raise ValueError(f"unknown node_sdp_solver {node_sdp_solver!r}; known: {', '.join(NODE_SDP_SOLVERS)}")
         if node_point not in NODE_POINTS:
             raise ValueError(f"unknown node_point {node_point!r}; known: {', '.join(NODE_POINTS)}")
         if problem.objective != "mask":
@@ -315,7 +329,7 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         start = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
         settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point,
-                            enumerate_max=enumerate_max)
+                            enumerate_max=enumerate_max, node_sdp_solver=node_sdp_solver)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)
