@@ -42,6 +42,19 @@ def test_exact_methods_are_right_at_every_scale_of_H(k, pattern, sparsity, objec
         assert r.status == "optimal", (method, r.status, r.info.get("cross_check"))
 
 
+@pytest.mark.parametrize("k", [-12, 12])
+@pytest.mark.parametrize("pattern, sparsity", [("per-row", 0.5), ("2:4", None)])
+def test_fw_bnb_branching_without_enumeration_is_right_at_extreme_scales(k, pattern, sparsity):
+    """These 16-wide rows are small enough for fw-bnb to close by enumeration; with it off, node SDPs (the barrier
+    per-row, the primal-dual method on N:M rows) and branching carry the proof at 10^-12 and 10^12 too."""
+    W, H = synthetic_layer(2, 16, seed=5, outliers=1)
+    W, H = W * 10.0**(k / 2), H * 10.0**k
+    optimum = solve_layer(W, H, sparsity, pattern, "brute-force").objective
+    r = solve_layer(W, H, sparsity, pattern, "fw-bnb", warm_start="magnitude", enumerate_max=0, time_limit=60)
+    assert r.status == "optimal" and r.info["sdp_bounds"] > 0 and r.info["enumerated"] == 0
+    assert r.objective <= optimum * (1 + CLAIM_RTOL) and r.lower_bound <= optimum * (1 + BOUND_RTOL)
+
+
 @pytest.mark.parametrize("k", [-12, -6, 6, 12])
 def test_exact_methods_are_right_at_every_scale_of_W(k):
     W, H = synthetic_layer(2, 12, seed=5)
