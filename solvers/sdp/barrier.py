@@ -358,7 +358,7 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
 
 
 def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
-                    warm: tuple | None = None, solver=None, **options) -> tuple[float, tuple | None]:
+                    warm: tuple | None = None, solver=row_sdp_bound, **options) -> tuple[float, tuple | None]:
     """(SDP bound, warm start for children) of a row whose entries ``keep`` are fixed to e = 0 and
     ``prune`` to e = 1 (bool, n).
 
@@ -367,7 +367,7 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     ``warm`` = (s over all n entries, rho per group, tau[, primal]) from a parent's call; ``options`` go to
     ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value). The returned warm start is
     (s, rho, tau, primal): primal the barrier's fractional point on all n entries (fixed ones 0 / 1), or None.
-    ``solver``: another function with ``row_sdp_bound``'s arguments and result solving the reduced row (e.g.
+    ``solver``: the function solving the reduced row, ``row_sdp_bound`` or one with its arguments and result (e.g.
     ``primal_dual.row_sdp_bound_ipm``, which starts cold: ``warm`` is then not used).
     """
     node = _node_reduction(Q, groups, prune_counts, keep, prune)
@@ -378,8 +378,7 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     if "cutoff" in options:
         options["cutoff"] = options["cutoff"] - node.constant
     free = node.free
-    if solver is None or solver is row_sdp_bound:
-        solver = row_sdp_bound
+    if solver is row_sdp_bound:
         options["start"] = None if warm is None else (warm[0][free], warm[1][node.present], warm[2])
     result = solver(Q[np.ix_(free, free)], node.counts, node.sub_groups, linear=node.linear, **options)
     s_full, rho_full = np.full(len(Q), np.nan), np.full(len(groups), np.nan)

@@ -201,13 +201,13 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
     X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
     history, gap, iterations, previous, guess = [], math.inf, 0, None, (0.5, 0.5)
     for iterations in range(1, max_iterations + 1):
-        Z_factor, X_factor = _factor(Z), _factor(X)
+        Z_factor, X_factor = cholesky_factor(Z), cholesky_factor(X)
         for _ in range(MAX_RETREATS if previous is not None else 0):
             if Z_factor is not None and X_factor is not None:
                 break
             X, y = (old + 0.5 * (new - old) for old, new in zip(previous, (X, y)))  # the step left the cone: halve it
             Z = dual_matrix(Qn, C, y, q2)
-            Z_factor, X_factor = _factor(Z), _factor(X)
+            Z_factor, X_factor = cholesky_factor(Z), cholesky_factor(X)
         if Z_factor is None or X_factor is None:  # rounding at the boundary
             if Z_factor is None and previous is not None:
                 y = previous[1]  # the last strictly feasible y
@@ -263,13 +263,6 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
     tau = 1.0 / mu if mu > 0.0 else 1.0  # the barrier weight whose central-path gap (n+1) / tau is <X, Z>
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
                   gap * scale, iterations, tau, X=X, primal=_primal_point(X))
-
-
-def _factor(matrix: np.ndarray) -> tuple[np.ndarray] | None:
-    """(lower Cholesky factor,) of a positive definite matrix, else None: ``shor.cholesky_factor`` without the log
-    determinant, which the primal-dual method never reads."""
-    lower, info = lapack.dpotrf(matrix, lower=1, clean=0)
-    return (lower,) if info == 0 and math.isfinite(float(np.diagonal(lower).sum())) else None
 
 
 def _primal_point(X: np.ndarray) -> np.ndarray | None:

@@ -21,7 +21,6 @@ class Node:
     depth: int = field(compare=False)
     branched: tuple | None = field(default=None, compare=False)  # (index, side, distance moved); bound = parent's
     sdp_warm: tuple | None = field(default=None, compare=False)  # parent's SDP dual point (row_sdp warm start)
-    best: np.ndarray | None = field(default=None, compare=False)  # its best completion, once enumerated
 
 
 @dataclass

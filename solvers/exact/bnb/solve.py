@@ -56,7 +56,7 @@ from ...core.result import MethodAnswer
 from ...heuristics.warm_start import WARM_START_SHARE, warm_start_for
 from ...relaxation.fw_engine import frank_wolfe, lmo
 from ...relaxation.fw_steps import FWResult
-from ...sdp.barrier import fixed_row_bound
+from ...sdp.barrier import fixed_row_bound, row_sdp_bound
 from ...sdp.primal_dual import row_sdp_bound_ipm
 from ...sdp.qcr import SDP_MAX_N
 from .blocks import PER_LAYER_MAX, layer_block, row_block
@@ -88,14 +88,14 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
-        if node.depth > 0 and _enumerated(block, node, stats):  # small: closed exactly, no SDP
-            incumbent, upper = _better(block, node.best, incumbent, upper)
+        if node.depth > 0 and (best := _enumerated(block, node, stats)) is not None:  # small: closed exactly, no SDP
+            incumbent, upper = _better(block, best, incumbent, upper)
             continue
         bounded = _node_sdp(block, node, upper, deadline, stats)
         if bounded is None:  # closed by its SDP bound: no FW run
             continue
-        if _enumerated(block, node, stats):  # small after its SDP fixings
-            incumbent, upper = _better(block, node.best, incumbent, upper)
+        if (best := _enumerated(block, node, stats)) is not None:  # small after its SDP fixings
+            incumbent, upper = _better(block, best, incumbent, upper)
             continue
         node_bound, sdp_warm, sdp_rises = bounded
         if block.settings.node_point == "sdp" and sdp_warm is not None and sdp_warm[3] is not None:
@@ -133,14 +133,12 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     return incumbent, min(heap[0].bound, upper), False
 
 
-def _enumerated(block: Block, node: Node, stats: Stats) -> bool:
-    """Whether the node has at most ``Settings.enumerate_max`` completions; if so its best one is set as
-    ``node.best`` (``bnb.enumeration``) and the node is solved."""
-    node.best = best_completion(block, node, block.settings.enumerate_max)
-    if node.best is None:
-        return False
-    stats.enumerated += 1
-    return True
+def _enumerated(block: Block, node: Node, stats: Stats) -> np.ndarray | None:
+    """The node's best completion when it has at most ``Settings.enumerate_max`` of them (``bnb.enumeration``; the
+    node is then solved), else None."""
+    best = best_completion(block, node, block.settings.enumerate_max)
+    stats.enumerated += best is not None
+    return best
 
 
 def _better(block: Block, mask: np.ndarray, incumbent: np.ndarray, upper: float) -> tuple[np.ndarray, float]:
@@ -185,11 +183,11 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
 
 
 def _node_sdp_solver(block: Block):
-    """The node SDPs' solver (``Settings.node_sdp_solver``): the cold primal-dual method, or None (the barrier)."""
+    """The node SDPs' solver (``Settings.node_sdp_solver``): the cold primal-dual method or the warm barrier."""
     choice = block.settings.node_sdp_solver
     if choice == "ipm" or (choice == "auto" and len(block.row_groups) > 1):
         return row_sdp_bound_ipm
-    return None
+    return row_sdp_bound
 
 
 def _node_relaxation(block: Block, node: Node, sdp_warm, upper: float, deadline: float):
