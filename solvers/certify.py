@@ -9,16 +9,21 @@ keeps the best of the bounds computed for it (each is valid on its own):
 3. ``dnn``: the row's doubly non-negative relaxation, Shor with the cardinality products and Y >= 0
    (``sdp.dnn``: ADMM, certified at any stop by a minimum-eigenvalue correction), again largest gaps first.
    On 64-wide real slices the DNN leaves about a third of Shor's root gap (issue #23); it costs one
-   eigendecomposition per ADMM step, thousands of steps per row, so at full width it reaches few rows on a CPU.
+   eigendecomposition per ADMM step, thousands of steps per row, and its correction (lambda_min times the trace
+   bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs;
+4. ``dnn-ascent``: on wider rows the same relaxation without the products by ascent over its non-negativity
+   multipliers (``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` a row). On the
+   256-wide slices 40 steps left a median 2.2 % gap to the proven optima where Shor left 3.6 %.
 The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the rows with the largest gaps first);
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
-passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T, lns to 0.75 T, DNN rows to T;
-rows wider than ``dnn_max_n`` (default 128) get no DNN, and then the split leans to the bound as fw-sdp's does:
-cheap bounds to 0.25 T, Shor rows to 0.85 T, lns to T (on full SmolLM2 modules at 120 s the earlier split, Shor to
-0.7 T after cheap bounds to 0.2 T and lns 0.3 T, left certify's gaps above fw-sdp's: lns lowered the error by
-0.1-3.7 % while each Shor row closes most of its row's gap).
+passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T, lns to 0.75 T, DNN rows to T.
+On rows wider than ``dnn_max_n`` the DNN phase first gives a Shor bound to the rows the Shor phase did not reach
+(a Shor row closes most of its row's gap in one solve; an ascent step closes far less), then runs the ascent.
+With ``dnn=False`` the split leans to the bound as fw-sdp's does: cheap bounds to 0.25 T, Shor rows to 0.85 T, lns to
+T (on full SmolLM2 modules at 120 s the earlier split, Shor to 0.7 T after cheap bounds to 0.2 T and lns 0.3 T, left
+certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Shor row closes most of its row's gap).
 Without a limit every phase runs to its end (Shor and DNN on every row, or ``dnn_rows`` rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error and the phases' seconds.
@@ -42,15 +47,17 @@ PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 0.75, "dnn": 1.0} 
 PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "lns": 1.0, "dnn": 1.0}
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-BOUND_KINDS = ("cheap", "shor", "dnn")
+ASCENT_STEPS = 40  # Shor solves per row of the DNN ascent: on the 256-wide slices 100 steps closed little more
+BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
 
 
 def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
-                  dnn_rows: int | None = None, dnn_iterations: int = 3000, search: bool = True,
-                  workers: int | None = None, device: str | None = None) -> MethodAnswer:
-    """certify (module docstring). ``dnn``: run phase 3 on rows of at most ``dnn_max_n`` inputs (wider rows: its time
-    goes to the Shor rows and lns, ``PHASE_ENDS_NO_DNN``); ``dnn_rows``: at most this many rows get a DNN solve (None:
-    as many as time allows); ``dnn_iterations``: ADMM steps per row at most; ``search``: run lns on the mask;
+                  dnn_rows: int | None = None, dnn_iterations: int = 3000, ascent_steps: int = ASCENT_STEPS,
+                  search: bool = True, workers: int | None = None, device: str | None = None) -> MethodAnswer:
+    """certify (module docstring). ``dnn``: run the DNN phase (False: its time goes to the Shor rows and lns,
+    ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs, by ascent on wider ones; ``dnn_rows``: at
+    most this many rows get a DNN solve (None: as many as time allows); ``dnn_iterations``: ADMM steps per row at most;
+    ``ascent_steps``: Shor solves per row of the ascent at most; ``search``: run lns on the mask;
     ``workers``: processes for the row relaxations and lns (None: the usable cores); ``device`` ("cuda", "cuda:N",
     "cpu-torch"): the FW saddle rounds and the Shor rows run with torch there, the rows in stacks (``sdp.batched``)."""
     if problem.objective != "mask":
@@ -58,7 +65,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     if not problem.pattern.row_local:
         raise ValueError("certify needs a row-local pattern (per-row or N:M), not per-layer")
     started = time.perf_counter()
-    dnn = dnn and problem.W.shape[1] <= dnn_max_n
+    dnn_kind = "dnn" if problem.W.shape[1] <= dnn_max_n else "dnn-ascent"
     ends = PHASE_ENDS if dnn else PHASE_ENDS_NO_DNN
 
     def until(phase: str) -> float | None:  # seconds left to the end of ``phase``'s share
@@ -73,15 +80,20 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     bounds = saddle_row_bounds(problem, mask, until("cheap"), device)
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
-    reached = {}
-    reached["shor"] = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
+    shor_rows = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
     if search and until("lns") != 0.0:
         mask = solve_lns(problem, time_limit=until("lns"), seed=seed, warm_start=mask, row_bounds=bounds,
                          workers=n_workers).mask
     seconds["lns"] = time.perf_counter() - started - sum(seconds.values())
-    reached["dnn"] = (_improve(problem, mask, bounds, sources, "dnn", until("dnn"), n_workers, dnn_rows, dnn_iterations)
-                      if dnn else 0)
+    reached = {"dnn": 0, "dnn-ascent": 0}
+    if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
+        shor_rows |= _improve(problem, mask, bounds, sources, "shor", until("dnn"), n_workers, None, None, device,
+                              rows=~shor_rows)
+    reached["shor"] = int(shor_rows.sum())
+    if dnn:
+        reached[dnn_kind] = int(_improve(problem, mask, bounds, sources, dnn_kind, until("dnn"), n_workers, dnn_rows,
+                                         dnn_iterations if dnn_kind == "dnn" else ascent_steps).sum())
     seconds["dnn"] = time.perf_counter() - started - sum(seconds.values())
     errors = mask_error_rows(W, H, mask)
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
@@ -90,30 +102,32 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     info = {"row_bounds": bounds.tolist(), "row_bound_source": kinds,
             "bound_wins": {k: kinds.count(k) for k in BOUND_KINDS}, "rows_reached": reached,
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
-            "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn}
+            "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
+            "dnn_solver": dnn_kind if dnn else None}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 
 def _improve(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
              seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
-             device: str | None = None) -> int:
-    """Raise ``bounds`` (in place) by the ``kind`` relaxation ("shor" or "dnn") on the rows with the largest gap
-    (mask error - bound) first, within ``seconds``; rows whose gap is already closed are skipped. Returns the
-    number of rows it solved."""
+             device: str | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+    """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "cheap") on the rows with
+    the largest gap (mask error - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
+    with ``rows`` (a boolean mask) so are the rows outside it. Returns which rows it solved (a boolean mask)."""
     if seconds is not None and seconds <= 0:
-        return 0
-    gaps = mask_error_rows(problem.W, problem.H, mask) - bounds
+        return np.zeros(len(bounds), bool)
+    errors = mask_error_rows(problem.W, problem.H, mask)
+    gaps = errors - bounds if rows is None else np.where(rows, errors - bounds, -np.inf)
     order = np.argsort(-gaps, kind="stable")
     order = order[gaps[order] > 1e-9 * np.maximum(np.abs(bounds[order]), 1e-300)]
     if max_rows is not None:
         order = order[:max_rows]
     if len(order) == 0:
-        return 0
+        return np.zeros(len(bounds), bool)
     use = workers if len(order) > workers else 1
     found, _ = layer_row_bounds(problem.W, problem.H, problem.pattern, order=order, time_limit=seconds, workers=use,
-                                relaxation="shor" if kind == "shor" else "dnn", max_iterations=max_iterations,
+                                relaxation=kind, max_iterations=max_iterations, uppers=errors,
                                 device=device if kind == "shor" else None)
     better = np.isfinite(found) & (found > bounds)
     bounds[better] = found[better]
     sources[better] = BOUND_KINDS.index(kind)
-    return int(np.sum(np.isfinite(found)))
+    return np.isfinite(found)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .certify import DNN_MAX_N, solve_certify
+from .certify import ASCENT_STEPS, DNN_MAX_N, solve_certify
 from .core.bandits import DISCOUNT, POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS, NODE_SDP_SOLVERS
@@ -274,16 +274,17 @@ for _spec in [
                doc="exact row MIQPs through Gurobi (optional extra 'anchors'; size-limited licence: n <= 192)"),
     MethodSpec("certify", solve_certify, device=True, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
                options={
-                   "dnn": Option("bool", True, "DNN row bounds (ADMM) on the largest gaps after the Shor rows"),
-                   "dnn_max_n": positive_int("widest row that gets a DNN solve", DNN_MAX_N),
+                   "dnn": Option("bool", True, "DNN row bounds on the largest gaps after the Shor rows and lns"),
+                   "dnn_max_n": positive_int("widest row whose DNN bound is by ADMM (wider: by ascent)", DNN_MAX_N),
                    "dnn_rows": positive_int("rows that get a DNN solve at most (None: as time allows)", None,
                                             none_ok=True),
                    "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
+                   "ascent_steps": positive_int("Shor solves per DNN ascent row at most", ASCENT_STEPS),
                    "search": Option("bool", True, "improve the SparseSwaps mask by lns, largest row gaps first"),
                    "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True),
                    "device": DEVICE},
                doc="best mask found (SparseSwaps, then lns) and the strongest certified bound per row: FW saddle, "
-                   "diagonal Shor SDP, DNN relaxation; info says which won per row"),
+                   "diagonal Shor SDP, DNN relaxation (ADMM or ascent); info says which won per row"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
                doc="the faster exact method for the pattern and objective"),
 ]:

@@ -119,11 +119,13 @@ def test_dnn_rows_through_the_layer_pool_match_single_rows():
         layer_row_bounds(W, H, pattern, relaxation="dnnn")
 
 
+@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("1:4", None)])
-def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity):
+def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity, dnn_kind):
     W, H = tiny_layer
     options = {"sparsity": sparsity} if sparsity is not None else {}
-    answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, **options)
+    widest = W.shape[1] if dnn_kind == "dnn" else W.shape[1] - 1  # rows wider than dnn_max_n get the ascent
+    answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, dnn_max_n=widest, **options)
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
     swaps = solve_layer(W, H, method="sparseswaps", pattern=pattern, **options).objective
     assert answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
@@ -132,7 +134,8 @@ def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity)
     assert sum(info["bound_wins"].values()) == W.shape[0] == len(info["row_bound_source"])
     assert math.isclose(sum(info["row_bounds"]), answer.lower_bound, rel_tol=1e-9, abs_tol=1e-300)
     closed = answer.lower_bound >= answer.objective * (1 - 1e-9)  # rows whose gap is closed are skipped
-    assert closed or (info["rows_reached"]["shor"] >= 1 and info["rows_reached"]["dnn"] >= 1)
+    assert closed or (info["rows_reached"]["shor"] >= 1 and info["rows_reached"][dnn_kind] >= 1)
+    assert info["dnn_solver"] == dnn_kind
 
 
 @pytest.mark.parametrize("scale_w,scale_h", [(1e-6, 1e-12), (1e6, 1e12), (1.0, 1e-12)])
@@ -154,15 +157,18 @@ def test_certify_bounds_are_below_the_stored_optima():
         if pattern == "per-layer":
             continue
         entry = references.get(problem.name, setting_key(pattern, sparsity), "mask")
-        answer = solve_layer(problem.W, problem.H, method="certify", pattern=pattern, sparsity=sparsity)
-        # the stored optimum and an equally good mask may differ in the last bit (summation order): 1e-9 both ways
-        assert answer.lower_bound <= entry.opt * (1 + 1e-9) and entry.opt <= answer.objective * (1 + 1e-9)
-        checked += 1
-    assert checked >= 6
+        for dnn_max_n in (128, 1):  # the DNN rows by ADMM, then by ascent
+            answer = solve_layer(problem.W, problem.H, method="certify", pattern=pattern, sparsity=sparsity,
+                                 dnn_max_n=dnn_max_n)
+            # the stored optimum and an equally good mask may differ in the last bit (summation order): 1e-9 both ways
+            assert answer.lower_bound <= entry.opt * (1 + 1e-9) and entry.opt <= answer.objective * (1 + 1e-9)
+            checked += 1
+    assert checked >= 12
 
 
-def test_certify_keeps_its_time_limit_and_bound():
-    W, H = synthetic_layer(24, 96, seed=2)
+@pytest.mark.parametrize("width", [96, 160])  # DNN rows by ADMM, by ascent
+def test_certify_keeps_its_time_limit_and_bound(width):
+    W, H = synthetic_layer(24, width, seed=2)
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=3.0)
     assert answer.time_s <= 3.0 * 1.25 + 3.0
     assert 0 < answer.lower_bound <= answer.objective
@@ -176,6 +182,8 @@ def test_certify_refuses_what_it_does_not_solve(tiny_layer):
         solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, objective="reconstruct")
     with pytest.raises(ValueError, match="dnn_iterations"):
         solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, dnn_iterations=0)
+    with pytest.raises(ValueError, match="ascent_steps"):
+        solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, ascent_steps=0)
     with pytest.raises(ValueError, match="prune_counts"):
         dnn.row_dnn_bound(np.eye(4), [5])
 

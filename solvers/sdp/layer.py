@@ -1,6 +1,7 @@
 """Per-row relaxation bounds of a whole layer: rows in a given order until a deadline, one process per core
 (one BLAS thread each) or in stacks on a torch device (``sdp.batched``). Each row is a cold solve of its diagonal
-Shor SDP (``sdp.primal_dual``) or of its doubly non-negative relaxation (``sdp.dnn``, ADMM; CPU only)."""
+Shor SDP (``sdp.primal_dual``) or of its doubly non-negative relaxation (``sdp.dnn``, ADMM, or ``sdp.dnn_ascent``,
+Shor solves under ascending non-negativity multipliers; CPU only)."""
 from __future__ import annotations
 
 import math
@@ -11,9 +12,10 @@ import numpy as np
 from ..core.arrays import one_blas_thread
 from ..core.patterns import Pattern
 from .dnn import row_dnn_bound
+from .dnn_ascent import row_dnn_ascent_bound
 from .primal_dual import row_sdp_bound_ipm
 
-RELAXATIONS = ("shor", "dnn")
+RELAXATIONS = ("shor", "dnn", "dnn-ascent")
 DNN_TOLERANCE = 1e-4  # relative rise of the DNN bound over sdp.dnn.STALL_CHECKS checks below which a row stops
 LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~25% fewer iterations than 1e-4, bounds
 #   at most 4e-4 lower (benchmark.row_sdp_gaps --compare-tolerance 1e-2), against layer gaps of 10-35%
@@ -22,7 +24,7 @@ LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
                      tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
                      device: str | None = None, relaxation: str = "shor",
-                     max_iterations: int | None = None) -> tuple[np.ndarray, dict]:
+                     max_iterations: int | None = None, uppers: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
 
     Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
@@ -32,12 +34,16 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     this module's barrier method). ``workers`` > 1: rows run in that many processes, one BLAS thread each.
     ``device`` ("cuda", "cuda:N", "cpu-torch"): rows go in stacks through the same method batched with torch
     (``solvers.sdp.batched``; ``workers`` is then unused). ``relaxation`` "dnn": each row's doubly non-negative
-    bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only).
+    bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only);
+    "dnn-ascent": the same relaxation without the cardinality products by ``solvers.sdp.dnn_ascent`` (at most
+    ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
     """
     if relaxation not in RELAXATIONS:
         raise ValueError(f"unknown relaxation {relaxation!r}; known: {', '.join(RELAXATIONS)}")
-    if relaxation == "dnn" and device not in (None, "cpu"):
+    if relaxation != "shor" and device not in (None, "cpu"):
         raise ValueError("the DNN row bounds run on the CPU only (device=None)")
+    if uppers is not None and np.shape(uppers) != (W.shape[0],):
+        raise ValueError(f"uppers must hold one value per row of W ({W.shape[0]}); got shape {np.shape(uppers)}")
     if not pattern.row_local:
         raise ValueError("per-row SDP bounds need a row-local pattern (per-row or N:M), not per-layer")
     rows = np.arange(W.shape[0]) if order is None else np.asarray(order)
@@ -60,12 +66,12 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     elif workers == 1:
         steps, local = 0, job | {"H": H}
         for i in rows:
-            bound, used = _row_job(local, W[i], deadline)
+            bound, used = _row_job(local, W[i], deadline, None if uppers is None else float(uppers[i]))
             if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
     else:
-        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds)
+        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds, uppers)
     return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
                     "sdp_seconds": round(time.monotonic() - started, 3)}
 
@@ -77,13 +83,18 @@ def _set_worker_job(H, job: dict) -> None:
     _WORKER_JOB.update(job, H=H)
 
 
-def _row_job(job: dict, w: np.ndarray, deadline: float) -> tuple[float | None, int]:
+def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = None) -> tuple[float | None, int]:
     """(bound, iterations) of the row with weights w (primal-dual or ADMM steps); (None, 0) when the deadline
-    (time.monotonic) has passed."""
+    (time.monotonic) has passed. ``upper``: the row's best known error (the DNN ascent's target)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None, 0
     H = job["H"]
+    if job.get("relaxation") == "dnn-ascent":
+        options = {} if job.get("max_iterations") is None else {"max_steps": job["max_iterations"]}
+        ascent = row_dnn_ascent_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], upper=upper,
+                                      time_limit=None if math.isinf(remaining) else remaining, **options)
+        return ascent.bound, ascent.iterations
     if job.get("relaxation") == "dnn":
         options = {} if job.get("max_iterations") is None else {"max_iterations": job["max_iterations"]}
         dnn = row_dnn_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=DNN_TOLERANCE,
@@ -94,12 +105,12 @@ def _row_job(job: dict, w: np.ndarray, deadline: float) -> tuple[float | None, i
     return result.bound, result.newton_steps
 
 
-def _worker_row_job(w: np.ndarray, deadline: float) -> tuple[float | None, int]:
+def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None) -> tuple[float | None, int]:
     with one_blas_thread():
-        return _row_job(_WORKER_JOB, w, deadline)
+        return _row_job(_WORKER_JOB, w, deadline, upper)
 
 
-def _parallel_rows(W, H, rows, job, deadline, workers, bounds) -> int:
+def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None) -> int:
     """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds``."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -111,7 +122,8 @@ def _parallel_rows(W, H, rows, job, deadline, workers, bounds) -> int:
                 i = next(queue, None)
                 if i is None:
                     break
-                pending[pool.submit(_worker_row_job, W[i], deadline)] = i
+                upper = None if uppers is None else float(uppers[i])
+                pending[pool.submit(_worker_row_job, W[i], deadline, upper)] = i
             if not pending:
                 return steps
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
