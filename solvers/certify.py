@@ -18,18 +18,24 @@ The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the 
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
-passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T, lns to 0.75 T, DNN rows to T.
-On rows wider than ``dnn_max_n`` the DNN phase first gives a Shor bound to the rows the Shor phase did not reach
-(a Shor row closes most of its row's gap in one solve; an ascent step closes far less), then runs the ascent.
+passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T; then lns and the DNN rows share
+the rest to T in rounds, each next round to whichever lowered the certified gap (error - bound, summed) faster per
+second in its own last round (greedy on measured rates): a DNN round is the next ``ROUND_ROWS`` rows per worker,
+largest gaps first; an lns round lasts as long as the last DNN round. Where the mask is far from optimal (o_proj)
+lns wins the rounds; where SparseSwaps is already near optimal (k_proj, issue #23 slices) the bound does.
+On rows wider than ``dnn_max_n`` the rest first gives a Shor bound to the rows the Shor phase did not reach
+(a Shor row closes most of its row's gap in one solve; an ascent step closes far less).
 With ``dnn=False`` the split leans to the bound as fw-sdp's does: cheap bounds to 0.25 T, Shor rows to 0.85 T, lns to
 T (on full SmolLM2 modules at 120 s the earlier split, Shor to 0.7 T after cheap bounds to 0.2 T and lns 0.3 T, left
 certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Shor row closes most of its row's gap).
-Without a limit every phase runs to its end (Shor and DNN on every row, or ``dnn_rows`` rows).
+Without a limit every phase runs to its end (Shor, then lns until it settles, then DNN on every row or ``dnn_rows``
+rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error and the phases' seconds.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -43,8 +49,9 @@ from .heuristics.warm_start import warm_start_for
 from .relaxation.certificate import nonnegative_bound, saddle_row_bounds
 from .sdp.layer import layer_row_bounds
 
-PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 0.75, "dnn": 1.0}  # cumulative shares of time_limit
+PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 1.0, "dnn": 1.0}  # cumulative shares of time_limit
 PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "lns": 1.0, "dnn": 1.0}
+ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
 ASCENT_STEPS = 40  # Shor solves per row of the DNN ascent: on the 256-wide slices 100 steps closed little more
@@ -81,20 +88,23 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
     shor_rows = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
-    seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
-    if search and until("lns") != 0.0:
-        mask = solve_lns(problem, time_limit=until("lns"), seed=seed, warm_start=mask, row_bounds=bounds,
-                         workers=n_workers).mask
-    seconds["lns"] = time.perf_counter() - started - sum(seconds.values())
-    reached = {"dnn": 0, "dnn-ascent": 0}
+    reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
+    rounds = {"lns": 0, "dnn": 0}
     if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
-        shor_rows |= _improve(problem, mask, bounds, sources, "shor", until("dnn"), n_workers, None, None, device,
-                              rows=~shor_rows)
-    reached["shor"] = int(shor_rows.sum())
-    if dnn:
-        reached[dnn_kind] = int(_improve(problem, mask, bounds, sources, dnn_kind, until("dnn"), n_workers, dnn_rows,
-                                         dnn_iterations if dnn_kind == "dnn" else ascent_steps).sum())
-    seconds["dnn"] = time.perf_counter() - started - sum(seconds.values())
+        reached["shor"] += int(_improve(problem, mask, bounds, sources, "shor", until("dnn"), n_workers, None, None,
+                                        device, rows=~shor_rows).sum())
+    seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
+    steps = dnn_iterations if dnn_kind == "dnn" else ascent_steps
+    if time_limit is None:  # each to its end: lns until it settles, then the DNN rows
+        if search:
+            mask = solve_lns(problem, seed=seed, warm_start=mask, row_bounds=bounds, workers=n_workers).mask
+        if dnn:
+            reached[dnn_kind] = int(_improve(problem, mask, bounds, sources, dnn_kind, None, n_workers, dnn_rows,
+                                             steps).sum())
+    else:
+        mask = _alternate(problem, mask, bounds, sources, dnn_kind if dnn else None, until, n_workers, dnn_rows, steps,
+                          search, seed, reached, rounds)
+    seconds["lns+dnn"] = time.perf_counter() - started - sum(seconds.values())
     errors = mask_error_rows(W, H, mask)
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
     bounds = np.minimum(bounds, errors)
@@ -103,8 +113,42 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             "bound_wins": {k: kinds.count(k) for k in BOUND_KINDS}, "rows_reached": reached,
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
-            "dnn_solver": dnn_kind if dnn else None}
+            "dnn_solver": dnn_kind if dnn else None, "rounds": rounds}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
+
+
+def _alternate(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str | None,
+               until, workers: int, max_rows: int | None, steps: int, search: bool, seed: int, reached: dict,
+               rounds: dict) -> np.ndarray:
+    """lns rounds and DNN rounds (``kind``; None: lns only) until ``until("dnn")`` runs out, each next round to the
+    one with the higher last measured rate of certified-gap decrease (module docstring). Raises ``bounds`` in place,
+    counts solved rows in ``reached[kind]`` and rounds in ``rounds``; returns the mask."""
+    W, H = problem.W, problem.H
+    rates = {"dnn": math.inf if kind else -math.inf, "lns": math.inf if search else -math.inf}  # untried first
+    done = np.zeros(len(bounds), bool)  # rows that had their DNN solve
+    round_seconds = 1.0
+    while until("dnn") > 0.0 and max(rates.values()) > -math.inf:
+        which = "dnn" if rates["dnn"] >= rates["lns"] else "lns"
+        before, started = float(mask_error_rows(W, H, mask).sum() - bounds.sum()), time.perf_counter()
+        if which == "dnn":
+            left = None if max_rows is None else max_rows - int(done.sum())
+            solved = _improve(problem, mask, bounds, sources, kind, until("dnn"), workers,
+                              ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps,
+                              rows=~done)
+            done |= solved
+            reached[kind] += int(solved.sum())
+            if not solved.any() or (max_rows is not None and done.sum() >= max_rows):
+                rates["dnn"] = -math.inf  # every row with a gap had its solve (or out of time)
+            round_seconds = max(time.perf_counter() - started, 1e-3)
+        else:  # as long as the last DNN round; all the rest when there is no DNN round to come
+            length = round_seconds if rates["dnn"] > -math.inf else until("dnn")
+            mask = solve_lns(problem, time_limit=min(length, until("dnn")), seed=seed + rounds["lns"],
+                             warm_start=mask, row_bounds=bounds, workers=workers).mask
+        rounds[which] += 1
+        gained = before - float(mask_error_rows(W, H, mask).sum() - bounds.sum())
+        if rates[which] > -math.inf:
+            rates[which] = gained / max(time.perf_counter() - started, 1e-3)
+    return mask
 
 
 def _improve(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
