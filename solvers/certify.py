@@ -12,7 +12,7 @@ keeps the best of the bounds computed for it (each is valid on its own):
    eigendecomposition per ADMM step, thousands of steps per row, and its correction (lambda_min times the trace
    bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs;
 4. ``dnn-ascent``: on wider rows the same relaxation without the products by ascent over its non-negativity
-   multipliers (``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` a row). On the
+   multipliers (``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` (20) a row). On the
    256-wide slices 40 steps left a median 2.2 % gap to the proven optima where Shor left 3.6 %.
 The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the rows with the largest gaps first);
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
@@ -54,7 +54,8 @@ PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "lns": 1.0, "dnn
 ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-ASCENT_STEPS = 40  # Shor solves per row of the DNN ascent: on the 256-wide slices 100 steps closed little more
+ASCENT_STEPS = 20  # Shor solves per row of the DNN ascent: on a 576-wide k_proj row 10 / 20 / 40 steps closed 78 / 91 /
+#   100 % of what 40 closed (0.6 s a step); on the 256-wide slices 100 steps closed little more than 40
 BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
 
 
