@@ -1,10 +1,38 @@
-"""Shared fixtures: small seeded synthetic layers."""
+"""Shared fixtures: small seeded synthetic layers; single rows (Q = diag(w) H diag(w)) with their brute-force optima."""
+import itertools
+import math
+
 import numpy as np
 import pytest
 
 from instances.synthetic import synthetic_layer
 
 PATTERN_CASES = [("per-row", 0.5), ("per-row", 0.75), ("per-layer", 0.5), ("2:4", None), ("1:4", None)]
+ROW_CASES = [  # (n, prune counts, groups) of one row: per-row 50 % and 75 %, 2:4, and two groups of 4 pruning 3 each
+    (10, [5], [np.arange(10)]),
+    (12, [9], [np.arange(12)]),
+    (12, [2, 2, 2], [np.arange(4 * g, 4 * g + 4) for g in range(3)]),
+    (8, [3, 3], [np.arange(4), np.arange(4, 8)]),
+]
+
+
+def random_row(n: int, seed: int) -> np.ndarray:
+    """Q = diag(w) H diag(w) of a seeded random row (H a Gram matrix with one dominant direction)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2 * n))
+    H = X @ X.T + 0.3 * np.outer(X[:, 0], X[:, 0])
+    w = rng.standard_normal(n)
+    return np.outer(w, w) * H
+
+
+def row_optimum(Q: np.ndarray, counts, groups) -> float:
+    """Brute force over every e with sum_{j in g} e_j = p_g (e: pruned indicators)."""
+    best = math.inf
+    for picked in itertools.product(*(itertools.combinations(g, p) for g, p in zip(groups, counts))):
+        e = np.zeros(len(Q))
+        e[[j for part in picked for j in part]] = 1.0
+        best = min(best, float(e @ Q @ e))
+    return best
 
 
 @pytest.fixture

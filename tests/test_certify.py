@@ -1,10 +1,10 @@
 """The DNN row bound (solvers.sdp.dnn) and method certify: every bound <= brute-force and stored optima, at any
 scale, also from deliberately inexact dual points; certify's mask at least SparseSwaps' quality; bad input."""
-import itertools
 import math
 
 import numpy as np
 import pytest
+from conftest import ROW_CASES, random_row, row_optimum
 
 from instances.reference import setting_key
 from instances.sets import load_references, tiny_cases
@@ -16,39 +16,12 @@ from solvers.sdp.primal_dual import row_sdp_bound_ipm
 from solvers.sdp.shor import group_matrix
 
 
-def _row(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, 2 * n))
-    H = X @ X.T + 0.3 * np.outer(X[:, 0], X[:, 0])
-    w = rng.standard_normal(n)
-    return np.outer(w, w) * H
-
-
-def _optimum(Q: np.ndarray, counts, groups) -> float:
-    """Brute force over every z with sum_{j in g} z_j = p_g (z: pruned indicators)."""
-    choices = [itertools.combinations(g, p) for g, p in zip(groups, counts)]
-    best = math.inf
-    for picked in itertools.product(*choices):
-        z = np.zeros(len(Q))
-        z[[j for part in picked for j in part]] = 1.0
-        best = min(best, float(z @ Q @ z))
-    return best
-
-
-CASES = [  # (n, prune counts, groups): per-row 50 % and 75 %, 2:4 and 1:4
-    (10, [5], [np.arange(10)]),
-    (12, [9], [np.arange(12)]),
-    (12, [2, 2, 2], [np.arange(4 * g, 4 * g + 4) for g in range(3)]),
-    (8, [3, 3], [np.arange(4), np.arange(4, 8)]),
-]
-
-
 @pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
-@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("case", range(len(ROW_CASES)))
 def test_dnn_bound_is_below_the_optimum_at_every_scale(case, scale):
-    n, counts, groups = CASES[case]
-    Q = _row(n, seed=case) * scale
-    optimum = _optimum(Q, counts, groups)
+    n, counts, groups = ROW_CASES[case]
+    Q = random_row(n, seed=case) * scale
+    optimum = row_optimum(Q, counts, groups)
     result = dnn.row_dnn_bound(Q, counts, groups)
     assert result.bound <= optimum * (1 + 1e-9)
     shor = row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-8).bound
@@ -60,7 +33,7 @@ def test_dnn_bound_matches_an_interior_point_solver():
     from solvers.sdp.qcr import shor_problem
 
     for seed, n in ((0, 8), (1, 12)):
-        Q = _row(n, seed)
+        Q = random_row(n, seed)
         p = n // 2
         problem = shor_problem(Q, p, nonnegative=True)[0]
         problem.solve(solver=cp.CLARABEL)
@@ -69,20 +42,20 @@ def test_dnn_bound_matches_an_interior_point_solver():
 
 
 def test_a_warm_start_from_shor_never_ends_below_shor():
-    for case in range(len(CASES)):
-        n, counts, groups = CASES[case]
-        Q = _row(n, seed=20 + case)
+    for case in range(len(ROW_CASES)):
+        n, counts, groups = ROW_CASES[case]
+        Q = random_row(n, seed=20 + case)
         warm = dnn.row_dnn_bound(Q, counts, groups, warm_start=True, max_iterations=200)
         shor = row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-4).bound
-        assert shor * (1 - 1e-6) <= warm.bound <= _optimum(Q, counts, groups) * (1 + 1e-9)
+        assert shor * (1 - 1e-6) <= warm.bound <= row_optimum(Q, counts, groups) * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("steps", [0, 1, 5, 30])
 def test_an_inexact_solve_is_corrected_and_stays_valid(steps):
-    n, counts, groups = CASES[0]
-    Q = _row(n, seed=7)
+    n, counts, groups = ROW_CASES[0]
+    Q = random_row(n, seed=7)
     result = dnn.row_dnn_bound(Q, counts, groups, max_iterations=steps)
-    optimum = _optimum(Q, counts, groups)
+    optimum = row_optimum(Q, counts, groups)
     assert result.bound <= optimum * (1 + 1e-9)
     if steps == 1:  # far from converged: b^T y alone would be a false certificate; the correction makes it valid
         assert result.dual_value > optimum and result.correction < 0
@@ -92,8 +65,8 @@ def test_any_dual_point_gives_a_valid_bound():
     """certified_value on random (wildly infeasible) dual points: the eigenvalue correction keeps each one valid."""
     rng = np.random.default_rng(11)
     for counts, groups in [([5], [np.arange(10)]), ([2, 3], [np.arange(5), np.arange(5, 10)])]:
-        Q = _row(10, seed=3)
-        optimum = _optimum(Q, counts, groups)
+        Q = random_row(10, seed=3)
+        optimum = row_optimum(Q, counts, groups)
         A, b = dnn.constraint_matrix(10, group_matrix(10, groups), np.asarray(counts, float))
         C = np.zeros((11, 11))
         C[1:, 1:] = Q
@@ -114,14 +87,14 @@ def test_dnn_rows_through_the_layer_pool_match_single_rows():
     np.testing.assert_allclose(one, two, rtol=1e-12)
     for i in range(4):
         Q = np.outer(W[i], W[i]) * H
-        assert one[i] <= _optimum(Q, [6], [np.arange(12)]) * (1 + 1e-9)
+        assert one[i] <= row_optimum(Q, [6], [np.arange(12)]) * (1 + 1e-9)
     with pytest.raises(ValueError, match="relaxation"):
         layer_row_bounds(W, H, pattern, relaxation="dnnn")
 
 
 @pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("1:4", None)])
-def test_certify_brackets_the_brute_force_optimum(tiny_layer, pattern, sparsity, dnn_kind):
+def test_certify_brackets_the_brute_forcerow_optimum(tiny_layer, pattern, sparsity, dnn_kind):
     W, H = tiny_layer
     options = {"sparsity": sparsity} if sparsity is not None else {}
     widest = W.shape[1] if dnn_kind == "dnn" else W.shape[1] - 1  # rows wider than dnn_max_n get the ascent
@@ -189,7 +162,6 @@ def test_certify_refuses_what_it_does_not_solve(tiny_layer):
         dnn.row_dnn_bound(np.eye(4), [5])
 
 
-
 def test_certify_on_a_torch_device_gives_valid_bounds(tiny_layer):
     pytest.importorskip("torch")
     W, H = tiny_layer
@@ -199,7 +171,7 @@ def test_certify_on_a_torch_device_gives_valid_bounds(tiny_layer):
     assert answer.info["bound_wins"]["dnn"] == 0
 
 
-def test_certify_records_say_which_bound_won_per_row(tmp_path, cache):
+def test_certify_records_say_which_bound_won_perrandom_row(tmp_path, cache):
     from benchmark.harness import run_benchmark
 
     records = run_benchmark(["tiny"], solvers=["certify"], results=tmp_path, progress=False)

@@ -1,48 +1,20 @@
 """The DNN row bound by ascent over the non-negativity multipliers (solvers.sdp.dnn_ascent): every bound <= the
 brute-force optimum at every scale and for every N >= 0 (a deliberately bad one too), never below its own Shor step,
 above Shor where Shor leaves a gap, and below the DNN relaxation it approaches (Clarabel); bad input."""
-import itertools
-import math
-
 import numpy as np
 import pytest
+from conftest import ROW_CASES, random_row, row_optimum
 
 from solvers.sdp import dnn_ascent
 from solvers.sdp.primal_dual import row_sdp_bound_ipm
 
 
-def _row(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, 2 * n))
-    H = X @ X.T + 0.3 * np.outer(X[:, 0], X[:, 0])
-    w = rng.standard_normal(n)
-    return np.outer(w, w) * H
-
-
-def _optimum(Q: np.ndarray, counts, groups) -> float:
-    """Brute force over every e with sum_{j in g} e_j = p_g (e: pruned indicators)."""
-    best = math.inf
-    for picked in itertools.product(*(itertools.combinations(g, p) for g, p in zip(groups, counts))):
-        e = np.zeros(len(Q))
-        e[[j for part in picked for j in part]] = 1.0
-        best = min(best, float(e @ Q @ e))
-    return best
-
-
-CASES = [  # (n, prune counts, groups): per-row 50 % and 75 %, 2:4 and 1:4... as prune counts per group
-    (10, [5], [np.arange(10)]),
-    (12, [9], [np.arange(12)]),
-    (12, [2, 2, 2], [np.arange(4 * g, 4 * g + 4) for g in range(3)]),
-    (8, [3, 3], [np.arange(4), np.arange(4, 8)]),
-]
-
-
 @pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
-@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("case", range(len(ROW_CASES)))
 def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, scale):
-    n, counts, groups = CASES[case]
-    Q = _row(n, seed=case) * scale
-    optimum = _optimum(Q, counts, groups)
+    n, counts, groups = ROW_CASES[case]
+    Q = random_row(n, seed=case) * scale
+    optimum = row_optimum(Q, counts, groups)
     result = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups)
     assert result.shor <= result.bound <= optimum * (1 + 1e-9)
     assert result.shor >= row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-8).bound * (1 - 2e-2)
@@ -52,8 +24,8 @@ def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, sca
 def test_the_ascent_closes_part_of_shors_gap():
     closed = []
     for seed in range(6):
-        Q = _row(12, seed=40 + seed)
-        optimum = _optimum(Q, [6], [np.arange(12)])
+        Q = random_row(12, seed=40 + seed)
+        optimum = row_optimum(Q, [6], [np.arange(12)])
         result = dnn_ascent.row_dnn_ascent_bound(Q, 6, upper=optimum, max_steps=60)
         assert result.bound <= optimum * (1 + 1e-9)
         if result.shor < optimum * (1 - 1e-3):  # Shor leaves a gap on this row
@@ -66,19 +38,19 @@ def test_the_ascent_stays_below_the_dnn_relaxation():
     from solvers.sdp.qcr import shor_problem
 
     for seed, n in ((0, 8), (1, 12)):
-        Q = _row(n, seed)
+        Q = random_row(n, seed)
         problem = shor_problem(Q, n // 2, row_sums=False, nonnegative=True)[0]
         problem.solve(solver=cp.CLARABEL)
         ours = dnn_ascent.row_dnn_ascent_bound(Q, n // 2, max_steps=80)
         assert ours.shor <= ours.bound <= problem.value * (1 + 1e-6)
 
 
-@pytest.mark.parametrize("case", range(len(CASES)))
+@pytest.mark.parametrize("case", range(len(ROW_CASES)))
 def test_any_nonnegative_multiplier_gives_a_valid_bound(case):
     """Random, large, asymmetric N >= 0 (nothing like an ascent iterate) and loose, early-stopped solves."""
-    n, counts, groups = CASES[case]
-    Q = _row(n, seed=60 + case)
-    optimum = _optimum(Q, counts, groups)
+    n, counts, groups = ROW_CASES[case]
+    Q = random_row(n, seed=60 + case)
+    optimum = row_optimum(Q, counts, groups)
     rng = np.random.default_rng(case)
     for size in (0.01, 1.0, 100.0):
         N = np.abs(rng.standard_normal((n, n))) * size * float(np.mean(np.abs(Q)))
@@ -88,25 +60,25 @@ def test_any_nonnegative_multiplier_gives_a_valid_bound(case):
 
 
 def test_a_time_limit_or_one_step_still_gives_a_valid_bound():
-    n, counts, groups = CASES[0]
-    Q = _row(n, seed=7)
-    optimum = _optimum(Q, counts, groups)
+    n, counts, groups = ROW_CASES[0]
+    Q = random_row(n, seed=7)
+    optimum = row_optimum(Q, counts, groups)
     one = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, max_steps=1)
     assert one.steps == 1 and one.bound == one.shor <= optimum * (1 + 1e-9)
     quick = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, time_limit=1e-4)
     assert quick.bound <= optimum * (1 + 1e-9)
 
 
-def test_groups_with_nothing_to_choose_and_a_zero_row():
-    Q = _row(8, seed=9)
+def test_groups_with_nothing_to_choose_and_a_zerorandom_row():
+    Q = random_row(8, seed=9)
     groups = [np.arange(4), np.arange(4, 8)]
     result = dnn_ascent.row_dnn_ascent_bound(Q, [0, 2], groups)
-    assert result.steps == 1 and result.bound <= _optimum(Q, [0, 2], groups) * (1 + 1e-9)
+    assert result.steps == 1 and result.bound <= row_optimum(Q, [0, 2], groups) * (1 + 1e-9)
     assert dnn_ascent.row_dnn_ascent_bound(np.zeros((6, 6)), 3).bound == 0.0
 
 
 def test_bad_input_is_one_clear_error():
-    Q = _row(6, seed=1)
+    Q = random_row(6, seed=1)
     with pytest.raises(ValueError, match="max_steps"):
         dnn_ascent.row_dnn_ascent_bound(Q, 3, max_steps=0)
     with pytest.raises(ValueError, match="non-negative"):
