@@ -142,13 +142,16 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sour
                 rates["dnn"] = -math.inf  # every row with a gap had its solve (or out of time)
             round_seconds = max(time.perf_counter() - started, 1e-3)
         else:  # as long as the last DNN round; all the rest when there is no DNN round to come
-            length = round_seconds if rates["dnn"] > -math.inf else until("dnn")
-            mask = solve_lns(problem, time_limit=min(length, until("dnn")), seed=seed + rounds["lns"],
-                             warm_start=mask, row_bounds=bounds, workers=workers).mask
+            length = min(round_seconds if rates["dnn"] > -math.inf else until("dnn"), until("dnn"))
+            mask = solve_lns(problem, time_limit=length, seed=seed + rounds["lns"], warm_start=mask,
+                             row_bounds=bounds, workers=workers).mask
         rounds[which] += 1
         gained = before - float(mask_error_rows(W, H, mask).sum() - bounds.sum())
-        if rates[which] > -math.inf:
-            rates[which] = gained / max(time.perf_counter() - started, 1e-3)
+        used = time.perf_counter() - started
+        if which == "lns" and gained <= 0.0 and used < 0.5 * length:
+            rates["lns"] = -math.inf  # lns settled every row before its time: another round finds nothing new
+        elif rates[which] > -math.inf:
+            rates[which] = gained / max(used, 1e-3)
     return mask
 
 

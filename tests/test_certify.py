@@ -145,7 +145,15 @@ def test_certify_keeps_its_time_limit_and_bound(width):
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=3.0)
     assert answer.time_s <= 3.0 * 1.25 + 3.0
     assert 0 < answer.lower_bound <= answer.objective <= answer.info["start_mask_error"]
-    assert answer.info["rounds"]["dnn"] >= 1  # the rest after the Shor rows is shared in rounds
+
+
+def test_certify_shares_the_rest_in_rounds_of_lns_and_dnn_ascent():
+    W, H = synthetic_layer(4, 160, seed=2)  # 4 rows: the Shor phase ends early, the rest goes to rounds
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
+    info = answer.info
+    assert info["dnn_solver"] == "dnn-ascent" and info["rounds"]["dnn"] >= 1 and info["rows_reached"]["dnn-ascent"] >= 1
+    assert 0 < answer.lower_bound <= answer.objective <= info["start_mask_error"]
+    assert answer.time_s <= 4.0 * 1.25 + 3.0
 
 
 def test_certify_refuses_what_it_does_not_solve(tiny_layer):
