@@ -13,7 +13,7 @@ keeps the best of the bounds computed for it (each is valid on its own):
    bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs;
 4. ``dnn-ascent``: on wider rows the same relaxation without the products by ascent over its non-negativity
    multipliers (``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` (20) a row). On the
-   256-wide slices 40 steps left a median 2.2 % gap to the proven optima where Shor left 3.6 %.
+   256-wide slices 20 steps left a median 2.5 % gap to the proven optima where Shor left 3.7 %.
 The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the rows with the largest gaps first);
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
 
@@ -47,6 +47,7 @@ from .core.workers import worker_processes
 from .heuristics.lns.solve import solve_lns
 from .heuristics.warm_start import warm_start_for
 from .relaxation.certificate import nonnegative_bound, saddle_row_bounds
+from .sdp.dnn_ascent import STEPS
 from .sdp.layer import layer_row_bounds
 
 PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 1.0, "dnn": 1.0}  # cumulative shares of time_limit
@@ -54,8 +55,7 @@ PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "lns": 1.0, "dnn
 ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-ASCENT_STEPS = 20  # Shor solves per row of the DNN ascent: on a 576-wide k_proj row 10 / 20 / 40 steps closed 78 / 91 /
-#   100 % of what 40 closed (0.6 s a step); on the 256-wide slices 100 steps closed little more than 40
+ASCENT_STEPS = STEPS  # Shor solves per row of the DNN ascent (sdp.dnn_ascent.STEPS, 20: measured there)
 BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
 
 

@@ -37,6 +37,9 @@ from .shor import checked_row_problem
 
 STEP_TOLERANCE = 1e-2  # relative stopping gap of each step's Shor solve
 STEP_SIZE = 0.3  # theta of the Polyak step (0.3 and 0.5 reached the same bound on a 576-wide row; 1.0 oscillated)
+STEPS = 20  # Shor solves a row by default: on the 14 real 256-wide slices the median gap to the proven optimum was
+#   3.7 % for Shor, 2.5 % after 20 steps, 2.4 % after 40, 2.3 % after 100 (target: the optimum); on a 576-wide k_proj
+#   row 10 / 20 / 40 steps closed 78 / 91 / 100 % of what 40 closed, 0.6 s a step on one core
 MOMENTUM = 0.5  # m: weight of the previous direction (a faster start than 0, the same end after 40 steps)
 ROUNDING_MARGIN = 4.0 * np.finfo(np.float64).eps
 
@@ -80,7 +83,7 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
 
 
 def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: float | None = None,
-                         max_steps: int = 40, time_limit: float | None = None,
+                         max_steps: int = STEPS, time_limit: float | None = None,
                          step_size: float = STEP_SIZE, momentum: float = MOMENTUM) -> RowAscent:
     """The DNN bound of one row by ascent over N (module docstring), certified at every step.
 
