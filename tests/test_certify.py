@@ -90,6 +90,8 @@ def test_dnn_rows_through_the_layer_pool_match_single_rows():
         assert one[i] <= row_optimum(Q, [6], [np.arange(12)]) * (1 + 1e-9)
     with pytest.raises(ValueError, match="relaxation"):
         layer_row_bounds(W, H, pattern, relaxation="dnnn")
+    with pytest.raises(ValueError, match="uppers"):
+        layer_row_bounds(W, H, pattern, relaxation="dnn-ascent", uppers=np.ones(3))
 
 
 @pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
