@@ -50,17 +50,16 @@ from .relaxation.certificate import nonnegative_bound, saddle_row_bounds
 from .sdp.dnn_ascent import STEPS
 from .sdp.layer import layer_row_bounds
 
-PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "lns": 1.0, "dnn": 1.0}  # cumulative shares of time_limit
-PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "lns": 1.0, "dnn": 1.0}
+PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "rest": 1.0}  # cumulative shares of time_limit; rest: lns + DNN
+PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "rest": 1.0}
 ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-ASCENT_STEPS = STEPS  # Shor solves per row of the DNN ascent (sdp.dnn_ascent.STEPS, 20: measured there)
 BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
 
 
 def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
-                  dnn_rows: int | None = None, dnn_iterations: int = 3000, ascent_steps: int = ASCENT_STEPS,
+                  dnn_rows: int | None = None, dnn_iterations: int = 3000, ascent_steps: int = STEPS,
                   search: bool = True, workers: int | None = None, device: str | None = None) -> MethodAnswer:
     """certify (module docstring). ``dnn``: run the DNN phase (False: its time goes to the Shor rows and lns,
     ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs, by ascent on wider ones; ``dnn_rows``: at
@@ -83,30 +82,31 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     n_workers = workers or worker_processes(W.shape[0])
     seconds = {}
     mask = warm_start_for(problem, "sparseswaps", until("start"))
-    start_error = float(mask_error_rows(W, H, mask).sum())
+    errors = mask_error_rows(W, H, mask)  # per row, kept equal to the mask's
+    start_error = float(errors.sum())
     seconds["start"] = time.perf_counter() - started
     bounds = saddle_row_bounds(problem, mask, until("cheap"), device)
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
-    shor_rows = _improve(problem, mask, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
+    shor_rows = _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
     reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
     rounds = {"lns": 0, "dnn": 0}
     if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
-        reached["shor"] += int(_improve(problem, mask, bounds, sources, "shor", until("dnn"), n_workers, None, None,
+        reached["shor"] += int(_improve(problem, errors, bounds, sources, "shor", until("rest"), n_workers, None, None,
                                         device, rows=~shor_rows).sum())
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
     steps = dnn_iterations if dnn_kind == "dnn" else ascent_steps
     if time_limit is None:  # each to its end: lns until it settles, then the DNN rows
         if search:
             mask = solve_lns(problem, seed=seed, warm_start=mask, row_bounds=bounds, workers=n_workers).mask
+            errors = mask_error_rows(W, H, mask)
         if dnn:
-            reached[dnn_kind] = int(_improve(problem, mask, bounds, sources, dnn_kind, None, n_workers, dnn_rows,
+            reached[dnn_kind] = int(_improve(problem, errors, bounds, sources, dnn_kind, None, n_workers, dnn_rows,
                                              steps).sum())
     else:
-        mask = _alternate(problem, mask, bounds, sources, dnn_kind if dnn else None, until, n_workers, dnn_rows, steps,
-                          search, seed, reached, rounds)
+        mask, errors = _alternate(problem, mask, errors, bounds, sources, dnn_kind if dnn else None,
+                                  lambda: until("rest"), n_workers, dnn_rows, steps, search, seed, reached, rounds)
     seconds["lns+dnn"] = time.perf_counter() - started - sum(seconds.values())
-    errors = mask_error_rows(W, H, mask)
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
     bounds = np.minimum(bounds, errors)
     kinds = [BOUND_KINDS[s] for s in sources]
@@ -118,22 +118,23 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 
-def _alternate(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str | None,
-               until, workers: int, max_rows: int | None, steps: int, search: bool, seed: int, reached: dict,
-               rounds: dict) -> np.ndarray:
-    """lns rounds and DNN rounds (``kind``; None: lns only) until ``until("dnn")`` runs out, each next round to the
-    one with the higher last measured rate of certified-gap decrease (module docstring). Raises ``bounds`` in place,
-    counts solved rows in ``reached[kind]`` and rounds in ``rounds``; returns the mask."""
-    W, H = problem.W, problem.H
+def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
+               kind: str | None, left_seconds, workers: int, max_rows: int | None, steps: int, search: bool, seed: int,
+               reached: dict, rounds: dict) -> tuple[np.ndarray, np.ndarray]:
+    """lns rounds and DNN rounds (``kind``; None: lns only) until ``left_seconds()`` runs out, each next round to the
+    one with the higher last measured rate of certified-gap decrease (module docstring). ``errors``: the mask's row
+    errors. Raises ``bounds`` in place, counts solved rows in ``reached[kind]`` and rounds in ``rounds``; returns the
+    mask and its row errors."""
     rates = {"dnn": math.inf if kind else -math.inf, "lns": math.inf if search else -math.inf}  # untried first
     done = np.zeros(len(bounds), bool)  # rows that had their DNN solve
     round_seconds = 1.0
-    while until("dnn") > 0.0 and max(rates.values()) > -math.inf:
+    gap = float(errors.sum() - bounds.sum())
+    while left_seconds() > 0.0 and max(rates.values()) > -math.inf:
         which = "dnn" if rates["dnn"] >= rates["lns"] else "lns"
-        before, started = float(mask_error_rows(W, H, mask).sum() - bounds.sum()), time.perf_counter()
+        started = time.perf_counter()
         if which == "dnn":
             left = None if max_rows is None else max_rows - int(done.sum())
-            solved = _improve(problem, mask, bounds, sources, kind, until("dnn"), workers,
+            solved = _improve(problem, errors, bounds, sources, kind, left_seconds(), workers,
                               ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps,
                               rows=~done)
             done |= solved
@@ -142,28 +143,29 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sour
                 rates["dnn"] = -math.inf  # every row with a gap had its solve (or out of time)
             round_seconds = max(time.perf_counter() - started, 1e-3)
         else:  # as long as the last DNN round; all the rest when there is no DNN round to come
-            length = min(round_seconds if rates["dnn"] > -math.inf else until("dnn"), until("dnn"))
+            length = min(round_seconds if rates["dnn"] > -math.inf else left_seconds(), left_seconds())
             mask = solve_lns(problem, time_limit=length, seed=seed + rounds["lns"], warm_start=mask,
                              row_bounds=bounds, workers=workers).mask
+            errors = mask_error_rows(problem.W, problem.H, mask)
         rounds[which] += 1
-        gained = before - float(mask_error_rows(W, H, mask).sum() - bounds.sum())
+        now = float(errors.sum() - bounds.sum())
+        gained, gap = gap - now, now
         used = time.perf_counter() - started
         if which == "lns" and gained <= 0.0 and used < 0.5 * length:
             rates["lns"] = -math.inf  # lns settled every row before its time: another round finds nothing new
         elif rates[which] > -math.inf:
             rates[which] = gained / max(used, 1e-3)
-    return mask
+    return mask, errors
 
 
-def _improve(problem: LayerProblem, mask: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
+def _improve(problem: LayerProblem, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
              seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
              device: str | None = None, rows: np.ndarray | None = None) -> np.ndarray:
     """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "cheap") on the rows with
-    the largest gap (mask error - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
+    the largest gap (``errors``, the mask's row errors, - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
     with ``rows`` (a boolean mask) so are the rows outside it. Returns which rows it solved (a boolean mask)."""
     if seconds is not None and seconds <= 0:
         return np.zeros(len(bounds), bool)
-    errors = mask_error_rows(problem.W, problem.H, mask)
     gaps = errors - bounds if rows is None else np.where(rows, errors - bounds, -np.inf)
     order = np.argsort(-gaps, kind="stable")
     order = order[gaps[order] > 1e-9 * np.maximum(np.abs(bounds[order]), 1e-300)]

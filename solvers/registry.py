@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .certify import ASCENT_STEPS, DNN_MAX_N, solve_certify
+from .certify import DNN_MAX_N, solve_certify
 from .core.bandits import DISCOUNT, POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS, NODE_SDP_SOLVERS
@@ -33,6 +33,7 @@ from .options import Option, choice, positive_int, validate_options
 from .relaxation.certificate import BM_ROUNDS, CERTIFY_SOLVERS, STRENGTHENINGS
 from .relaxation.fw_engine import VARIANTS
 from .relaxation.sparsefw import solve_fw
+from .sdp.dnn_ascent import STEPS as DNN_ASCENT_STEPS
 from .sdp.qcr import QCR_METHODS, SDP_MAX_N
 
 ALL_OBJECTIVES = ("mask", "reconstruct")
@@ -279,7 +280,7 @@ for _spec in [
                    "dnn_rows": positive_int("rows that get a DNN solve at most (None: as time allows)", None,
                                             none_ok=True),
                    "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
-                   "ascent_steps": positive_int("Shor solves per DNN ascent row at most", ASCENT_STEPS),
+                   "ascent_steps": positive_int("Shor solves per DNN ascent row at most", DNN_ASCENT_STEPS),
                    "search": Option("bool", True, "improve the SparseSwaps mask by lns, largest row gaps first"),
                    "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True),
                    "device": DEVICE},

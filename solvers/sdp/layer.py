@@ -89,19 +89,18 @@ def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = No
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return None, 0
-    H = job["H"]
+    Q = w[:, None] * job["H"] * w[None, :]
+    limit = None if math.isinf(remaining) else remaining
+    steps = job.get("max_iterations")
     if job.get("relaxation") == "dnn-ascent":
-        options = {} if job.get("max_iterations") is None else {"max_steps": job["max_iterations"]}
-        ascent = row_dnn_ascent_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], upper=upper,
-                                      time_limit=None if math.isinf(remaining) else remaining, **options)
+        ascent = row_dnn_ascent_bound(Q, job["counts"], job["groups"], upper=upper, time_limit=limit,
+                                      **({} if steps is None else {"max_steps": steps}))
         return ascent.bound, ascent.iterations
     if job.get("relaxation") == "dnn":
-        options = {} if job.get("max_iterations") is None else {"max_iterations": job["max_iterations"]}
-        dnn = row_dnn_bound(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=DNN_TOLERANCE,
-                            time_limit=None if math.isinf(remaining) else remaining, **options)
+        dnn = row_dnn_bound(Q, job["counts"], job["groups"], tolerance=DNN_TOLERANCE, time_limit=limit,
+                            **({} if steps is None else {"max_iterations": steps}))
         return dnn.bound, dnn.iterations
-    result = row_sdp_bound_ipm(w[:, None] * H * w[None, :], job["counts"], job["groups"], tolerance=job["tolerance"],
-                               time_limit=None if math.isinf(remaining) else remaining)
+    result = row_sdp_bound_ipm(Q, job["counts"], job["groups"], tolerance=job["tolerance"], time_limit=limit)
     return result.bound, result.newton_steps
 
 
