@@ -113,13 +113,16 @@ def test_certify_brackets_the_brute_forcerow_optimum(tiny_layer, pattern, sparsi
     assert info["dnn_solver"] == dnn_kind
 
 
+@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
 @pytest.mark.parametrize("scale_w,scale_h", [(1e-6, 1e-12), (1e6, 1e12), (1.0, 1e-12)])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("2:4", None)])
-def test_certify_brackets_brute_force_at_extreme_scales(tiny_layer, pattern, sparsity, scale_w, scale_h):
+def test_certify_brackets_brute_force_at_extreme_scales(tiny_layer, pattern, sparsity, scale_w, scale_h, dnn_kind):
     W, H = tiny_layer
     W, H = W * scale_w, H * scale_h
     options = {"sparsity": sparsity} if sparsity is not None else {}
-    answer = solve_layer(W, H, method="certify", pattern=pattern, **options)
+    widest = W.shape[1] if dnn_kind == "dnn" else W.shape[1] - 1  # rows wider than dnn_max_n get the ascent
+    answer = solve_layer(W, H, method="certify", pattern=pattern, dnn_max_n=widest, **options)
+    assert answer.info["dnn_solver"] == dnn_kind
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
     assert 0 < answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
     assert answer.objective <= optimum * (1 + 1e-3)  # lns reaches the optimum of a 4 x 8 layer
