@@ -108,3 +108,53 @@ def test_the_ascent_stays_below_the_stored_optima_of_the_real_256_wide_slices():
         rises.append(result.bound / result.shor - 1.0)
         checked += 1
     assert checked == len(optima) == 14 and np.median(rises) > 0.005  # and it does rise above Shor on real rows
+
+
+def _fixed_optimum(Q, counts, groups, keep, prune):
+    """Brute force over the rows that respect the fixings (keep: e_j = 0, prune: e_j = 1)."""
+    import itertools
+    best = np.inf
+    for picked in itertools.product(*(itertools.combinations(g, p) for g, p in zip(groups, counts))):
+        e = np.zeros(len(Q), dtype=bool)
+        e[[j for part in picked for j in part]] = True
+        if not (e[keep].any() or (~e[prune]).any()):
+            best = min(best, float(e @ Q @ e))
+    return best
+
+
+@pytest.mark.parametrize("case", range(len(ROW_CASES)))
+def test_the_multiplier_objective_bounds_every_node_below_its_fixed_optimum(case):
+    """fw-bnb's node bounds with the root's multipliers (``multiplier_objective`` through ``fixed_row_bound`` and
+    ``fixing_increments`` with a linear term): below the brute-force optimum under fixings, for the ascent's N and a
+    random one; with N = 0 the same as the plain node bound."""
+    from solvers.sdp.barrier import fixed_row_bound, fixing_increments
+    n, counts, groups = ROW_CASES[case]
+    Q = random_row(n, seed=80 + case)
+    rng = np.random.default_rng(case)
+    ascent = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, max_steps=30)
+    random_N = np.abs(rng.standard_normal((n, n))) * float(np.mean(np.abs(Q)))
+    for N in (ascent.multipliers, random_N, np.zeros((n, n))):
+        if N is None:
+            continue
+        matrix, linear = dnn_ascent.multiplier_objective(Q, N)
+        for _ in range(6):
+            keep, prune = np.zeros(n, bool), np.zeros(n, bool)
+            picked = rng.choice(n, 3, replace=False)
+            keep[picked[:2]], prune[picked[2]] = True, True
+            optimum = _fixed_optimum(Q, counts, groups, keep, prune)
+            bound, warm = fixed_row_bound(matrix, groups, counts, keep, prune, linear=linear, tolerance=1e-6)
+            assert bound <= optimum * (1 + 1e-9)
+            if warm is not None:
+                increments = fixing_increments(matrix, groups, counts, keep, prune, warm, linear)
+                if increments is not None:
+                    assert increments[0] <= optimum * (1 + 1e-9)
+                    for j in np.flatnonzero(~(keep | prune)):  # each child's bound from the same dual point
+                        for side, rise in (("keep", increments[1][j]), ("prune", increments[2][j])):
+                            if np.isnan(rise):  # j is fixed by its group's completion: no claim
+                                continue
+                            k, p = keep.copy(), prune.copy()
+                            (k if side == "keep" else p)[j] = True
+                            assert increments[0] + rise <= _fixed_optimum(Q, counts, groups, k, p) * (1 + 1e-7) + 1e-9
+            if not N.any():
+                plain, _ = fixed_row_bound(Q, groups, counts, keep, prune, tolerance=1e-6)
+                assert bound == pytest.approx(plain, rel=1e-4)

@@ -285,8 +285,11 @@ class NodeReduction:
     counts: list
 
 
-def _node_reduction(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep, prune) -> NodeReduction | None:
-    """The row reduced to its free entries (``NodeReduction``), or None when the fixings leave no feasible row."""
+def _node_reduction(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep, prune,
+                    linear: np.ndarray | None = None) -> NodeReduction | None:
+    """The row reduced to its free entries (``NodeReduction``), or None when the fixings leave no feasible row.
+    With ``linear`` (q over all n entries) the row's objective is e^T Q e + 2 q^T e: q_F joins the reduced linear term
+    and 2 q_P^T 1 the constant."""
     counts_in = np.broadcast_to(prune_counts, (len(groups),))
     completed = complete_fixings(groups, counts_in, keep, prune, len(Q))
     if completed is None:
@@ -301,12 +304,14 @@ def _node_reduction(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep,
             sub_groups.append(position[members])
             counts.append(int(count) - int(prune[group].sum()))
             present.append(g)
-    return NodeReduction(free, prune, float(Q[np.ix_(prune, prune)].sum()), Q[np.ix_(free, prune)].sum(axis=1), present,
-                         sub_groups, counts)
+    constant, reduced = float(Q[np.ix_(prune, prune)].sum()), Q[np.ix_(free, prune)].sum(axis=1)
+    if linear is not None:
+        constant, reduced = constant + 2.0 * float(linear[prune].sum()), reduced + linear[free]
+    return NodeReduction(free, prune, constant, reduced, present, sub_groups, counts)
 
 
 def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
-                      warm: tuple | None) -> tuple[float, np.ndarray, np.ndarray] | None:
+                      warm: tuple | None, linear: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray] | None:
     """Bounds from the dual point ``warm`` of ``fixed_row_bound`` at no further SDP solve: (node bound,
     rise if e_j = 0 i.e. kept, rise if e_j = 1 i.e. pruned), rises NaN where j is not free.
 
@@ -318,11 +323,11 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
     P = A^-1 - A^-1 C K^-1 C^T A^-1: a valid bound for that child, for all j from one factorization.
     (Without the hyperplanes the rise would be (c - e*_j)^2 / (A^-1)_jj, about 10x smaller on random rows.)
     None when there is no dual point, the fixings leave no feasible row, or A is not numerically
-    positive definite.
+    positive definite. ``linear``: as in ``fixed_row_bound``.
     """
     if warm is None:
         return None
-    node = _node_reduction(Q, groups, prune_counts, keep, prune)
+    node = _node_reduction(Q, groups, prune_counts, keep, prune, linear)
     if node is None or not node.present:
         return None
     free = node.free
@@ -358,19 +363,22 @@ def fixing_increments(Q: np.ndarray, groups: list[np.ndarray], prune_counts, kee
 
 
 def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep: np.ndarray, prune: np.ndarray,
-                    warm: tuple | None = None, solver=row_sdp_bound, **options) -> tuple[float, tuple | None]:
+                    warm: tuple | None = None, solver=row_sdp_bound, linear: np.ndarray | None = None,
+                    **options) -> tuple[float, tuple | None]:
     """(SDP bound, warm start for children) of a row whose entries ``keep`` are fixed to e = 0 and
     ``prune`` to e = 1 (bool, n).
 
     On the free set F with P = ``prune``: e^T Q e = e_F^T Q_FF e_F + 2 (Q_FP 1)^T e_F + 1^T Q_PP 1,
     each group keeping its remaining prune count; bound inf when the fixings leave no feasible row.
+    With ``linear`` (q, n-vector) the row's objective is e^T Q e + 2 q^T e (e.g. ``sdp.dnn_ascent``'s multiplier
+    objective, a lower bound on the true error at every binary row).
     ``warm`` = (s over all n entries, rho per group, tau[, primal]) from a parent's call; ``options`` go to
     ``row_sdp_bound`` (``cutoff`` in the units of the whole row's value). The returned warm start is
     (s, rho, tau, primal): primal the barrier's fractional point on all n entries (fixed ones 0 / 1), or None.
     ``solver``: the function solving the reduced row, ``row_sdp_bound`` or one with its arguments and result (e.g.
     ``primal_dual.row_sdp_bound_ipm``, which starts cold: ``warm`` is then not used).
     """
-    node = _node_reduction(Q, groups, prune_counts, keep, prune)
+    node = _node_reduction(Q, groups, prune_counts, keep, prune, linear)
     if node is None:
         return math.inf, None
     if not node.present:

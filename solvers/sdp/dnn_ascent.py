@@ -48,13 +48,16 @@ ROUNDING_MARGIN = 4.0 * np.finfo(np.float64).eps
 class RowAscent:
     """Result in Q's units: ``bound`` (certified, the best step's, rounding margin off), ``shor`` (the first
     step's: the diagonal Shor bound at the same tolerance), ``steps`` Shor solves, ``iterations`` their
-    primal-dual iterations, ``upper`` the target U used."""
+    primal-dual iterations, ``upper`` the target U used, ``multipliers`` the N of the best step (None when that is
+    the first, N = 0): ``multiplier_objective`` turns it into a quadratic whose Shor bound is valid under any fixings
+    too (fw-bnb's node bounds)."""
 
     bound: float
     shor: float
     steps: int
     iterations: int
     upper: float
+    multipliers: np.ndarray | None = None
 
 
 def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, point: np.ndarray | None) -> float:
@@ -67,6 +70,14 @@ def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, 
     return float(e @ Q @ e)
 
 
+def multiplier_objective(Q: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Q - N + diag(N 1), q = -(N 1) / 2): the objective e^T (Q - N + diag(N 1)) e + 2 q^T e, equal to e^T (Q - N) e
+    on binaries and so at most e^T Q e for any entrywise non-negative N with zero diagonal (module docstring); its
+    matrix is PSD when Q is (diag(N 1) - N is a graph Laplacian)."""
+    degrees = N.sum(axis=1)
+    return Q - N + np.diag(degrees), -degrees / 2.0
+
+
 def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *, tolerance: float = STEP_TOLERANCE,
                      time_limit: float | None = None) -> tuple[float, np.ndarray | None, int]:
     """(L(N), the Shor primal matrix, its primal-dual iterations): a certified lower bound on the row's optimum for
@@ -75,9 +86,8 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
     N = np.asarray(N, dtype=np.float64)
     if N.shape != np.shape(Q) or not np.all(np.isfinite(N)) or np.any(N < 0):
         raise ValueError(f"N must be a finite, entrywise non-negative matrix of Q's shape {np.shape(Q)}")
-    degrees = N.sum(axis=1)
-    result = row_sdp_bound_ipm(Q - N + np.diag(degrees), prune_counts, groups, tolerance=tolerance,
-                               time_limit=time_limit, linear=-degrees / 2.0)
+    matrix, linear = multiplier_objective(Q, N)
+    result = row_sdp_bound_ipm(matrix, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear)
     margin = ROUNDING_MARGIN * (float(np.abs(Q).sum()) + 2.0 * float(N.sum()))
     return result.bound - margin, result.X, result.newton_steps
 
@@ -113,7 +123,7 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     if X is None:
         return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper))
     target = min(math.inf if upper is None else float(upper), _rounded_error(Q, members, p, X[0, 1:]))
-    direction, value, best, steps = None, shor, shor, 1
+    direction, value, best, best_N, steps = None, shor, shor, None, 1
     while steps < max_steps and time.perf_counter() < deadline and best < target * (1.0 - 1e-9):
         rise = -X[1:, 1:]
         np.fill_diagonal(rise, 0.0)
@@ -125,8 +135,10 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         N = np.maximum(0.0, N + (step_size * (target - value) / norm) * direction)
         N = (N + N.T) / 2.0
         value, X, used = multiplier_bound(Q, N, p, groups, time_limit=remaining())
-        steps, iterations, best = steps + 1, iterations + used, max(best, value)
+        steps, iterations = steps + 1, iterations + used
+        if value > best:
+            best, best_N = value, N.copy()
         if X is None:
             break
         target = min(target, _rounded_error(Q, members, p, X[0, 1:]))
-    return RowAscent(best, shor, steps, iterations, target)
+    return RowAscent(best, shor, steps, iterations, target, best_N)

@@ -4,12 +4,15 @@ objective scaled by the warm start's error (so every block is unit-sized: scale 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
 from ...core.patterns import Pattern
 from ...core.problem import LayerProblem
 from ...heuristics.sparseswaps import per_layer_swaps, swap_rows
+from ...sdp.barrier import fixed_row_bound
+from ...sdp.dnn_ascent import ROUNDING_MARGIN, multiplier_objective, row_dnn_ascent_bound
 from ...sdp.qcr import DIAG_TOLERANCE, convexify
 from .node import Block
 from .settings import DEFAULT_SETTINGS, Settings
@@ -46,6 +49,31 @@ def row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_ma
     return Block(conv.Q_psd, conv.c[None, :], row_pattern, start[i : i + 1].copy(), error, polish,
                  Q / scale if node_sdp else None, list(col_groups) if node_sdp else None, root_sdp, settings), scale, \
         conv.method
+
+
+def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
+    """Lift the block's node SDP bounds by the root's DNN multipliers (``Settings.root_ascent_steps``): when the
+    ascent (``sdp.dnn_ascent``, aimed at the incumbent's error ``upper``) beats the root's Shor bound, its best N's
+    multiplier objective becomes ``bound_Q`` / ``bound_linear`` and the root's bound and dual point are re-solved on it
+    (the barrier, so children can warm-start from it). Returns whether it did."""
+    started = time.perf_counter()
+    groups, counts = block.row_groups, np.full(len(block.row_groups), block.pattern.prune)
+    ascent = row_dnn_ascent_bound(block.row_Q, counts, groups, upper=upper, max_steps=block.settings.root_ascent_steps,
+                                  time_limit=time_limit)
+    if ascent.multipliers is None or ascent.bound <= block.root_sdp[0]:
+        return False
+    N = ascent.multipliers
+    bound_Q, bound_linear = multiplier_objective(block.row_Q, N)
+    margin = ROUNDING_MARGIN * (float(np.abs(block.row_Q).sum()) + 2.0 * float(N.sum()))
+    left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 1e-3)
+    free = np.zeros(len(bound_Q), dtype=bool)
+    sdp, warm = fixed_row_bound(bound_Q, groups, block.pattern.prune, free, free, linear=bound_linear,
+                                tolerance=block.settings.root_sdp_tolerance, time_limit=left)
+    if warm is None:
+        return False
+    block.bound_Q, block.bound_linear, block.bound_margin = bound_Q, bound_linear, margin
+    block.root_sdp = (max(sdp, ascent.bound), warm)
+    return True
 
 
 def layer_block(problem: LayerProblem, start: np.ndarray, settings: Settings = DEFAULT_SETTINGS):

@@ -34,8 +34,15 @@ class Block:
     polish: callable         # mask -> 1-swap local optimum
     row_Q: np.ndarray | None = None   # true (scaled) quadratic on pruned indicators, for node SDP bounds
     row_groups: list | None = None    # column groups of the row (node SDP bounds)
-    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau, primal)) of the root QCR's diagonal SDP, if any
+    root_sdp: tuple | None = None     # (bound, (s, rho per group, tau, primal)) of the root's diagonal SDP, if any
     settings: Settings = DEFAULT_SETTINGS
+    bound_Q: np.ndarray | None = None       # node SDP bounds' objective e^T bound_Q e + 2 bound_linear^T e when it is
+    bound_linear: np.ndarray | None = None  # not row_Q's: the root's DNN multipliers (``sdp.dnn_ascent``), <= the
+    bound_margin: float = 0.0               # error on binaries; bound_margin: its rounding margin, off every bound
+
+    def sdp_objective(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(matrix, linear term or None) of the node SDP bounds: the multiplier objective if any, else row_Q."""
+        return (self.row_Q, None) if self.bound_Q is None else (self.bound_Q, self.bound_linear)
 
 
 @dataclass
@@ -48,5 +55,6 @@ class Stats:
     sdp_fixed: int = 0    # variables fixed by the node SDP's dual point (fixing_increments)
     children_cut: int = 0  # children never queued: the parent's dual point with their fixing reaches the incumbent
     enumerated: int = 0   # nodes closed by evaluating every completion (bnb.enumeration)
+    dnn_rows: int = 0     # blocks whose node bounds use the root's DNN multipliers (Settings.root_ascent_steps)
     calls: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})
     wins: dict = field(default_factory=lambda: {name: 0 for _, name in HEURISTICS})

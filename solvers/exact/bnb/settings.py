@@ -53,7 +53,12 @@ class Settings:
     barrier on one-group (per-row) rows. Measured node by node on the SmolLM2 slices (session 23, same reduced rows):
     at 2:4 (n48, 8-12 groups) the warm barrier took 34-146 Newton steps, 2.5-13 ms, the IPM 6-8 iterations, 1.0-2.0
     ms, to equal or higher bounds; per-row (n128 slices) the warm barrier took 7-24 steps, 0.6-2.2 ms, faster than the
-    IPM on rows wider than ~50 free entries (IPM 1.5-3.3 ms there), slower below (IPM 0.9-1.2 ms)."""
+    IPM on rows wider than ~50 free entries (IPM 1.5-3.3 ms there), slower below (IPM 0.9-1.2 ms).
+    root_ascent_steps / root_ascent_after / root_ascent_share: once a row's tree has taken root_ascent_after nodes (0:
+    at the root), up to root_ascent_steps Shor solves of DNN multiplier ascent (``sdp.dnn_ascent``, within
+    root_ascent_share of the row's time left) look for multipliers N >= 0 of E >= 0; when they lift the root's bound,
+    every later node SDP bound of the row is the Shor bound of the multiplier objective (``Block.bound_Q``), valid
+    under any fixings (e^T N e >= 0 on binaries). 0 or 1 steps: never."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
@@ -64,6 +69,9 @@ class Settings:
     node_point: str = "sdp"
     enumerate_max: int = 8192
     node_sdp_solver: str = "auto"
+    root_ascent_steps: int = 40
+    root_ascent_after: int = 200
+    root_ascent_share: float = 0.25
 
 
 DEFAULT_SETTINGS = Settings()

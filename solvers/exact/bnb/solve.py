@@ -35,6 +35,10 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   o_proj r504 n = 128 on a loaded 2-core machine: 9537 nodes to optimality without, 4543 with
   (30k fixings). Branching on the largest rises (a strong-branching proxy, product rule) was tried and
   dropped: same slice side by side, most fractional proved it in 189 s, the rise rule not in 420 s;
+- DNN multipliers (``Settings.root_ascent_steps``, ``root_ascent_after``): once a row's tree has taken that many
+  nodes, the root's ascent over the multipliers N >= 0 of E >= 0 (``sdp.dnn_ascent``) gives a quadratic
+  e^T (Q - N) e <= e^T Q e on every binary row, so its Shor bound under any fixings bounds that node; every later node
+  SDP (and its fixings) uses it when it lifted the root's bound (``blocks.root_ascent``; ``info["dnn_rows"]``);
 - small nodes (``enumerate_max``): a node with few completions left (``bnb.enumeration``) is closed by evaluating
   them all, before its SDP below the root and after its SDP fixings at any node;
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
@@ -59,7 +63,7 @@ from ...relaxation.fw_steps import FWResult
 from ...sdp.barrier import fixed_row_bound, row_sdp_bound
 from ...sdp.primal_dual import row_sdp_bound_ipm
 from ...sdp.qcr import SDP_MAX_N
-from .blocks import PER_LAYER_MAX, layer_block, row_block
+from .blocks import PER_LAYER_MAX, layer_block, root_ascent, row_block
 from .branching import BRANCHINGS, Pseudocosts
 from .enumeration import best_completion
 from .heuristics import HEURISTICS, NodeContext
@@ -77,7 +81,9 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     counter = itertools.count()
     empty = np.zeros_like(block.start)
     heap = [Node(-math.inf, next(counter), empty, empty, [(block.start.copy(), 1.0)], 0)]
-    last_child = None
+    last_child, processed = None, 0
+    ascent_at = block.settings.root_ascent_after + 1 \
+        if block.settings.root_ascent_steps > 1 and block.root_sdp is not None else 0
     while heap:
         if time.perf_counter() > deadline or (node_limit is not None and stats.nodes >= node_limit):
             break
@@ -88,6 +94,11 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
+        processed += 1
+        if processed == ascent_at:  # a big tree: lift every later node's SDP bound by the root's DNN multipliers
+            limit = block.settings.root_ascent_share * (deadline - time.perf_counter()) if math.isfinite(deadline) \
+                else None
+            stats.dnn_rows += root_ascent(block, upper, limit)
         if node.depth > 0 and (best := _enumerated(block, node, stats)) is not None:  # small: closed exactly, no SDP
             incumbent, upper = _better(block, best, incumbent, upper)
             continue
@@ -162,19 +173,21 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
     sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
     if sdp_on and node.depth > 0:
         stats.sdp_bounds += 1
-        sdp, sdp_warm = fixed_row_bound(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0],
-                                        node.prune[0], node.sdp_warm, solver=_node_sdp_solver(block),
+        Q, linear = block.sdp_objective()
+        sdp, sdp_warm = fixed_row_bound(Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0],
+                                        node.sdp_warm, solver=_node_sdp_solver(block), linear=linear,
                                         tolerance=block.settings.node_sdp_tolerance,
                                         cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
     elif sdp_on and block.root_sdp is not None:
         sdp, sdp_warm = block.root_sdp
     if sdp is not None:
-        node_bound = max(node_bound, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN)
+        sdp = sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN - block.bound_margin
+        node_bound = max(node_bound, sdp)
         if node_bound >= upper - BOUND_MARGIN:
             stats.sdp_pruned += 1
             return None
         if block.settings.sdp_fixing and sdp_warm is not None:
-            sdp_rises = sdp_fixings(block, node, sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN, sdp_warm, upper, stats)
+            sdp_rises = sdp_fixings(block, node, sdp, sdp_warm, upper, stats)
             if sdp_rises is None:  # the bound reaches the incumbent, or the fixings left no feasible row
                 stats.sdp_pruned += 1
                 return None
@@ -268,8 +281,8 @@ def _node_objective(block: Block, sdp_warm: tuple | None) -> tuple[np.ndarray, n
     on the free entries, 0 on fixed ones: exact on binaries, convex on the node's face since
     Q_FF - diag s_F is positive definite at any strictly feasible SDP point). Its FW bound then
     matches the node's SDP bound, and so does the dual tightening built on it."""
-    if sdp_warm is None or not block.settings.node_convexify:
-        return block.Q, block.c
+    if sdp_warm is None or not block.settings.node_convexify or block.bound_Q is not None:
+        return block.Q, block.c  # (a multiplier objective's s would convexify a lower bound, not the error)
     s = np.nan_to_num(sdp_warm[0], nan=0.0)
     Q = block.row_Q.copy()
     Q[np.diag_indices_from(Q)] -= s
@@ -308,7 +321,9 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  sdp_fixing: bool = DEFAULT_SETTINGS.sdp_fixing,
                  node_point: str = DEFAULT_SETTINGS.node_point,
                  enumerate_max: int = DEFAULT_SETTINGS.enumerate_max,
-                 node_sdp_solver: str = DEFAULT_SETTINGS.node_sdp_solver) -> MethodAnswer:
+                 node_sdp_solver: str = DEFAULT_SETTINGS.node_sdp_solver,
+                 root_ascent_steps: int = DEFAULT_SETTINGS.root_ascent_steps,
+                 root_ascent_after: int = DEFAULT_SETTINGS.root_ascent_after) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
@@ -327,7 +342,8 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         start = warm_start_for(problem, warm_start, None if time_limit is None else WARM_START_SHARE * time_limit)
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
         settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point,
-                            enumerate_max=enumerate_max, node_sdp_solver=node_sdp_solver)
+                            enumerate_max=enumerate_max, node_sdp_solver=node_sdp_solver,
+                            root_ascent_steps=root_ascent_steps, root_ascent_after=root_ascent_after)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)
@@ -360,5 +376,5 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                 "heuristic_calls": stats.calls, "heuristic_wins": stats.wins, "bandit": bandit,
                 "bandit_weights": dict(zip([n for _, n in HEURISTICS], policy.weights())), "qcr": sorted(methods), "branching": branching,
                 "node_sdp": node_sdp, "sdp_bounds": stats.sdp_bounds, "sdp_pruned": stats.sdp_pruned,
-                "sdp_fixed": stats.sdp_fixed, "children_cut": stats.children_cut, "enumerated": stats.enumerated}
+                "sdp_fixed": stats.sdp_fixed, "children_cut": stats.children_cut, "enumerated": stats.enumerated, "dnn_rows": stats.dnn_rows}
         return MethodAnswer(mask, lower_bound=bound, status="optimal" if proven else "time_limit", info=info)

@@ -35,10 +35,12 @@ def sdp_fixings(block: Block, node: Node, sdp: float, warm: tuple, upper: float,
     """Fix (in ``node``) every free entry whose one-side child the node SDP's dual point already bounds at or
     above ``upper`` (``barrier.fixing_increments``). Returns (sdp, rise if kept, rise if pruned), each
     (1, n), for the children's bounds; or None when the fixings leave the node without a feasible row."""
-    rises = fixing_increments(block.row_Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0], warm)
+    Q, linear = block.sdp_objective()
+    rises = fixing_increments(Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0], warm, linear)
     if rises is None:
         return (sdp, np.full(node.keep.shape, np.nan), np.full(node.keep.shape, np.nan))
-    sdp = max(sdp, rises[0] * (1 - BOUND_MARGIN) - BOUND_MARGIN)  # the dual point's bound on the hyperplanes
+    # the dual point's bound on the hyperplanes
+    sdp = max(sdp, rises[0] * (1 - BOUND_MARGIN) - BOUND_MARGIN - block.bound_margin)
     if sdp >= upper:
         return None
     rise_keep, rise_prune = rises[1][None, :] * block.settings.rise_margin, rises[2][None, :] * block.settings.rise_margin
