@@ -129,10 +129,8 @@ FW_BNB_OPTIONS = {
     "node_sdp_solver": choice("node SDP solver: warm barrier, cold primal-dual, or auto (primal-dual on N:M rows)",
                               DEFAULT_SETTINGS.node_sdp_solver, NODE_SDP_SOLVERS),
     "root_ascent_steps": Option("int", DEFAULT_SETTINGS.root_ascent_steps,
-                                "Shor solves of DNN multiplier ascent at a weak root; its multipliers then lift every "
-                                "node bound of the row (0: never; exact.bnb.settings)", low=0),
-    "root_ascent_after": Option("int", DEFAULT_SETTINGS.root_ascent_after,
-                                "nodes a row's tree takes before the DNN multiplier ascent (0: at the root)", low=0),
+                                "Shor solves of DNN multiplier ascent at a row's root; its multipliers then lift "
+                                "every node bound of the row (0: never; exact.bnb.settings)", low=0),
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),

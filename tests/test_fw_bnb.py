@@ -266,26 +266,24 @@ def test_enumerated_nodes_give_the_brute_force_optimum(pattern):
 @pytest.mark.parametrize("pattern", ["per-row", "2:4"])
 @pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
 def test_fw_bnb_with_the_roots_dnn_multipliers_finds_the_brute_force_optimum(seed, pattern, scale):
-    """root_ascent_after=0 gives every row the root's DNN multiplier objective for its node bounds (``dnn_rows``),
-    root_ascent_after=2 switches a row's tree to it after two nodes (open nodes keep their plain bounds and warm
-    points); branching alone (no enumeration) must still prove the brute-force optimum with a bound below it, at any
-    scale, and a node-limited run keeps a valid bound."""
+    """root_ascent_steps gives the rows the root's DNN multiplier objective for their node bounds (``dnn_rows``);
+    branching alone (no enumeration) must still prove the brute-force optimum with a bound below it, at any scale,
+    and a node-limited run keeps a valid bound."""
     W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
     W, H = W * scale, H * scale
     exact = solve_layer(W, H, 0.5, pattern, "brute-force").objective
-    for after in (0, 2):
-        options = dict(warm_start="magnitude", root_ascent_steps=20, root_ascent_after=after, enumerate_max=0)
-        r = solve_layer(W, H, 0.5, pattern, "fw-bnb", **options)
-        assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9)
-        assert r.lower_bound <= exact * (1 + 1e-9) and (r.info["dnn_rows"] >= 1 or after > 0)
-        limited = solve_layer(W, H, 0.5, pattern, "fw-bnb", node_limit=4, **options)
-        assert limited.lower_bound <= exact * (1 + 1e-9) and limited.objective >= exact * (1 - 1e-9)
-    off = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", root_ascent_steps=0, root_ascent_after=0)
+    options = dict(warm_start="magnitude", root_ascent_steps=20, enumerate_max=0)
+    r = solve_layer(W, H, 0.5, pattern, "fw-bnb", **options)
+    assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9)
+    assert r.lower_bound <= exact * (1 + 1e-9) and r.info["dnn_rows"] >= 1
+    limited = solve_layer(W, H, 0.5, pattern, "fw-bnb", node_limit=2, **options)
+    assert limited.lower_bound <= exact * (1 + 1e-9) and limited.objective >= exact * (1 - 1e-9)
+    off = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude")
     assert off.info["dnn_rows"] == 0
 
 
 def test_fw_bnb_names_a_bad_root_ascent_option():
     W, H = synthetic_layer(2, 16, seed=0)
-    for option in ({"root_ascent_steps": -1}, {"root_ascent_after": -2}, {"root_ascent_steps": 1.5}):
+    for option in ({"root_ascent_steps": -1}, {"root_ascent_steps": "many"}, {"root_ascent_steps": 1.5}):
         with pytest.raises(ValueError, match="root_ascent"):
             solve_layer(W, H, 0.5, "per-row", "fw-bnb", **option)

@@ -54,11 +54,18 @@ class Settings:
     at 2:4 (n48, 8-12 groups) the warm barrier took 34-146 Newton steps, 2.5-13 ms, the IPM 6-8 iterations, 1.0-2.0
     ms, to equal or higher bounds; per-row (n128 slices) the warm barrier took 7-24 steps, 0.6-2.2 ms, faster than the
     IPM on rows wider than ~50 free entries (IPM 1.5-3.3 ms there), slower below (IPM 0.9-1.2 ms).
-    root_ascent_steps / root_ascent_after / root_ascent_share: once a row's tree has taken root_ascent_after nodes (0:
-    at the root), up to root_ascent_steps Shor solves of DNN multiplier ascent (``sdp.dnn_ascent``, within
-    root_ascent_share of the row's time left) look for multipliers N >= 0 of E >= 0; when they lift the root's bound,
-    every later node SDP bound of the row is the Shor bound of the multiplier objective (``Block.bound_Q``), valid
-    under any fixings (e^T N e >= 0 on binaries). 0 or 1 steps: never."""
+    root_ascent_steps / root_ascent_share: up to root_ascent_steps Shor solves of DNN multiplier ascent at a row's root
+    (``sdp.dnn_ascent``, within root_ascent_share of the row's time) look for multipliers N >= 0 of E >= 0; when they
+    lift the root's bound, every node SDP bound of the row is the Shor bound of the multiplier objective
+    (``Block.bound_Q``), valid under any fixings (e^T N e >= 0 on binaries). 0 or 1: never (the default). Session 25,
+    per-row 50 %, one run each, same optima everywhere: with 40 steps the nodes fell on nearly every row at n = 192 and
+    256 (n256 o_proj r504 11281 -> 4661, q_proj r387 7747 -> 4175), so the hardest n256 rows got faster (70 -> 35 s,
+    60 -> 24 s; the set's sum 157 -> 108 s), but the steps cost ~3 s a row at n = 256 (~1 s at n = 192), so the
+    median row was 3.4x slower at n256 and the n192 set's sum rose 38 -> 48 s; on o_proj n128 r181 (20 steps) nodes rose
+    (557 -> 1362): at 74 % of the nodes visited there the plain Shor bound of Q was above the root multipliers'.
+    Switching to the multipliers mid-tree (after 200 nodes) was worse still (n256 o_proj r504 open at 600 s, 112 691
+    nodes): the root's N is weaker than Q's own Shor bound far from the root, and the root's DNN fixings are where
+    the gain comes from."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
@@ -69,8 +76,7 @@ class Settings:
     node_point: str = "sdp"
     enumerate_max: int = 8192
     node_sdp_solver: str = "auto"
-    root_ascent_steps: int = 40
-    root_ascent_after: int = 200
+    root_ascent_steps: int = 0
     root_ascent_share: float = 0.25
 
 

@@ -35,10 +35,10 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   o_proj r504 n = 128 on a loaded 2-core machine: 9537 nodes to optimality without, 4543 with
   (30k fixings). Branching on the largest rises (a strong-branching proxy, product rule) was tried and
   dropped: same slice side by side, most fractional proved it in 189 s, the rise rule not in 420 s;
-- DNN multipliers (``Settings.root_ascent_steps``, ``root_ascent_after``): once a row's tree has taken that many
-  nodes, the root's ascent over the multipliers N >= 0 of E >= 0 (``sdp.dnn_ascent``) gives a quadratic
-  e^T (Q - N) e <= e^T Q e on every binary row, so its Shor bound under any fixings bounds that node; every later node
-  SDP (and its fixings) uses it when it lifted the root's bound (``blocks.root_ascent``; ``info["dnn_rows"]``);
+- DNN multipliers (``Settings.root_ascent_steps``; off by default): the root's ascent over the multipliers N >= 0 of
+  E >= 0 (``sdp.dnn_ascent``) gives a quadratic e^T (Q - N) e <= e^T Q e on every binary row, so its Shor bound
+  under any fixings bounds that node; when it lifts the root's bound, every node SDP (and its fixings) uses it
+  (``blocks.root_ascent``; ``info["dnn_rows"]`` counts such rows);
 - small nodes (``enumerate_max``): a node with few completions left (``bnb.enumeration``) is closed by evaluating
   them all, before its SDP below the root and after its SDP fixings at any node;
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
@@ -81,9 +81,10 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     counter = itertools.count()
     empty = np.zeros_like(block.start)
     heap = [Node(-math.inf, next(counter), empty, empty, [(block.start.copy(), 1.0)], 0)]
-    last_child, processed = None, 0
-    ascent_at = block.settings.root_ascent_after + 1 \
-        if block.settings.root_ascent_steps > 1 and block.root_sdp is not None else 0
+    last_child = None
+    if block.settings.root_ascent_steps > 1 and block.root_sdp is not None:  # every node bound by the root's DNN N
+        limit = block.settings.root_ascent_share * (deadline - time.perf_counter()) if math.isfinite(deadline) else None
+        stats.dnn_rows += root_ascent(block, upper, limit)
     while heap:
         if time.perf_counter() > deadline or (node_limit is not None and stats.nodes >= node_limit):
             break
@@ -94,11 +95,6 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
-        processed += 1
-        if processed == ascent_at:  # a big tree: lift every later node's SDP bound by the root's DNN multipliers
-            limit = block.settings.root_ascent_share * (deadline - time.perf_counter()) if math.isfinite(deadline) \
-                else None
-            stats.dnn_rows += root_ascent(block, upper, limit)
         if node.depth > 0 and (best := _enumerated(block, node, stats)) is not None:  # small: closed exactly, no SDP
             incumbent, upper = _better(block, best, incumbent, upper)
             continue
@@ -322,8 +318,7 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  node_point: str = DEFAULT_SETTINGS.node_point,
                  enumerate_max: int = DEFAULT_SETTINGS.enumerate_max,
                  node_sdp_solver: str = DEFAULT_SETTINGS.node_sdp_solver,
-                 root_ascent_steps: int = DEFAULT_SETTINGS.root_ascent_steps,
-                 root_ascent_after: int = DEFAULT_SETTINGS.root_ascent_after) -> MethodAnswer:
+                 root_ascent_steps: int = DEFAULT_SETTINGS.root_ascent_steps) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
@@ -343,7 +338,7 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
         settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point,
                             enumerate_max=enumerate_max, node_sdp_solver=node_sdp_solver,
-                            root_ascent_steps=root_ascent_steps, root_ascent_after=root_ascent_after)
+                            root_ascent_steps=root_ascent_steps)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)
