@@ -18,7 +18,11 @@ The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the 
 lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
-passes its time on): start mask 0.1 T, cheap bounds to 0.2 T, Shor rows to 0.5 T; then lns and the DNN rows share
+passes its time on): start mask 0.1 T, cheap bounds (the saddle's rounds, ``saddle_rounds``) to 0.2 T, Shor rows to
+0.5 T, but first the Shor rows of ``SHOR_PROBE_ROWS`` per worker measure the Shor rate, and the saddle takes more
+rounds while its last round lowered the certified gap faster than that (on down_proj, n = 1536, its second round took
+the module's gap from 44.6 % to 20.2 % in about a minute, where one Shor row takes ~8 core-seconds); then
+lns and the DNN rows share
 the rest to T in rounds, each next round to whichever lowered the certified gap (error - bound, summed) faster per
 second in its own last round (greedy on measured rates): a DNN round is the next ``ROUND_ROWS`` rows per worker,
 largest gaps first; an lns round lasts as long as the last DNN round. Where the mask is far from optimal (o_proj)
@@ -31,7 +35,8 @@ certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Sho
 Without a limit every phase runs to its end (Shor, then lns until it settles, then DNN on every row or ``dnn_rows``
 rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``), the count of wins per
-kind (``bound_wins``), the rows each relaxation reached, the start mask's error and the phases' seconds.
+kind (``bound_wins``), the rows each relaxation reached, the start mask's error, the phases' seconds and the rounds
+(``rounds``: saddle, lns, DNN).
 """
 from __future__ import annotations
 
@@ -46,13 +51,14 @@ from .core.result import MethodAnswer
 from .core.workers import worker_processes
 from .heuristics.lns.solve import solve_lns
 from .heuristics.warm_start import warm_start_for
-from .relaxation.certificate import nonnegative_bound, saddle_row_bounds
+from .relaxation.certificate import nonnegative_bound, saddle_rounds
 from .sdp.dnn_ascent import STEPS
 from .sdp.layer import layer_row_bounds
 
 PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "rest": 1.0}  # cumulative shares of time_limit; rest: lns + DNN
 PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "rest": 1.0}
 ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
+SHOR_PROBE_ROWS = 2  # Shor rows per worker that measure the Shor rate the saddle's later rounds must beat
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
 BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
@@ -85,12 +91,27 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     errors = mask_error_rows(W, H, mask)  # per row, kept equal to the mask's
     start_error = float(errors.sum())
     seconds["start"] = time.perf_counter() - started
-    bounds = saddle_row_bounds(problem, mask, until("cheap"), device)
+    bounds = np.zeros(W.shape[0])
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
+    saddle = saddle_rounds(problem, mask, device=device)
+    next(saddle)
+    rounds = {"lns": 0, "dnn": 0, "cheap": 0}
+    cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("cheap"), rounds, errors)
+    while cheap_rate is not None and until("cheap") != 0.0:  # (None: no limit) every round
+        cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("cheap"), rounds, errors)
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
-    shor_rows = _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device)
+    shor_rows = np.zeros(W.shape[0], bool)
+    if time_limit is not None and cheap_rate is not None:  # more saddle rounds while they beat a Shor round
+        probe = time.perf_counter()
+        gap = float(np.sum(errors - bounds))
+        shor_rows |= _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers,
+                              SHOR_PROBE_ROWS * n_workers, None, device)
+        shor_rate = (gap - float(np.sum(errors - bounds))) / max(time.perf_counter() - probe, 1e-3)
+        while cheap_rate is not None and cheap_rate > shor_rate and until("shor") > 0.0:
+            cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
+    shor_rows |= _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device,
+                          rows=~shor_rows)
     reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
-    rounds = {"lns": 0, "dnn": 0}
     if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
         reached["shor"] += int(_improve(problem, errors, bounds, sources, "shor", until("rest"), n_workers, None, None,
                                         device, rows=~shor_rows).sum())
@@ -116,6 +137,28 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
             "dnn_solver": dnn_kind if dnn else None, "rounds": rounds}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
+
+
+def _saddle_round(saddle, bounds: np.ndarray, sources: np.ndarray, left_seconds, rounds: dict,
+                  errors: np.ndarray) -> float | None:
+    """One more round of the cheap bounds' saddle (``relaxation.certificate.saddle_rounds``) within ``left_seconds()``
+    (None: no limit): raises ``bounds`` in place where a row's saddle bound is higher (source "cheap") and returns the
+    round's rate of certified-gap (``errors`` - bounds, summed) decrease per second (inf for a round the time cut before
+    its FW run: it resumes at the next call); None when the rounds are over."""
+    left = left_seconds()
+    started = time.perf_counter()
+    try:
+        bound, rows, _ = saddle.send(math.inf if left is None else started + left)
+    except StopIteration:
+        return None
+    if bound is None:
+        return math.inf
+    rows = np.nan_to_num(np.maximum(rows, 0.0), nan=0.0, neginf=0.0)
+    before = float(np.sum(errors - bounds))
+    better = rows > bounds
+    bounds[better], sources[better] = rows[better], BOUND_KINDS.index("cheap")
+    rounds["cheap"] += 1
+    return (before - float(np.sum(errors - bounds))) / max(time.perf_counter() - started, 1e-3)
 
 
 def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,

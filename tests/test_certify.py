@@ -150,6 +150,7 @@ def test_certify_keeps_its_time_limit_and_bound(width):
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=3.0)
     assert answer.time_s <= 3.0 * 1.25 + 3.0
     assert 0 < answer.lower_bound <= answer.objective <= answer.info["start_mask_error"]
+    assert answer.info["rounds"]["cheap"] >= 1  # the saddle's rounds (cheap bounds)
 
 
 def test_certify_shares_the_rest_in_rounds_of_lns_and_dnn_ascent():

@@ -75,3 +75,39 @@ def test_shor_gaps_bounds_are_ordered_below_the_optimum():
     plain, diagonal, full = relaxation_bounds(Q, 5)
     assert plain <= diagonal * (1 + 1e-5) <= full * (1 + 1e-5) * (1 + 1e-5)
     assert full <= optimum * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_saddle_rounds_resume_after_a_deadline_and_stay_below_the_row_optima(pattern):
+    """``saddle_rounds`` (certify's cheap bounds, round by round): a round the deadline cuts yields no bound and resumes
+    at the next send, ending where an uncut run ends; every row bound of every round is below the row's brute-force
+    optimum."""
+    import time
+
+    from solvers.core.objective import mask_error_rows
+    from solvers.core.problem import make_problem
+    from solvers.relaxation.certificate import saddle_rounds
+    W, H = synthetic_layer(4, 8, seed=3)
+    problem = make_problem(W, H, sparsity=0.5, pattern=pattern)
+    start = solve_layer(W, H, 0.5, pattern, "magnitude").mask
+    optimum = solve_layer(W, H, 0.5, pattern, "brute-force").mask
+    row_optima = mask_error_rows(W, H, optimum)
+    runs = []
+    for cut in (False, True):
+        saddle, bounds, unfinished = saddle_rounds(problem, start, rounds=4), [], 0
+        assert next(saddle) is None
+        for _ in range(40):
+            try:
+                bound, rows, _ = saddle.send(time.perf_counter() - 1.0 if cut and len(bounds) % 2 else np.inf)
+            except StopIteration:
+                break
+            if bound is None:
+                unfinished += 1
+                cut = unfinished < 3 and cut  # cut a few rounds, then let it finish
+                continue
+            bounds.append(bound)
+            assert np.all(rows <= row_optima * (1 + 1e-9))
+        runs.append((bounds, rows, unfinished))
+    assert len(runs[0][0]) == len(runs[1][0]) == 5 and runs[0][2] == 0 and runs[1][2] >= 1
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-9)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-9)

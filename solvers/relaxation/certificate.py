@@ -105,55 +105,83 @@ def certified_bound(problem: LayerProblem, start: np.ndarray, strengthen: str, v
 def _saddle_bound(problem: LayerProblem, start: np.ndarray, variant: str, max_iterations: int,
                   time_limit: float | None, device: str | None, rounds: int, row_bounds: bool = False
                   ) -> tuple[float, dict]:
-    """Strengthening "diag-bm": max over s in S = {H - diag(s) PSD} of the relaxation bound B(s).
+    """Strengthening "diag-bm": max over s in S = {H - diag(s) PSD} of the relaxation bound B(s), by the rounds of
+    ``saddle_rounds`` until ``time_limit``; the best over rounds (round 0: s = 0, the plain relaxation) is returned.
+    With ``row_bounds`` (row-local patterns) info["row_bounds"] holds per row the best row bound f_i - gap_i over the
+    rounds (each valid for its row, so their sum can beat the best round)."""
+    deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
+    best, history, iterations, rows = -math.inf, [], 0, None
+    saddle = saddle_rounds(problem, start, variant, max_iterations, device, rounds, row_bounds)
+    next(saddle)
+    while time.perf_counter() < deadline:
+        try:
+            bound, round_rows, used = saddle.send(deadline)
+        except StopIteration:
+            break
+        iterations, rows = iterations + used, round_rows
+        if bound is not None:
+            best = max(best, bound)
+            history.append(bound)
+    info = {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": max(len(history) - 1, 0),
+            "bm_bounds": [float(b) for b in history]}
+    if row_bounds:
+        info["row_bounds"] = rows if rows is not None else np.full(problem.W.shape[0], -np.inf)
+    return nonnegative_bound(best), info
+
+
+def saddle_rounds(problem: LayerProblem, start: np.ndarray, variant: str = "bpcg", max_iterations: int = 200,
+                  device: str | None = None, rounds: int = BM_ROUNDS, row_bounds: bool = True):
+    """The "diag-bm" saddle round by round, a generator: prime it with ``next``, then each ``send(deadline)``
+    (a ``time.perf_counter()`` time, math.inf for none) runs one more round within it and yields (the round's FW bound,
+    per row the best row bound so far or None without ``row_bounds``, FW iterations); rounds 0..``rounds``. A round
+    the deadline cuts before its FW run yields bound None and resumes where it stopped at the next ``send``.
 
     B(s) = min_X f_s(X) (f_s: the objective with H - diag(s) and linear term w_ij^2 s_j on pruned
     fractions) is concave in s with supergradient v_j = sum_i w_ij^2 z_ij (1 - z_ij) at the minimiser
     (z = 1 - X). Frank-Wolfe on s: the linear step max_{s in S} v^T s is ``max_diagonal_under``
     (an SDP, solved low-rank), s_1 = atom, s_t = s_{t-1} + 2 / (t + 2) (atom - s_{t-1}) stays in S (convex), and
-    every round's FW bound f_s(X) - gap is a valid bound; the best over rounds (round 0: s = 0,
-    the plain relaxation) is returned. Shared s for all rows (one n x n solve per round).
-    With ``row_bounds`` (row-local patterns) info["row_bounds"] holds per row the best row bound
-    f_i - gap_i over the rounds (each valid for its row, so their sum can beat the best round).
+    every round's FW bound f_s(X) - gap is a valid bound (round 0: s = 0). Shared s for all rows (one n x n solve per
+    round); every row's f_i - gap_i is valid for its row.
     """
     from ..sdp.burer_monteiro import max_diagonal_under
 
-    started = time.perf_counter()
     W, H = problem.W, problem.H
     W_on, start_on = to_device(W, device), to_device(start, device)
     scale = max(float(np.mean(np.diag(H))), 1e-300)
     floor = 1e-3 * np.mean(W**2, axis=0) + 1e-300
-    s, best, history, iterations, active, factor = None, -math.inf, [], 0, None, None
+    s, active, factor, X = None, None, None, None
     rows = np.full(W.shape[0], -np.inf) if row_bounds else None
-    for t in range(rounds + 1):
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
+    deadline = yield None
+    t, need_atom = 0, False
+    while t <= rounds:
+        if need_atom:  # the next s: a FW step towards the atom of the last round's supergradient
+            if time.perf_counter() >= deadline:
+                deadline = yield None, None if rows is None else rows.copy(), 0  # unfinished: resumes here
+                continue
+            v = np.sum(W**2 * X * (1.0 - X), axis=0) + floor
+            atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor,
+                                                 time_limit=_seconds_to(deadline))
+            atom *= scale
+            s = atom if s is None else s + 2.0 / (t + 1.0) * (atom - s)
+            need_atom = False
+        remaining = _seconds_to(deadline)
         if remaining is not None and remaining <= 0:
-            break
+            deadline = yield None, None if rows is None else rows.copy(), 0
+            continue
         H_s, linear = (H, None) if s is None else (H - np.diag(s), W**2 * s[None, :])
         run = frank_wolfe(W_on, to_device(H_s, device), problem.pattern, start_on, linear=to_device(linear, device),
                           variant=variant, max_iterations=max_iterations, time_limit=remaining,
                           active_set=active if variant == "bpcg" else None)
-        iterations += run.iterations
-        best = max(best, run.lower_bound)
-        history.append(run.lower_bound)
         active = run.active or None
         X = to_numpy(run.X)
         if rows is not None:
             rows = np.maximum(rows, row_lower_bounds(problem, H_s, np.zeros_like(W) if linear is None else linear, X))
-        if t == rounds:
-            break
-        v = np.sum(W**2 * X * (1.0 - X), axis=0) + floor
-        remaining = None if time_limit is None else time_limit - (time.perf_counter() - started)
-        if remaining is not None and remaining <= 0:
-            break
-        atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor, time_limit=remaining)
-        atom *= scale
-        s = atom if s is None else s + 2.0 / (t + 2.0) * (atom - s)
-    info = {"certify_iterations": iterations, "strengthen": "diag-bm", "bm_rounds": len(history) - 1,
-            "bm_bounds": [float(b) for b in history]}
-    if rows is not None:
-        info["row_bounds"] = rows
-    return nonnegative_bound(best), info
+        t, need_atom = t + 1, True
+        deadline = yield run.lower_bound, None if rows is None else rows.copy(), run.iterations
+
+
+def _seconds_to(deadline: float) -> float | None:
+    return None if math.isinf(deadline) else deadline - time.perf_counter()
 
 
 def saddle_row_bounds(problem: LayerProblem, start: np.ndarray, time_limit: float | None, device: str | None = None,
