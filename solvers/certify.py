@@ -4,7 +4,7 @@
 The layer's error is a sum of independent row errors, so its bound is the sum of per-row bounds, and every row
 keeps the best of the bounds computed for it (each is valid on its own):
 1. ``cheap``: per row the best Frank-Wolfe bound f_i - gap_i over the rounds of the shared-diagonal saddle
-   ("diag-bm", ``relaxation.certificate.saddle_row_bounds``), for every row at once;
+   ("diag-bm", ``relaxation.certificate.saddle_rounds``), for every row at once;
 2. ``shor``: the row's diagonal Shor SDP (``sdp.primal_dual``), rows in order of their gap (mask error - bound);
 3. ``dnn``: the row's doubly non-negative relaxation, Shor with the cardinality products and Y >= 0
    (``sdp.dnn``: ADMM, certified at any stop by a minimum-eigenvalue correction), again largest gaps first.

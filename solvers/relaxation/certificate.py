@@ -154,23 +154,20 @@ def saddle_rounds(problem: LayerProblem, start: np.ndarray, variant: str = "bpcg
     deadline = yield None
     t, need_atom = 0, False
     while t <= rounds:
+        if time.perf_counter() >= deadline:  # unfinished: the next send resumes here
+            deadline = yield None, None if rows is None else rows.copy(), 0
+            continue
         if need_atom:  # the next s: a FW step towards the atom of the last round's supergradient
-            if time.perf_counter() >= deadline:
-                deadline = yield None, None if rows is None else rows.copy(), 0  # unfinished: resumes here
-                continue
             v = np.sum(W**2 * X * (1.0 - X), axis=0) + floor
             atom, _, factor = max_diagonal_under(H / scale, v / v.max(), initial=factor,
                                                  time_limit=_seconds_to(deadline))
             atom *= scale
             s = atom if s is None else s + 2.0 / (t + 1.0) * (atom - s)
             need_atom = False
-        remaining = _seconds_to(deadline)
-        if remaining is not None and remaining <= 0:
-            deadline = yield None, None if rows is None else rows.copy(), 0
-            continue
+            continue  # the deadline again before the FW run
         H_s, linear = (H, None) if s is None else (H - np.diag(s), W**2 * s[None, :])
         run = frank_wolfe(W_on, to_device(H_s, device), problem.pattern, start_on, linear=to_device(linear, device),
-                          variant=variant, max_iterations=max_iterations, time_limit=remaining,
+                          variant=variant, max_iterations=max_iterations, time_limit=_seconds_to(deadline),
                           active_set=active if variant == "bpcg" else None)
         active = run.active or None
         X = to_numpy(run.X)
@@ -182,14 +179,6 @@ def saddle_rounds(problem: LayerProblem, start: np.ndarray, variant: str = "bpcg
 
 def _seconds_to(deadline: float) -> float | None:
     return None if math.isinf(deadline) else deadline - time.perf_counter()
-
-
-def saddle_row_bounds(problem: LayerProblem, start: np.ndarray, time_limit: float | None, device: str | None = None,
-                      rounds: int = BM_ROUNDS) -> np.ndarray:
-    """Per row (row-local patterns) the best Frank-Wolfe row bound over the "diag-bm" saddle rounds (``_saddle_bound``),
-    each valid for its row; rows the rounds did not reach are 0 (the trivial bound)."""
-    _, info = _saddle_bound(problem, start, "bpcg", 200, time_limit, device, rounds, row_bounds=True)
-    return np.nan_to_num(np.maximum(info["row_bounds"], 0.0), nan=0.0, neginf=0.0)
 
 
 def nonnegative_bound(value: float) -> float:

@@ -78,6 +78,11 @@ def multiplier_objective(Q: np.ndarray, N: np.ndarray) -> tuple[np.ndarray, np.n
     return Q - N + np.diag(degrees), -degrees / 2.0
 
 
+def multiplier_margin(Q: np.ndarray, N: np.ndarray) -> float:
+    """What to subtract from a Shor bound of ``multiplier_objective(Q, N)`` for rounding (module docstring)."""
+    return ROUNDING_MARGIN * (float(np.abs(Q).sum()) + 2.0 * float(N.sum()))
+
+
 def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *, tolerance: float = STEP_TOLERANCE,
                      time_limit: float | None = None) -> tuple[float, np.ndarray | None, int]:
     """(L(N), the Shor primal matrix, its primal-dual iterations): a certified lower bound on the row's optimum for
@@ -88,8 +93,7 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
         raise ValueError(f"N must be a finite, entrywise non-negative matrix of Q's shape {np.shape(Q)}")
     matrix, linear = multiplier_objective(Q, N)
     result = row_sdp_bound_ipm(matrix, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear)
-    margin = ROUNDING_MARGIN * (float(np.abs(Q).sum()) + 2.0 * float(N.sum()))
-    return result.bound - margin, result.X, result.newton_steps
+    return result.bound - multiplier_margin(Q, N), result.X, result.newton_steps
 
 
 def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: float | None = None,

@@ -12,7 +12,7 @@ from ...core.patterns import Pattern
 from ...core.problem import LayerProblem
 from ...heuristics.sparseswaps import per_layer_swaps, swap_rows
 from ...sdp.barrier import fixed_row_bound
-from ...sdp.dnn_ascent import ROUNDING_MARGIN, multiplier_objective, row_dnn_ascent_bound
+from ...sdp.dnn_ascent import multiplier_margin, multiplier_objective, row_dnn_ascent_bound
 from ...sdp.qcr import DIAG_TOLERANCE, convexify
 from .node import Block
 from .settings import DEFAULT_SETTINGS, Settings
@@ -64,7 +64,7 @@ def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
         return False
     N = ascent.multipliers
     bound_Q, bound_linear = multiplier_objective(block.row_Q, N)
-    margin = ROUNDING_MARGIN * (float(np.abs(block.row_Q).sum()) + 2.0 * float(N.sum()))
+    margin = multiplier_margin(block.row_Q, N)
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 1e-3)
     free = np.zeros(len(bound_Q), dtype=bool)
     sdp, warm = fixed_row_bound(bound_Q, groups, block.pattern.prune, free, free, linear=bound_linear,

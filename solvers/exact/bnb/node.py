@@ -8,7 +8,7 @@ import numpy as np
 
 from ...core.patterns import Pattern
 from .heuristics import HEURISTICS
-from .settings import DEFAULT_SETTINGS, Settings
+from .settings import BOUND_MARGIN, DEFAULT_SETTINGS, Settings
 
 
 @dataclass(order=True)
@@ -43,6 +43,10 @@ class Block:
     def sdp_objective(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(matrix, linear term or None) of the node SDP bounds: the multiplier objective if any, else row_Q."""
         return (self.row_Q, None) if self.bound_Q is None else (self.bound_Q, self.bound_linear)
+
+    def certified(self, sdp: float) -> float:
+        """A node SDP bound (of ``sdp_objective``) less its rounding margins, as the node's bound."""
+        return sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN - self.bound_margin
 
 
 @dataclass

@@ -177,7 +177,7 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
     elif sdp_on and block.root_sdp is not None:
         sdp, sdp_warm = block.root_sdp
     if sdp is not None:
-        sdp = sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN - block.bound_margin
+        sdp = block.certified(sdp)
         node_bound = max(node_bound, sdp)
         if node_bound >= upper - BOUND_MARGIN:
             stats.sdp_pruned += 1

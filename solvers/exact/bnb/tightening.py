@@ -7,7 +7,6 @@ import numpy as np
 from ...core.patterns import Pattern
 from ...sdp.barrier import fixing_increments
 from .node import Block, Node, Stats
-from .settings import BOUND_MARGIN
 
 
 def swap_costs(G: np.ndarray, V: np.ndarray, pattern: Pattern, free: np.ndarray) -> np.ndarray:
@@ -40,7 +39,7 @@ def sdp_fixings(block: Block, node: Node, sdp: float, warm: tuple, upper: float,
     if rises is None:
         return (sdp, np.full(node.keep.shape, np.nan), np.full(node.keep.shape, np.nan))
     # the dual point's bound on the hyperplanes
-    sdp = max(sdp, rises[0] * (1 - BOUND_MARGIN) - BOUND_MARGIN - block.bound_margin)
+    sdp = max(sdp, block.certified(rises[0]))
     if sdp >= upper:
         return None
     rise_keep, rise_prune = rises[1][None, :] * block.settings.rise_margin, rises[2][None, :] * block.settings.rise_margin
