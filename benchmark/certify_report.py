@@ -50,7 +50,8 @@ def certify_table(records: list[dict], compare: list[dict] | None = None) -> dic
                "sparseswaps": s["objective"] if s else float("nan"), "certify": r["objective"],
                "bound": r["lower_bound"], "gap [%]": 100 * r["gap"],
                "wins cheap/shor/dnn/ascent": "/".join(str(wins.get(k, 0))
-                                                      for k in ("cheap", "shor", "dnn", "dnn-ascent")),
+                                                      for k in ("cheap", "shor", "dnn", "dnn-ascent"))
+               + (f" ({wins['none']} none)" if wins.get("none") else ""),
                "shor rows": reached.get("shor", ""), "dnn rows": reached.get("dnn", 0) + reached.get("dnn-ascent", 0),
                "time [s]": r["time_s"]}
         if compare is not None:

@@ -19,7 +19,8 @@ lns never returns a worse mask than its start, so the mask is at least SparseSwa
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
 passes its time on): start mask 0.1 T, cheap bounds (the saddle's rounds, ``saddle_rounds``) to 0.2 T, Shor rows to
-0.5 T, but first the Shor rows of ``SHOR_PROBE_ROWS`` per worker measure the Shor rate, and the saddle takes more
+0.5 T, but first the Shor rows of ``SHOR_PROBE_ROWS`` per worker measure the Shor rate (after the saddle's first round,
+when the cheap share was too short for it), and the saddle takes more
 rounds while its last round lowered the certified gap faster than that (on down_proj, n = 1536, its second round took
 the module's gap from 44.6 % to 20.2 % in about a minute, where one Shor row takes ~8 core-seconds); then
 lns and the DNN rows share
@@ -34,7 +35,8 @@ T (on full SmolLM2 modules at 120 s the earlier split, Shor to 0.7 T after cheap
 certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Shor row closes most of its row's gap).
 Without a limit every phase runs to its end (Shor, then lns until it settles, then DNN on every row or ``dnn_rows``
 rows).
-``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``), the count of wins per
+``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``; "none": no relaxation reached
+the row in time, bound 0), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error, the phases' seconds and the rounds
 (``rounds``: saddle, lns, DNN).
 """
@@ -61,7 +63,7 @@ ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 SHOR_PROBE_ROWS = 2  # Shor rows per worker that measure the Shor rate the saddle's later rounds must beat
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-BOUND_KINDS = ("cheap", "shor", "dnn", "dnn-ascent")
+BOUND_KINDS = ("none", "cheap", "shor", "dnn", "dnn-ascent")  # none: no relaxation reached the row (bound 0)
 
 
 def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
@@ -92,7 +94,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     start_error = float(errors.sum())
     seconds["start"] = time.perf_counter() - started
     bounds = np.zeros(W.shape[0])
-    sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS
+    sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS ("none" until a relaxation reaches the row)
     saddle = saddle_rounds(problem, mask, device=device)
     next(saddle)
     rounds = {"lns": 0, "dnn": 0, "cheap": 0}
@@ -102,6 +104,8 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
     shor_rows = np.zeros(W.shape[0], bool)
     if time_limit is not None and cheap_rate is not None:  # more saddle rounds while they beat a Shor round
+        if cheap_rate == math.inf:  # the cheap share ended before a round's FW run: its rate is unknown, finish it
+            cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
         probe = time.perf_counter()
         gap = float(np.sum(errors - bounds))
         shor_rows |= _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers,
@@ -204,7 +208,7 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
 def _improve(problem: LayerProblem, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
              seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
              device: str | None = None, rows: np.ndarray | None = None) -> np.ndarray:
-    """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "cheap") on the rows with
+    """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "none" and "cheap") on the rows with
     the largest gap (``errors``, the mask's row errors, - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
     with ``rows`` (a boolean mask) so are the rows outside it. Returns which rows it solved (a boolean mask)."""
     if seconds is not None and seconds <= 0:

@@ -153,6 +153,20 @@ def test_certify_keeps_its_time_limit_and_bound(width):
     assert answer.info["rounds"]["cheap"] >= 1  # the saddle's rounds (cheap bounds)
 
 
+def test_certify_runs_a_saddle_round_before_the_shor_probe(monkeypatch):
+    """At a limit too short for the cheap share, the saddle's first round still runs before the Shor probe: a probe
+    of every row (patched) would otherwise use the whole Shor share and leave most of 800 rows with no bound."""
+    import solvers.certify as certify
+
+    monkeypatch.setitem(certify.PHASE_ENDS, "cheap", 0.0)
+    monkeypatch.setattr(certify, "SHOR_PROBE_ROWS", 10**6)
+    W, H = synthetic_layer(800, 96, seed=2)
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
+    info = answer.info
+    assert info["rounds"]["cheap"] >= 1 and info["bound_wins"]["none"] < 0.1 * W.shape[0]
+    assert 0 < answer.lower_bound <= answer.objective <= info["start_mask_error"]
+
+
 def test_certify_shares_the_rest_in_rounds_of_lns_and_dnn_ascent():
     W, H = synthetic_layer(4, 160, seed=2)  # 4 rows: the Shor phase ends early, the rest goes to rounds
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
