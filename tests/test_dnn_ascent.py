@@ -39,10 +39,13 @@ def test_the_ascent_stays_below_the_dnn_relaxation():
 
     for seed, n in ((0, 8), (1, 12)):
         Q = random_row(n, seed)
-        problem = shor_problem(Q, n // 2, row_sums=False, nonnegative=True)[0]
-        problem.solve(solver=cp.CLARABEL)
-        ours = dnn_ascent.row_dnn_ascent_bound(Q, n // 2, max_steps=80)
-        assert ours.shor <= ours.bound <= problem.value * (1 + 1e-6)
+        for products in (True, False):  # the DNN relaxation with its cardinality products, and without
+            problem = shor_problem(Q, n // 2, row_sums=products, nonnegative=True)[0]
+            problem.solve(solver=cp.CLARABEL)
+            ours = dnn_ascent.row_dnn_ascent_bound(Q, n // 2, max_steps=80, products=products)
+            assert ours.shor <= ours.bound <= problem.value * (1 + 1e-6)
+            if products:
+                assert ours.bound >= ours.shor + 0.5 * (problem.value - ours.shor)  # most of the way there
 
 
 @pytest.mark.parametrize("case", range(len(ROW_CASES)))
@@ -57,6 +60,47 @@ def test_any_nonnegative_multiplier_gives_a_valid_bound(case):
         for tolerance in (1e-1, 1e-6):
             bound, X, _ = dnn_ascent.multiplier_bound(Q, N, counts, groups, tolerance=tolerance)
             assert bound <= optimum * (1 + 1e-9) and X is not None
+
+
+@pytest.mark.parametrize("case", range(len(ROW_CASES)))
+def test_any_product_multiplier_gives_a_valid_bound(case):
+    """Random, large product multipliers mu of either sign (with and without N): the bound stays below the optimum and
+    the objective is exact on every feasible binary row (the products vanish there)."""
+    import itertools
+    n, counts, groups = ROW_CASES[case]
+    Q = random_row(n, seed=90 + case)
+    optimum = row_optimum(Q, counts, groups)
+    rng = np.random.default_rng(case)
+    members = groups if groups is not None else [np.arange(n)]
+    counts_ = np.atleast_1d(counts)
+    for size in (0.01, 1.0, 100.0):
+        mu = rng.standard_normal(n) * size * float(np.mean(np.abs(Q)))
+        N = np.abs(rng.standard_normal((n, n))) * float(np.mean(np.abs(Q))) if size == 1.0 else np.zeros((n, n))
+        matrix, linear = dnn_ascent.multiplier_objective(Q, np.zeros((n, n)), mu, counts, groups)
+        for picked in itertools.islice(itertools.product(*(itertools.combinations(g, p)
+                                                           for g, p in zip(members, counts_))), 20):
+            e = np.zeros(n)
+            e[[j for part in picked for j in part]] = 1.0
+            assert e @ matrix @ e + 2 * linear @ e == pytest.approx(e @ Q @ e, rel=1e-9, abs=1e-9 * np.abs(Q).sum())
+        for tolerance in (1e-1, 1e-6):
+            bound, X, _ = dnn_ascent.multiplier_bound(Q, N, counts, groups, mu=mu, tolerance=tolerance)
+            assert bound <= optimum * (1 + 1e-9) and X is not None
+
+
+def test_the_products_lift_the_ascent_on_two_of_four_rows():
+    """N:M rows, where the products E 1_g = p_g e are strong: with them the ascent closes more of Shor's gap."""
+    closed = {True: [], False: []}
+    for seed in range(6):
+        Q = random_row(12, seed=140 + seed)
+        groups = [np.arange(g, g + 4) for g in range(0, 12, 4)]
+        optimum = row_optimum(Q, [2, 2, 2], groups)
+        for products in (True, False):
+            result = dnn_ascent.row_dnn_ascent_bound(Q, [2, 2, 2], groups, upper=optimum, max_steps=40,
+                                                     products=products)
+            assert result.bound <= optimum * (1 + 1e-9)
+            if result.shor < optimum * (1 - 1e-3):
+                closed[products].append((result.bound - result.shor) / (optimum - result.shor))
+    assert closed[True] and np.median(closed[True]) > np.median(closed[False])
 
 
 def test_a_time_limit_or_one_step_still_gives_a_valid_bound():
@@ -83,6 +127,8 @@ def test_bad_input_is_one_clear_error():
         dnn_ascent.row_dnn_ascent_bound(Q, 3, max_steps=0)
     with pytest.raises(ValueError, match="non-negative"):
         dnn_ascent.multiplier_bound(Q, -np.ones((6, 6)), 3)
+    with pytest.raises(ValueError, match="mu must be"):
+        dnn_ascent.multiplier_bound(Q, np.zeros((6, 6)), 3, mu=np.full(6, np.nan))
     with pytest.raises(ValueError, match="prune_counts"):
         dnn_ascent.row_dnn_ascent_bound(Q, 7)
 
@@ -133,10 +179,12 @@ def test_the_multiplier_objective_bounds_every_node_below_its_fixed_optimum(case
     rng = np.random.default_rng(case)
     ascent = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, max_steps=30)
     random_N = np.abs(rng.standard_normal((n, n))) * float(np.mean(np.abs(Q)))
-    for N in (ascent.multipliers, random_N, np.zeros((n, n))):
+    random_mu = rng.standard_normal(n) * float(np.mean(np.abs(Q))) * 10.0
+    for N, mu in (ascent.multipliers or (None, None), (random_N, random_mu), (random_N, None), (np.zeros((n, n)), None)):
         if N is None:
             continue
-        matrix, linear = dnn_ascent.multiplier_objective(Q, N)
+        matrix, linear = dnn_ascent.multiplier_objective(Q, N, mu, counts, groups)
+        assert np.linalg.eigvalsh(matrix).min() >= -1e-9 * np.abs(matrix).max()  # PSD, as Q is
         for _ in range(6):
             keep, prune = np.zeros(n, bool), np.zeros(n, bool)
             picked = rng.choice(n, 3, replace=False)
@@ -155,6 +203,6 @@ def test_the_multiplier_objective_bounds_every_node_below_its_fixed_optimum(case
                             k, p = keep.copy(), prune.copy()
                             (k if side == "keep" else p)[j] = True
                             assert increments[0] + rise <= _fixed_optimum(Q, counts, groups, k, p) * (1 + 1e-7) + 1e-9
-            if not N.any():
+            if not N.any() and mu is None:
                 plain, _ = fixed_row_bound(Q, groups, counts, keep, prune, tolerance=1e-6)
                 assert bound == pytest.approx(plain, rel=1e-4)

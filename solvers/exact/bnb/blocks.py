@@ -53,7 +53,7 @@ def row_block(problem: LayerProblem, start: np.ndarray, i: int, qcr: str, sdp_ma
 
 def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
     """Lift the block's node SDP bounds by the root's DNN multipliers (``Settings.root_ascent_steps``): when the
-    ascent (``sdp.dnn_ascent``, aimed at the incumbent's error ``upper``) beats the root's Shor bound, its best N's
+    ascent (``sdp.dnn_ascent``, aimed at the incumbent's error ``upper``) beats the root's Shor bound, its best (N, mu)'s
     multiplier objective becomes ``bound_Q`` / ``bound_linear`` and the root's bound and dual point are re-solved on it
     (the barrier, so children can warm-start from it). Returns whether it did."""
     started = time.perf_counter()
@@ -62,9 +62,9 @@ def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
                                   time_limit=time_limit)
     if ascent.multipliers is None or ascent.bound <= block.root_sdp[0]:
         return False
-    N = ascent.multipliers
-    bound_Q, bound_linear = multiplier_objective(block.row_Q, N)
-    margin = multiplier_margin(block.row_Q, N)
+    N, mu = ascent.multipliers
+    bound_Q, bound_linear = multiplier_objective(block.row_Q, N, mu, counts, groups)
+    margin = multiplier_margin(block.row_Q, N, mu, counts, groups)
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 1e-3)
     free = np.zeros(len(bound_Q), dtype=bool)
     sdp, warm = fixed_row_bound(bound_Q, groups, block.pattern.prune, free, free, linear=bound_linear,
