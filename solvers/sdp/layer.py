@@ -1,7 +1,7 @@
 """Per-row relaxation bounds of a whole layer: rows in a given order until a deadline, one process per core
 (one BLAS thread each) or in stacks on a torch device (``sdp.batched``). Each row is a cold solve of its diagonal
 Shor SDP (``sdp.primal_dual``) or of its doubly non-negative relaxation (``sdp.dnn``, ADMM, or ``sdp.dnn_ascent``,
-Shor solves under ascending non-negativity multipliers; CPU only)."""
+Shor solves under ascending non-negativity and product multipliers; CPU only)."""
 from __future__ import annotations
 
 import math
@@ -35,7 +35,7 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     ``device`` ("cuda", "cuda:N", "cpu-torch"): rows go in stacks through the same method batched with torch
     (``solvers.sdp.batched``; ``workers`` is then unused). ``relaxation`` "dnn": each row's doubly non-negative
     bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only);
-    "dnn-ascent": the same relaxation without the cardinality products by ``solvers.sdp.dnn_ascent`` (at most
+    "dnn-ascent": the same relaxation by ascent over its multipliers (``solvers.sdp.dnn_ascent``, at most
     ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
     """
     if relaxation not in RELAXATIONS:
