@@ -131,6 +131,12 @@ FW_BNB_OPTIONS = {
     "root_ascent_steps": Option("int", DEFAULT_SETTINGS.root_ascent_steps,
                                 "Shor solves of DNN multiplier ascent at a row's root; its multipliers then lift "
                                 "every node bound of the row (0: never; exact.bnb.settings)", low=0),
+    "root_ascent_after": Option("int", DEFAULT_SETTINGS.root_ascent_after,
+                                "nodes of a row's tree before its root ascent, which then restarts the tree (0: first)",
+                                low=0),
+    "ascent_depth": Option("int", DEFAULT_SETTINGS.ascent_depth,
+                           "deepest node bounded with the root ascent's multipliers (None: all; deeper: the row's Q)",
+                           low=0, none_ok=True),
 }
 LNS_OPTIONS = {
     "warm_start": _warm_start("sparseswaps", sparseswaps=True, methods=METHOD_STARTS),

@@ -265,14 +265,17 @@ def test_enumerated_nodes_give_the_brute_force_optimum(pattern):
 @pytest.mark.parametrize("seed", range(4, 10))
 @pytest.mark.parametrize("pattern", ["per-row", "2:4"])
 @pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
-def test_fw_bnb_with_the_roots_dnn_multipliers_finds_the_brute_force_optimum(seed, pattern, scale):
+@pytest.mark.parametrize("after,depth", [(0, None), (0, 0), (3, 1)])
+def test_fw_bnb_with_the_roots_dnn_multipliers_finds_the_brute_force_optimum(seed, pattern, scale, after, depth):
     """root_ascent_steps gives the rows the root's DNN multiplier objective for their node bounds (``dnn_rows``);
     branching alone (no enumeration) must still prove the brute-force optimum with a bound below it, at any scale,
-    and a node-limited run keeps a valid bound."""
+    and a node-limited run keeps a valid bound; also with the multipliers only down to ``ascent_depth`` (the row's Q
+    below) and with the ascent after ``root_ascent_after`` nodes (the tree then restarts)."""
     W, H = synthetic_layer(2, 16, seed=seed, outliers=seed % 3)
     W, H = W * scale, H * scale
     exact = solve_layer(W, H, 0.5, pattern, "brute-force").objective
-    options = dict(warm_start="magnitude", root_ascent_steps=20, enumerate_max=0)
+    options = dict(warm_start="magnitude", root_ascent_steps=20, enumerate_max=0, root_ascent_after=after,
+                   ascent_depth=depth)
     r = solve_layer(W, H, 0.5, pattern, "fw-bnb", **options)
     assert r.status == "optimal" and r.objective == pytest.approx(exact, rel=1e-9)
     assert r.lower_bound <= exact * (1 + 1e-9) and r.info["dnn_rows"] >= 1
@@ -284,6 +287,9 @@ def test_fw_bnb_with_the_roots_dnn_multipliers_finds_the_brute_force_optimum(see
 
 def test_fw_bnb_names_a_bad_root_ascent_option():
     W, H = synthetic_layer(2, 16, seed=0)
-    for option in ({"root_ascent_steps": -1}, {"root_ascent_steps": "many"}, {"root_ascent_steps": 1.5}):
+    for option in ({"root_ascent_steps": -1}, {"root_ascent_steps": "many"}, {"root_ascent_steps": 1.5},
+                   {"root_ascent_after": -1}):
         with pytest.raises(ValueError, match="root_ascent"):
             solve_layer(W, H, 0.5, "per-row", "fw-bnb", **option)
+    with pytest.raises(ValueError, match="ascent_depth"):
+        solve_layer(W, H, 0.5, "per-row", "fw-bnb", ascent_depth=-2)

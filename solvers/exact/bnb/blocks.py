@@ -72,7 +72,7 @@ def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
     if warm is None:
         return False
     block.bound_Q, block.bound_linear, block.bound_margin = bound_Q, bound_linear, margin
-    block.root_sdp = (max(sdp, ascent.bound), warm)
+    block.plain_root_sdp, block.root_sdp = block.root_sdp, (max(sdp, ascent.bound), warm)
     return True
 
 

@@ -39,14 +39,21 @@ class Block:
     bound_Q: np.ndarray | None = None       # node SDP bounds' objective e^T bound_Q e + 2 bound_linear^T e when it is
     bound_linear: np.ndarray | None = None  # not row_Q's: the root's DNN multipliers (``sdp.dnn_ascent``), <= the
     bound_margin: float = 0.0               # error on binaries; bound_margin: its rounding margin, off every bound
+    plain_root_sdp: tuple | None = None     # root_sdp of row_Q when root_sdp is the multiplier objective's
 
-    def sdp_objective(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(matrix, linear term or None) of the node SDP bounds: the multiplier objective if any, else row_Q."""
-        return (self.row_Q, None) if self.bound_Q is None else (self.bound_Q, self.bound_linear)
+    def uses_multipliers(self, depth: int) -> bool:
+        """Whether a node at ``depth`` is bounded with the multiplier objective (``Settings.ascent_depth``)."""
+        limit = self.settings.ascent_depth
+        return self.bound_Q is not None and (limit is None or depth <= limit)
 
-    def certified(self, sdp: float) -> float:
-        """A node SDP bound (of ``sdp_objective``) less its rounding margins, as the node's bound."""
-        return sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN - self.bound_margin
+    def sdp_objective(self, depth: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(matrix, linear term or None) of a node SDP bound at ``depth``: the multiplier objective where it applies,
+        else row_Q (either is at most the error on every binary row, so any mix of them is valid)."""
+        return (self.bound_Q, self.bound_linear) if self.uses_multipliers(depth) else (self.row_Q, None)
+
+    def certified(self, sdp: float, depth: int) -> float:
+        """A node SDP bound (of ``sdp_objective(depth)``) less its rounding margins, as the node's bound."""
+        return sdp * (1 - BOUND_MARGIN) - BOUND_MARGIN - (self.bound_margin if self.uses_multipliers(depth) else 0.0)
 
 
 @dataclass

@@ -78,6 +78,8 @@ class Settings:
     node_sdp_solver: str = "auto"
     root_ascent_steps: int = 0
     root_ascent_share: float = 0.25
+    root_ascent_after: int = 0
+    ascent_depth: int | None = None
 
 
 DEFAULT_SETTINGS = Settings()

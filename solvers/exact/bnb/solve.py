@@ -36,9 +36,11 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   (30k fixings). Branching on the largest rises (a strong-branching proxy, product rule) was tried and
   dropped: same slice side by side, most fractional proved it in 189 s, the rise rule not in 420 s;
 - DNN multipliers (``Settings.root_ascent_steps``; off by default): the root's ascent over the multipliers N >= 0 of
-  E >= 0 (``sdp.dnn_ascent``) gives a quadratic e^T (Q - N) e <= e^T Q e on every binary row, so its Shor bound
-  under any fixings bounds that node; when it lifts the root's bound, every node SDP (and its fixings) uses it
-  (``blocks.root_ascent``; ``info["dnn_rows"]`` counts such rows);
+  E >= 0 and mu of the cardinality products (``sdp.dnn_ascent``) gives a quadratic at most e^T Q e on every feasible
+  binary row, so its Shor bound under any fixings bounds that node; when it lifts the root's bound, the node SDPs
+  (and their fixings) down to ``ascent_depth`` use it, deeper ones the row's own Q (``blocks.root_ascent``;
+  ``info["dnn_rows"]`` counts such rows). With ``root_ascent_after`` > 0 the ascent waits until the row's tree has
+  that many nodes (easy rows never pay for it), then the tree restarts from the root with the better bound;
 - small nodes (``enumerate_max``): a node with few completions left (``bnb.enumeration``) is closed by evaluating
   them all, before its SDP below the root and after its SDP fixings at any node;
 - limits: time, nodes, gap; on a limit the incumbent and the global bound (min over open nodes).
@@ -81,11 +83,18 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
     counter = itertools.count()
     empty = np.zeros_like(block.start)
     heap = [Node(-math.inf, next(counter), empty, empty, [(block.start.copy(), 1.0)], 0)]
-    last_child = None
-    if block.settings.root_ascent_steps > 1 and block.root_sdp is not None:  # every node bound by the root's DNN N
-        limit = block.settings.root_ascent_share * (deadline - time.perf_counter()) if math.isfinite(deadline) else None
-        stats.dnn_rows += root_ascent(block, upper, limit)
+    last_child, block_nodes = None, 0
+    ascend = block.settings.root_ascent_steps > 1 and block.root_sdp is not None  # node bounds by the root's DNN N
     while heap:
+        if ascend and block_nodes >= block.settings.root_ascent_after:
+            ascend = False
+            limit = block.settings.root_ascent_share * (deadline - time.perf_counter()) \
+                if math.isfinite(deadline) else None
+            if root_ascent(block, upper, limit):
+                stats.dnn_rows += 1
+                if block_nodes:  # the tree restarts from the root, now bounded by the multipliers
+                    heap = [Node(-math.inf, next(counter), empty, empty, [(incumbent.copy(), 1.0)], 0)]
+                    last_child = None
         if time.perf_counter() > deadline or (node_limit is not None and stats.nodes >= node_limit):
             break
         if heap[0].bound >= upper * (1 - gap_limit) - BOUND_MARGIN:  # the heap's first node has the least bound
@@ -95,6 +104,7 @@ def solve_block(block: Block, *, deadline: float, node_limit: int | None, gap_li
         if node.bound >= upper - BOUND_MARGIN:
             continue
         stats.nodes += 1
+        block_nodes += 1
         if node.depth > 0 and (best := _enumerated(block, node, stats)) is not None:  # small: closed exactly, no SDP
             incumbent, upper = _better(block, best, incumbent, upper)
             continue
@@ -169,15 +179,18 @@ def _node_sdp(block: Block, node: Node, upper: float, deadline: float, stats: St
     sdp_on = block.row_Q is not None  # FW then only has to give a point to branch on: looser, shorter
     if sdp_on and node.depth > 0:
         stats.sdp_bounds += 1
-        Q, linear = block.sdp_objective()
+        Q, linear = block.sdp_objective(node.depth)
+        warm = node.sdp_warm
+        if block.uses_multipliers(node.depth - 1) and not block.uses_multipliers(node.depth):
+            warm = block.plain_root_sdp[1]  # the parent's point is the multiplier objective's: start from Q's root
         sdp, sdp_warm = fixed_row_bound(Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0],
-                                        node.sdp_warm, solver=_node_sdp_solver(block), linear=linear,
+                                        warm, solver=_node_sdp_solver(block), linear=linear,
                                         tolerance=block.settings.node_sdp_tolerance,
                                         cutoff=upper, time_limit=max(deadline - time.perf_counter(), 0))
     elif sdp_on and block.root_sdp is not None:
         sdp, sdp_warm = block.root_sdp
     if sdp is not None:
-        sdp = block.certified(sdp)
+        sdp = block.certified(sdp, node.depth)
         node_bound = max(node_bound, sdp)
         if node_bound >= upper - BOUND_MARGIN:
             stats.sdp_pruned += 1
@@ -318,7 +331,9 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
                  node_point: str = DEFAULT_SETTINGS.node_point,
                  enumerate_max: int = DEFAULT_SETTINGS.enumerate_max,
                  node_sdp_solver: str = DEFAULT_SETTINGS.node_sdp_solver,
-                 root_ascent_steps: int = DEFAULT_SETTINGS.root_ascent_steps) -> MethodAnswer:
+                 root_ascent_steps: int = DEFAULT_SETTINGS.root_ascent_steps,
+                 root_ascent_after: int = DEFAULT_SETTINGS.root_ascent_after,
+                 ascent_depth: int | None = DEFAULT_SETTINGS.ascent_depth) -> MethodAnswer:
     """FW branch-and-bound on the mask objective; see the module docstring. Rows narrower than
     ``core.arrays.ONE_THREAD_MAX_N`` are solved with one BLAS thread (threads only slow small solves)."""
     with blas_threads_for(problem.W.shape[1]):
@@ -338,7 +353,8 @@ def solve_fw_bnb(problem: LayerProblem, *, time_limit=None, seed=0, warm_start="
         policy = Bandit(len(HEURISTICS), bandit, seed=seed)
         settings = Settings(node_convexify=node_convexify, sdp_fixing=sdp_fixing, node_point=node_point,
                             enumerate_max=enumerate_max, node_sdp_solver=node_sdp_solver,
-                            root_ascent_steps=root_ascent_steps)
+                            root_ascent_steps=root_ascent_steps, root_ascent_after=root_ascent_after,
+                            ascent_depth=ascent_depth)
         stats, rng = Stats(), np.random.default_rng(seed)
         mask, bound, proven, methods = start.copy(), 0.0, True, set()
         start_rows = mask_error_rows(problem.W, problem.H, start)

@@ -34,12 +34,12 @@ def sdp_fixings(block: Block, node: Node, sdp: float, warm: tuple, upper: float,
     """Fix (in ``node``) every free entry whose one-side child the node SDP's dual point already bounds at or
     above ``upper`` (``barrier.fixing_increments``). Returns (sdp, rise if kept, rise if pruned), each
     (1, n), for the children's bounds; or None when the fixings leave the node without a feasible row."""
-    Q, linear = block.sdp_objective()
+    Q, linear = block.sdp_objective(node.depth)
     rises = fixing_increments(Q, block.row_groups, block.pattern.prune, node.keep[0], node.prune[0], warm, linear)
     if rises is None:
         return (sdp, np.full(node.keep.shape, np.nan), np.full(node.keep.shape, np.nan))
     # the dual point's bound on the hyperplanes
-    sdp = max(sdp, block.certified(rises[0]))
+    sdp = max(sdp, block.certified(rises[0], node.depth))
     if sdp >= upper:
         return None
     rise_keep, rise_prune = rises[1][None, :] * block.settings.rise_margin, rises[2][None, :] * block.settings.rise_margin
