@@ -7,6 +7,9 @@ relaxation reached, and the best bound another results directory holds for the s
 fw-sdp runs in results/fw-bench). The layer row sums all modules of the setting.
 
     python -m benchmark.certify_report results/certify-bench --compare results/fw-bench
+
+Records of presets (``certify[workers=1]``) count as certify's; several results directories (comma-separated) make
+one table, e.g. one module's 1 h run per directory.
 """
 from __future__ import annotations
 
@@ -18,10 +21,15 @@ from tabulate import tabulate
 from .records import read_records
 
 
+def _is(solver: str, name) -> bool:
+    """Whether a record's solver ``name`` is ``solver`` itself or a preset of it ("certify[workers=1]")."""
+    return isinstance(name, str) and (name == solver or name.startswith(solver + "["))
+
+
 def _latest(records: list[dict], solver: str) -> dict:
-    """{(setting, instance): the newest record of ``solver``}."""
+    """{(setting, instance): the newest record of ``solver`` (or of a preset of it)}."""
     out = {}
-    for r in sorted((r for r in records if r.get("solver") == solver), key=lambda r: r.get("date", "")):
+    for r in sorted((r for r in records if _is(solver, r.get("solver"))), key=lambda r: r.get("date", "")):
         out[(r["setting"], r["instance"])] = r
     return out
 
@@ -72,11 +80,11 @@ def certify_table(records: list[dict], compare: list[dict] | None = None) -> dic
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmark.certify_report", description=__doc__.split("\n")[0])
-    parser.add_argument("results", help="results directory with certify (and sparseswaps) records")
+    parser.add_argument("results", help="results directories (comma-separated) with certify (and sparseswaps) records")
     parser.add_argument("--compare", help="comma-separated results directories whose best bounds to show beside")
     args = parser.parse_args(argv)
-    records = read_records(Path(args.results))
-    if not any(r.get("solver") == "certify" for r in records):
+    records = [r for d in args.results.split(",") for r in read_records(Path(d))]
+    if not any(_is("certify", r.get("solver")) for r in records):
         raise SystemExit(f"certify_report: no certify records in {args.results}")
     compare = None if not args.compare else [r for d in args.compare.split(",") for r in read_records(Path(d))]
     for setting, rows in certify_table(records, compare).items():

@@ -30,6 +30,26 @@ def test_certify_report_sums_the_layer_and_compares_bounds():
     assert a["wins cheap/shor/dnn/ascent"] == "1/1/0/0" and abs(a["gap [%]"] - 100 / 9) < 1e-9
     assert (layer["sparseswaps"], layer["certify"], layer["bound"], layer["earlier bound"]) == (14.0, 13.0, 11.0, 10.5)
     assert abs(layer["gap [%]"] - 100 * 2 / 13) < 1e-9
+    preset = [dict(records[1], solver="certify[workers=1]"), record("certify-like", "b", 4.0, 3.9)]
+    (rows,) = certify_table(preset).values()  # a preset counts as certify; another name does not
+    assert [r["module"] for r in rows] == ["a", "**layer**"] and rows[0]["bound"] == 8.0
+
+
+def test_certify_report_reads_several_results_directories(tmp_path, capsys):
+    import json
+
+    from benchmark.certify_report import main
+    from benchmark.records import RECORDS_FILE
+
+    for module, bound in (("a", 8.0), ("b", 3.0)):
+        (tmp_path / module).mkdir()
+        record = {"solver": "certify[workers=1]", "instance": f"layer3.{module}", "setting": "per-row@0.5",
+                  "objective": 10.0, "lower_bound": bound, "gap": 1 - bound / 10.0, "d_out": 2, "d_in": 8,
+                  "time_s": 1.0, "objective_kind": "mask", "date": "2026-12-07", "job_key": module}
+        (tmp_path / module / RECORDS_FILE).write_text(json.dumps(record) + "\n")
+    main([f"{tmp_path / 'a'},{tmp_path / 'b'}"])
+    out = capsys.readouterr().out
+    assert "| a " in out and "| b " in out and "45" in out  # the layer: 1 - 11 / 20 = 45 %
 
 
 def test_lns_report_compares_lns_from_fw_polish_with_the_same_runs_fw_polish():
