@@ -65,7 +65,18 @@ class Settings:
     (557 -> 1362): at 74 % of the nodes visited there the plain Shor bound of Q was above the root multipliers'.
     Switching to the multipliers mid-tree (after 200 nodes) was worse still (n256 o_proj r504 open at 600 s, 112 691
     nodes): the root's N is weaker than Q's own Shor bound far from the root, and the root's DNN fixings are where
-    the gain comes from."""
+    the gain comes from.
+    root_ascent_after / ascent_depth (session 26; the ascent now carries the cardinality products too): the ascent
+    waits until the row's tree has root_ascent_after nodes and then restarts the tree from the root (easy rows never
+    pay for it; the ascent aims at the incumbent found by then); nodes deeper than ascent_depth are bounded with the
+    row's own Q (None: every node uses the multipliers). 2:4 n192, 40 steps, one run each with the machine shared by
+    two 1 h benchmarks (so only the ratios hold): with the ascent first on every row the nodes fell on every row
+    (q_proj r387 395 -> 41, o_proj r504 3243 -> 889 nodes, 30.1 -> 9.5 s) but o_proj r181 went from proven in 32 s to
+    open at 120 s, and the set's sum rose 78.6 -> 148.1 s (the ascent's ~1.2 s on easy rows). After 300 nodes: the
+    rows under 300 nodes are untouched, r181 45.1 -> 22.8 s (depth 0) / 28.7 s (None), r504 42.3 -> 24.3 / 14.8 s,
+    but rows just over 300 nodes pay the restart (q_proj r387 4.2 -> 6.7-6.9 s); sums 111.1 -> 81.1 / 74.4 s, median
+    ratio 1.10 / 1.04. Per-row n128 after 300: o_proj r181 2.6 -> 5.0 s, r504 1.6 -> 3.3 s (the multipliers hurt
+    these rows, as above). Both stay off by default (root_ascent_steps = 0)."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
