@@ -281,8 +281,11 @@ def test_fw_bnb_with_the_roots_dnn_multipliers_finds_the_brute_force_optimum(see
     assert r.lower_bound <= exact * (1 + 1e-9) and r.info["dnn_rows"] >= 1
     limited = solve_layer(W, H, 0.5, pattern, "fw-bnb", node_limit=2, **options)
     assert limited.lower_bound <= exact * (1 + 1e-9) and limited.objective >= exact * (1 - 1e-9)
-    off = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude")
-    assert off.info["dnn_rows"] == 0
+    default = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude")
+    assert default.info["nodes"] < 1000 and default.info["dnn_rows"] == 0  # the default waits for 1000 nodes
+    off = solve_layer(W, H, 0.5, pattern, "fw-bnb", warm_start="magnitude", root_ascent_steps=0, root_ascent_after=0,
+                      enumerate_max=0)
+    assert off.info["dnn_rows"] == 0 and off.objective == pytest.approx(exact, rel=1e-9)
 
 
 def test_fw_bnb_names_a_bad_root_ascent_option():

@@ -76,7 +76,13 @@ class Settings:
     rows under 300 nodes are untouched, r181 45.1 -> 22.8 s (depth 0) / 28.7 s (None), r504 42.3 -> 24.3 / 14.8 s,
     but rows just over 300 nodes pay the restart (q_proj r387 4.2 -> 6.7-6.9 s); sums 111.1 -> 81.1 / 74.4 s, median
     ratio 1.10 / 1.04. Per-row n128 after 300: o_proj r181 2.6 -> 5.0 s, r504 1.6 -> 3.3 s (the multipliers hurt
-    these rows, as above). Both stay off by default (root_ascent_steps = 0)."""
+    these rows, as above). Per-row, one run each, two such runs at once on the 2 cores (medians of per-row time
+    ratios against off; sums): after 1000 nodes n192 0.995 (52.3 -> 41.5 s; o_proj r181 39.3 -> 28.6 s), n256 1.002
+    (179.6 -> 159.1 s; q_proj r387 64.1 -> 41.4 s; up_proj r562 10.0 -> 15.5 s, the worst row), 2:4 n192 0.993
+    (82.4 -> 75.1 s; o_proj r504 31.2 -> 22.7 s); after 300 nodes n192 1.064 (62.7 s), n256 1.024 (120.3 s: q_proj
+    r387 22.4 s, o_proj r504 87.2 -> 57.7 s, but rows of 300-900 nodes ~1.7x slower). Rows of fewer than 1000 nodes
+    (every n <= 128 slice per-row, and most others) never run the ascent. So the default since session 26 is 40 steps
+    after 1000 nodes, every node of the restarted tree bounded with the multipliers (ascent_depth None)."""
 
     node_sdp_tolerance: float = 3e-2
     root_sdp_tolerance: float = 1e-2
@@ -87,9 +93,9 @@ class Settings:
     node_point: str = "sdp"
     enumerate_max: int = 8192
     node_sdp_solver: str = "auto"
-    root_ascent_steps: int = 0
+    root_ascent_steps: int = 40
     root_ascent_share: float = 0.25
-    root_ascent_after: int = 0
+    root_ascent_after: int = 1000
     ascent_depth: int | None = None
 
 

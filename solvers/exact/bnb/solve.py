@@ -35,7 +35,7 @@ Each independent block (a row for per-row and N:M; the whole matrix, as one bloc
   o_proj r504 n = 128 on a loaded 2-core machine: 9537 nodes to optimality without, 4543 with
   (30k fixings). Branching on the largest rises (a strong-branching proxy, product rule) was tried and
   dropped: same slice side by side, most fractional proved it in 189 s, the rise rule not in 420 s;
-- DNN multipliers (``Settings.root_ascent_steps``; off by default): the root's ascent over the multipliers N >= 0 of
+- DNN multipliers (``Settings.root_ascent_steps``; 40 steps once a row's tree has 1000 nodes): the root's ascent over the multipliers N >= 0 of
   E >= 0 and mu of the cardinality products (``sdp.dnn_ascent``) gives a quadratic at most e^T Q e on every feasible
   binary row, so its Shor bound under any fixings bounds that node; when it lifts the root's bound, the node SDPs
   (and their fixings) down to ``ascent_depth`` use it, deeper ones the row's own Q (``blocks.root_ascent``;
