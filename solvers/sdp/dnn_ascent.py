@@ -55,7 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .primal_dual import row_sdp_bound_ipm
-from .shor import checked_row_problem
+from .shor import checked_row_problem, group_matrix
 
 STEP_TOLERANCE = 1e-2  # relative stopping gap of each step's Shor solve
 STEP_SIZE = 0.3  # theta of the Polyak step (0.3 and 0.5 reached the same bound on a 576-wide row; 1.0 oscillated)
@@ -100,26 +100,14 @@ def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, 
     return float(e @ Q @ e)
 
 
-def _groups_of(n: int, prune_counts, groups) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """(group index of each entry, p of each entry's group, the groups' members) of a row of width n."""
-    members = [np.arange(n)] if groups is None else [np.asarray(g) for g in groups]
-    group_of = np.zeros(n, dtype=int)
-    for g, m in enumerate(members):
-        group_of[m] = g
-    return group_of, np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))[group_of], members
-
-
-def _product_terms(mu: np.ndarray, prune_counts, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(S, d, p o mu) of the cardinality products (module docstring): S_ij = (mu_i + mu_j) / 2 within a group, d the
-    per-group shift keeping S + diag(d) PSD."""
-    n = len(mu)
-    group_of, p, members = _groups_of(n, prune_counts, groups)
-    S = np.where(group_of[:, None] == group_of[None, :], (mu[:, None] + mu[None, :]) / 2.0, 0.0)
-    d = np.zeros(n)
-    for m in members:
-        least = (float(mu[m].sum()) - math.sqrt(len(m)) * float(np.linalg.norm(mu[m]))) / 2.0
+def _product_shift(mu: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """d: the per-group diagonal shift keeping the products' S + diag(d) PSD (module docstring), C the group matrix."""
+    d = np.zeros(len(mu))
+    for g in range(C.shape[1]):
+        m = C[:, g] > 0
+        least = (float(mu[m].sum()) - math.sqrt(int(m.sum())) * float(np.linalg.norm(mu[m]))) / 2.0
         d[m] = max(0.0, -least) * (1.0 + 1e-12)
-    return S, d, p * mu
+    return d
 
 
 def multiplier_objective(Q: np.ndarray, N: np.ndarray, mu: np.ndarray | None = None, prune_counts=None,
@@ -131,7 +119,11 @@ def multiplier_objective(Q: np.ndarray, N: np.ndarray, mu: np.ndarray | None = N
     degrees = N.sum(axis=1)
     matrix, linear = Q - N + np.diag(degrees), -degrees / 2.0
     if mu is not None:
-        S, d, weighted = _product_terms(mu, prune_counts, groups)
+        C = group_matrix(len(mu), groups)
+        group_of = np.argmax(C, axis=1)
+        S = np.where(group_of[:, None] == group_of[None, :], (mu[:, None] + mu[None, :]) / 2.0, 0.0)
+        d = _product_shift(mu, C)
+        weighted = np.atleast_1d(np.asarray(prune_counts, dtype=np.float64))[group_of] * mu
         matrix, linear = matrix + S + np.diag(d), linear - (weighted + d) / 2.0
     return matrix, linear
 
@@ -141,9 +133,10 @@ def multiplier_margin(Q: np.ndarray, N: np.ndarray, mu: np.ndarray | None = None
     """What to subtract from a Shor bound of ``multiplier_objective`` for rounding (module docstring)."""
     total = float(np.abs(Q).sum()) + 2.0 * float(N.sum())
     if mu is not None:
-        group_of, p, members = _groups_of(len(mu), prune_counts, groups)
-        sizes = np.array([len(m) for m in members], dtype=np.float64)[group_of]
-        total += float(np.sum((sizes + p) * np.abs(mu))) + 2.0 * float(_product_terms(mu, prune_counts, groups)[1].sum())
+        C = group_matrix(len(mu), groups)
+        group_of = np.argmax(C, axis=1)
+        sizes_plus_p = (C.sum(axis=0) + np.atleast_1d(np.asarray(prune_counts, dtype=np.float64)))[group_of]
+        total += float(np.sum(sizes_plus_p * np.abs(mu))) + 2.0 * float(_product_shift(mu, C).sum())
     return ROUNDING_MARGIN * total
 
 
