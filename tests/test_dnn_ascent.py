@@ -9,14 +9,17 @@ from solvers.sdp import dnn_ascent
 from solvers.sdp.primal_dual import row_sdp_bound_ipm
 
 
+@pytest.mark.parametrize("warm_steps", [True, False])
 @pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
 @pytest.mark.parametrize("case", range(len(ROW_CASES)))
-def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, scale):
+def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, scale, warm_steps):
+    """With each step's Shor solve warm-started from the previous step's (the default) or cold."""
     n, counts, groups = ROW_CASES[case]
     Q = random_row(n, seed=case) * scale
     optimum = row_optimum(Q, counts, groups)
-    result = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups)
+    result = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, warm_steps=warm_steps)
     assert result.shor <= result.bound <= optimum * (1 + 1e-9)
+    assert 0 <= result.warm_kept <= (result.steps - 1 if warm_steps else 0)
     assert result.shor >= row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-8).bound * (1 - 2e-2)
     assert result.upper >= optimum * (1 - 1e-12)  # the target is a mask's error
 

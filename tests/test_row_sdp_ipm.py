@@ -166,3 +166,70 @@ def test_primal_point_and_tau_warm_start_the_barrier_nodes(groups, prune_counts)
     cold, _ = fixed_row_bound(Q, index_groups, prune_counts, keep, prune, tolerance=1e-6)
     assert warm == pytest.approx(cold, rel=1e-4)
     assert warm <= _fixed_optimum(Q, index_groups, prune_counts, keep, prune) * (1 + 1e-9)
+
+
+def _nearby(Q, seed, size=0.05):
+    """Q plus a small PSD change (an ascent step's move of the objective)."""
+    v = np.random.default_rng(seed).standard_normal((len(Q), 2))
+    return Q + size * float(np.mean(np.diag(Q))) * (v @ v.T) / len(Q)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
+@pytest.mark.parametrize("groups, prune_counts", GROUPS)
+def test_a_warm_start_from_a_nearby_problem_is_valid_and_close_to_cold(groups, prune_counts, scale):
+    """From the result of a nearby problem (``warm``) the bound is <= the brute-force optimum and within 1e-3 of
+    the cold solve's, at any scale of Q (at tolerance 1e-6 it stops with a primal residual ~5e-3, where a cold
+    solve reaches ~1e-4: the warm bound is valid but a little looser)."""
+    Q = _row_q(10, 3) * scale
+    moved = _nearby(Q, 1)
+    before = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6)
+    cold = row_sdp_bound_ipm(moved, prune_counts, groups, tolerance=1e-6)
+    warm = row_sdp_bound_ipm(moved, prune_counts, groups, tolerance=1e-6, warm=before)
+    assert warm.bound == pytest.approx(cold.bound, rel=1e-3) and not cold.warm
+    assert warm.bound <= _brute_force(moved, groups or [np.arange(10)], prune_counts) * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_a_warm_start_at_the_ascents_tolerance_needs_fewer_iterations(pattern, scale):
+    """At the DNN ascent's step tolerance (1e-2) on 64-wide rows moved a little: the warm run is kept, needs fewer
+    iterations than a cold one (3-4 against 8-9) and its bound is within that tolerance of the cold bound."""
+    from solvers.sdp.dnn_ascent import STEP_TOLERANCE
+
+    n = 64
+    groups, counts = (None, 32) if pattern == "per-row" else ([np.arange(g, g + 4) for g in range(0, n, 4)], [2] * 16)
+    for seed in range(3):
+        Q = _row_q(n, seed) * scale
+        moved = _nearby(Q, seed + 10)
+        before = row_sdp_bound_ipm(Q, counts, groups, tolerance=STEP_TOLERANCE)
+        cold = row_sdp_bound_ipm(moved, counts, groups, tolerance=STEP_TOLERANCE)
+        warm = row_sdp_bound_ipm(moved, counts, groups, tolerance=STEP_TOLERANCE, warm=before)
+        assert warm.warm and warm.newton_steps < cold.newton_steps
+        assert warm.bound == pytest.approx(cold.bound, rel=STEP_TOLERANCE)
+
+
+@pytest.mark.parametrize("groups, prune_counts", GROUPS)
+def test_a_warm_run_given_up_is_solved_cold(groups, prune_counts, monkeypatch):
+    """A warm run that stops with a large primal residual or runs too long is dropped: the result is the cold
+    solve's (its iterations counted too), valid; a warm start from a far-off problem still gives a valid bound."""
+    Q = _row_q(10, 6)
+    optimum = _brute_force(Q, groups or [np.arange(10)], prune_counts)
+    cold = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6)
+    far = row_sdp_bound_ipm(_row_q(10, 7) * 1e6, prune_counts, groups, tolerance=1e-6)
+    from_far = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6, warm=far)
+    assert from_far.bound <= optimum * (1 + 1e-9) and from_far.bound == pytest.approx(cold.bound, rel=1e-4)
+    for constant, value in (("WARM_RESIDUAL", -1.0), ("WARM_MAX_ITERATIONS", 1)):
+        with monkeypatch.context() as patch:
+            patch.setattr(row_sdp_ipm, constant, value)
+            dropped = row_sdp_bound_ipm(Q, prune_counts, groups, tolerance=1e-6, warm=cold)
+        assert not dropped.warm and dropped.bound == pytest.approx(cold.bound, rel=1e-12)
+        assert dropped.newton_steps > cold.newton_steps
+
+
+def test_a_bad_warm_start_is_one_clear_error():
+    Q = _row_q(10, 2)
+    other = row_sdp_bound_ipm(_row_q(8, 2), 4)
+    with pytest.raises(ValueError, match="warm must be"):
+        row_sdp_bound_ipm(Q, 5, warm=other)
+    with pytest.raises(ValueError, match="warm must be"):
+        row_sdp_bound_ipm(Q, 5, warm=row_sdp_bound(Q, 5))  # the barrier's result has no X

@@ -80,7 +80,7 @@ class RowAscent:
     step's: the diagonal Shor bound at the same tolerance), ``steps`` Shor solves, ``iterations`` their
     primal-dual iterations, ``upper`` the target U used, ``multipliers`` the (N, mu) of the best step (None when that
     is the first, N = 0): ``multiplier_objective`` turns them into a quadratic whose Shor bound is valid under any
-    fixings too (fw-bnb's node bounds)."""
+    fixings too (fw-bnb's node bounds); ``warm_kept`` the steps whose Shor solve kept its warm start."""
 
     bound: float
     shor: float
@@ -88,6 +88,7 @@ class RowAscent:
     iterations: int
     upper: float
     multipliers: Multipliers | None = None
+    warm_kept: int = 0
 
 
 def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, point: np.ndarray | None) -> float:
@@ -146,6 +147,12 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
     """(L(N, mu), the Shor primal matrix, its primal-dual iterations): a certified lower bound on the row's optimum for
     any entrywise non-negative N and any finite mu (module docstring; nothing else is needed), Q the row's matrix.
     Every group must have something to choose (0 < p_g < |g|)."""
+    bound, result = _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit, None)
+    return bound, result.X, result.newton_steps
+
+
+def _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit, warm) -> tuple[float, object]:
+    """(L(N, mu), the Shor solve's ``RowSDP``), the solve started from ``warm`` (a previous step's) when given."""
     N = np.asarray(N, dtype=np.float64)
     if N.shape != np.shape(Q) or not np.all(np.isfinite(N)) or np.any(N < 0):
         raise ValueError(f"N must be a finite, entrywise non-negative matrix of Q's shape {np.shape(Q)}")
@@ -154,8 +161,9 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
         if mu.shape != (len(N),) or not np.all(np.isfinite(mu)):
             raise ValueError(f"mu must be a finite vector of length {len(N)}; got shape {mu.shape}")
     matrix, linear = multiplier_objective(Q, N, mu, prune_counts, groups)
-    result = row_sdp_bound_ipm(matrix, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear)
-    return result.bound - multiplier_margin(Q, N, mu, prune_counts, groups), result.X, result.newton_steps
+    result = row_sdp_bound_ipm(matrix, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear,
+                               warm=warm)
+    return result.bound - multiplier_margin(Q, N, mu, prune_counts, groups), result
 
 
 def product_weight(group_sizes: np.ndarray) -> np.ndarray:
@@ -165,14 +173,16 @@ def product_weight(group_sizes: np.ndarray) -> np.ndarray:
 
 def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: float | None = None,
                          max_steps: int = STEPS, time_limit: float | None = None,
-                         step_size: float = STEP_SIZE, momentum: float = MOMENTUM, products: bool = True) -> RowAscent:
+                         step_size: float = STEP_SIZE, momentum: float = MOMENTUM, products: bool = True,
+                         warm_steps: bool = True) -> RowAscent:
     """The DNN bound of one row by ascent over N and, with ``products``, the cardinality products' mu (module
     docstring), certified at every step.
 
     ``prune_counts``: p_g per group (an int for one group); ``groups``: index arrays partitioning the row (None:
     one group). ``upper``: the row's best known error (the Polyak target; the rounded Shor point's error when that is
     lower or when None). Stops after ``max_steps`` Shor solves (1: the Shor bound alone), at ``time_limit`` seconds
-    (the running solve stops early with a valid bound) or when the bound meets the target.
+    (the running solve stops early with a valid bound) or when the bound meets the target. ``warm_steps``: each step's
+    Shor solve starts from the previous step's (``primal_dual``'s warm start; the default), else cold.
     """
     started = time.perf_counter()
     Q, C, p = checked_row_problem(Q, prune_counts, groups)
@@ -195,7 +205,8 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     entry_p = p[group_of]
     weight = product_weight(C.sum(axis=0)[group_of]) if products else np.zeros(n)
     N, mu = np.zeros((n, n)), np.zeros(n) if products else None
-    shor, X, iterations = multiplier_bound(Q, N, p, groups, mu=mu, time_limit=remaining())
+    shor, solved = _multiplier_solve(Q, N, p, groups, mu, STEP_TOLERANCE, remaining(), None)
+    X, iterations, warm_kept = solved.X, solved.newton_steps, 0
     if X is None:
         return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper))
     target = min(math.inf if upper is None else float(upper), _rounded_error(Q, members, p, X[0, 1:]))
@@ -221,11 +232,12 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         N = (N + N.T) / 2.0
         if products:
             mu = mu + length * weight * product_direction
-        value, X, used = multiplier_bound(Q, N, p, groups, mu=mu, time_limit=remaining())
-        steps, iterations = steps + 1, iterations + used
+        value, solved = _multiplier_solve(Q, N, p, groups, mu, STEP_TOLERANCE, remaining(),
+                                          solved if warm_steps and solved.X is not None else None)
+        X, steps, iterations, warm_kept = solved.X, steps + 1, iterations + solved.newton_steps, warm_kept + solved.warm
         if value > best:
             best, best_multipliers = value, Multipliers(N.copy(), None if mu is None else mu.copy())
         if X is None:
             break
         target = min(target, _rounded_error(Q, members, p, X[0, 1:]))
-    return RowAscent(best, shor, steps, iterations, target, best_multipliers)
+    return RowAscent(best, shor, steps, iterations, target, best_multipliers, warm_kept)

@@ -26,11 +26,26 @@ Stops when <X, Z> <= ``tolerance`` * |b^T y| (the barrier method's stopping rule
 same quantity on its central path), or when the bound stalls; then gamma is raised to its largest feasible value (``shor.best_gamma``).
 <X, Z> is a proven gap only for a feasible X; the primal residual typically stalls near 1e-2 (the Schur
 matrix grows ill-conditioned), while the bound agrees with the barrier method's to ~1e-5 (tests, benchmark).
+
+Warm start (``warm``: the result of a nearby problem of the same shape and groups, e.g. the previous step of
+``sdp.dnn_ascent``, whose matrix moves a little per step): A(X) = b does not depend on Q, so the previous X is
+still nearly primal feasible; the previous y is made strictly dual feasible for the new Q by lowering s until
+Q - diag s is definite (from ``WARM_SHIFT``, times 4 until a Cholesky test passes) and gamma to
+``WARM_GAMMA_MARGIN`` (relative) below its largest value; X = (1 - ``WARM_BLEND``) X_prev + ``WARM_BLEND`` X_c,
+X_c = c Z^-1 the centred cold start for that y (centrality: without the blend the steps were as slow as cold, or
+jammed). The bound stays valid whatever the start (y is dual feasible at every iterate). A warm run that stops at
+the tolerance with a primal residual above ``WARM_RESIDUAL`` (a start too far off looked converged at once:
+residuals 60-200 against 5e-3-1 on good runs) or runs ``WARM_MAX_ITERATIONS`` iterations (jammed) is dropped and
+the problem solved cold. Measured on full 576-wide SmolLM2 layer-3 rows, 20 ascent steps (one core): Shor solves
+of 12-16 iterations cold, 5-10 warm; v_proj row 5 per-row 10.6 -> 5.5 s (bound 0.9261 -> 0.9266 of the
+SparseSwaps error), o_proj row 5 11.9 -> 7.6 s (0.5811 -> 0.5850), gate_proj row 5 at 2:4 12.3 -> 7.9 s
+(0.8829 -> 0.8824).
 """
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 from scipy.linalg import lapack
@@ -47,6 +62,7 @@ from .shor import (
     doubled_linear_term,
     dual_matrix,
     factor_inverse,
+    gamma_max,
     group_matrix,
 )
 
@@ -60,6 +76,12 @@ TRIAL_STEP_MAX_N = 256  # below this size a step length is the first grid point 
 # ~3 n^3 (dense) or an ARPACK run. Cold roots of real SmolLM2 slices (2-core CPU, median of rows, trial / eigenvalue):
 # n = 64 4.2 / 17.8 ms, 128 12.5 / 29.1 ms, 192 32.9 / 52.2 ms; n = 256: 447 / 272 ms
 MAX_RETREATS = 30  # halvings of a step that left the cone (an inexact eigenvalue) before giving up
+WARM_BLEND = 0.3  # share of the centred start in a warm start's X (0.1 and 0.3 alike on full rows; 0: jams)
+WARM_SHIFT = 1e-2  # first lowering of the warm s (units of Q's mean diagonal)
+WARM_GAMMA_MARGIN = 1e-2  # a warm gamma this far (relative) below its largest value (1e-3 jammed a full v_proj row)
+WARM_RESIDUAL = 2.0  # a warm run that stops with a larger primal residual is redone cold (jammed starts: 60-200;
+#   kept runs 5e-3-0.3 at n = 576, up to ~1 at n = 1536, where 0.5 dropped 3 of 9 down_proj steps, each ~5 s lost)
+WARM_MAX_ITERATIONS = 25  # a warm run that needs more is redone cold (warm runs took 5-13 on full rows)
 
 
 def schur_matrix(X: np.ndarray, G: np.ndarray, C: np.ndarray) -> np.ndarray:
@@ -168,12 +190,13 @@ def _first_on_grid(first: float, shrink: float, fits) -> float:
 
 def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: float = 1e-4, max_iterations: int = 60,
                       time_limit: float | None = None, linear: np.ndarray | None = None,
-                      cutoff: float = math.inf) -> RowSDP:
+                      cutoff: float = math.inf, warm: RowSDP | None = None) -> RowSDP:
     """The diagonal Shor SDP bound of one row (``barrier.row_sdp_bound``'s arguments and result) by the
-    primal-dual method of the module docstring. ``newton_steps`` counts its iterations; ``gap`` is
-    <X, Z> when the primal residual is small (else inf). It stops once the bound (valid at every iterate) reaches
-    ``cutoff`` (in Q's units; branch-and-bound: the node is pruned anyway). Groups with nothing to choose go to the
-    barrier solver.
+    primal-dual method of the module docstring. ``newton_steps`` counts its iterations (a dropped warm run's
+    included); ``gap`` is <X, Z> when the primal residual is small (else inf). It stops once the bound (valid at
+    every iterate) reaches ``cutoff`` (in Q's units; branch-and-bound: the node is pruned anyway). ``warm``: a result
+    of this function for a nearby problem of the same size and groups to start from (module docstring; the result's
+    ``warm`` says whether the warm run was kept). Groups with nothing to choose go to the barrier solver.
     """
     Q = checked_row_matrix(Q)
     n = Q.shape[0]
@@ -186,21 +209,83 @@ def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: fl
         return row_sdp_bound(Q, prune_counts, groups, tolerance=tolerance, time_limit=time_limit, linear=linear,
                              cutoff=cutoff)
     q2 = doubled_linear_term(linear, n)
+    if warm is not None:
+        _check_warm(warm, n, C.shape[1])
+    deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
+    dropped = 0
     with blas_threads_for(n):
-        return _solve(Q, C, p, q2, scale, tolerance, max_iterations,
-                      time.perf_counter() + (math.inf if time_limit is None else time_limit), cutoff / scale)
+        if warm is not None:
+            try:
+                return _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff / scale, warm)
+            except _WarmDropped as drop:
+                dropped = drop.iterations
+        result = _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff / scale)
+    return replace(result, newton_steps=result.newton_steps + dropped)
 
 
-def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.inf) -> RowSDP:
+class _WarmDropped(Exception):
+    """A warm run given up (module docstring) after ``iterations`` iterations."""
+
+    def __init__(self, iterations: int):
+        super().__init__(iterations)
+        self.iterations = iterations
+
+
+def _check_warm(warm: RowSDP, n: int, groups: int) -> None:
+    """A clear error when ``warm`` is not a primal-dual result of a problem of this size and these groups."""
+    X = getattr(warm, "X", None)
+    shapes = (np.shape(X), np.shape(getattr(warm, "s", None)), np.shape(getattr(warm, "rho", None)))
+    if shapes != ((n + 1, n + 1), (n,), (groups,)) or not all(
+            np.all(np.isfinite(v)) for v in (X, warm.s, warm.rho)):
+        raise ValueError(f"warm must be a primal-dual RowSDP of a row with {n} entries and {groups} groups "
+                         f"(finite X {n + 1} x {n + 1}, s, rho); got shapes X {shapes[0]}, s {shapes[1]}, "
+                         f"rho {shapes[2]}")
+
+
+def _warm_start(Qn, C, p, q2, warm: RowSDP, scale: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(y, X): the warm start of the module docstring in the normalised units (Q / ``scale``), None when no
+    lowering of s makes Q - diag s definite."""
+    rho, s = np.asarray(warm.rho, dtype=np.float64) / scale, np.asarray(warm.s, dtype=np.float64) / scale
+    shift = WARM_SHIFT
+    for _ in range(30):
+        factor = cholesky_factor(Qn - np.diag(s - shift))
+        if factor is not None:
+            break
+        shift *= 4.0
+    else:
+        return None
+    s = s - shift
+    gamma = gamma_max(factor, s + q2 - C @ rho)
+    y = np.concatenate(([gamma - WARM_GAMMA_MARGIN * max(1.0, abs(gamma))], rho, s))
+    Z_factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
+    if Z_factor is None:
+        return None
+    G = factor_inverse(Z_factor)
+    centred = G * ((1.0 + p.sum()) / np.trace(G))  # the cold start's X for this y
+    return y, (1.0 - WARM_BLEND) * np.asarray(warm.X, dtype=np.float64) + WARM_BLEND * centred
+
+
+def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.inf, warm=None) -> RowSDP:
+    """The method of the module docstring; from ``warm`` when given (``_WarmDropped`` when that run is given up)."""
     n, size = Q.shape[0], Q.shape[0] + 1
     Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
     b = np.concatenate(([1.0], p, np.zeros(n)))
-    y = cold_start(Qn, q2, C.shape[1])
-    Z = dual_matrix(Qn, C, y, q2)
-    G = factor_inverse(cholesky_factor(Z))
-    X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
+    start = None if warm is None else _warm_start(Qn, C, p, q2, warm, scale)
+    if warm is not None and start is None:
+        raise _WarmDropped(0)
+    jam = WARM_MAX_ITERATIONS if warm is not None and max_iterations > WARM_MAX_ITERATIONS else math.inf
+    if start is None:
+        y = cold_start(Qn, q2, C.shape[1])
+        Z = dual_matrix(Qn, C, y, q2)
+        G = factor_inverse(cholesky_factor(Z))
+        X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
+    else:
+        y, X = start
+        Z = dual_matrix(Qn, C, y, q2)
     history, gap, iterations, previous, guess = [], math.inf, 0, None, (0.5, 0.5)
     for iterations in range(1, max_iterations + 1):
+        if iterations > jam:
+            raise _WarmDropped(iterations - 1)
         Z_factor, X_factor = cholesky_factor(Z), cholesky_factor(X)
         for _ in range(MAX_RETREATS if previous is not None else 0):
             if Z_factor is not None and X_factor is not None:
@@ -220,11 +305,15 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
             break
         if size * mu <= tolerance * max(abs(bound), 1e-12):  # <X, Z> is the gap once X is (nearly) feasible
             residual = float(np.max(np.abs(b - constraint_values(X, C))))
+            if warm is not None and residual > WARM_RESIDUAL:
+                raise _WarmDropped(iterations)  # a warm start too far off: it only looks converged
             gap = size * mu if residual <= PRIMAL_RESIDUAL else math.inf
             break
         if (len(history) > STALL_ITERATIONS and size * mu <= math.sqrt(tolerance) * max(abs(bound), 1e-12)
                 and max(history[-STALL_ITERATIONS:]) - max(history[:-STALL_ITERATIONS])
                 <= 0.1 * tolerance * max(abs(bound), 1e-12)):
+            if warm is not None and float(np.max(np.abs(b - constraint_values(X, C)))) > WARM_RESIDUAL:
+                raise _WarmDropped(iterations)
             break
         if time.perf_counter() > deadline:
             break
@@ -262,7 +351,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
     mu = float(np.sum(X * dual_matrix(Qn, C, y, q2))) / size
     tau = 1.0 / mu if mu > 0.0 else 1.0  # the barrier weight whose central-path gap (n+1) / tau is <X, Z>
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
-                  gap * scale, iterations, tau, X=X, primal=_primal_point(X))
+                  gap * scale, iterations, tau, X=X, primal=_primal_point(X), warm=warm is not None)
 
 
 def _primal_point(X: np.ndarray) -> np.ndarray | None:

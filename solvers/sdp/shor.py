@@ -38,6 +38,7 @@ class RowSDP:
     tau: float = 1.0  # barrier weight reached (normalised units), for warm starts
     X: np.ndarray | None = None  # primal_dual: the last primal matrix (Q / mean diag Q units), for warm starts
     primal: np.ndarray | None = None  # barrier: e = diag of the primal estimate Z^-1 / tau at the last centred point
+    warm: bool = False  # primal_dual: the run started from a warm start (and kept it)
 
 
 def group_matrix(n: int, groups: list[np.ndarray] | np.ndarray | None) -> np.ndarray:
