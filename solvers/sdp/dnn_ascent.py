@@ -36,9 +36,13 @@ error (a mask's; at worst the Shor point rounded), keeping the best L seen. w = 
 scales the product step: the product supergradient sums |g| entries of E, and with w = 1 on a 256-wide row it took
 the step from N (q_proj r387, 20 steps: N alone left a 3.83 % gap, with mu at w = 1 4.58 %, w = 0.01 3.26 %,
 w = 0.003 3.37 %; on the 64-wide 2:4 rows w = 1 and 0.25 were about level). Each step is
-one cold Shor solve at a loose tolerance (``STEP_TOLERANCE``; the bound is valid anyway, and the looser primal
-points gave equal or better ascent on a 576-wide k_proj row: 9.8 % -> 6.4 % of the row's gap in 40 steps, 0.6 s a
-step on one core). Where the ADMM of ``sdp.dnn`` pays an eigenvalue correction of lambda_min times the trace bound
+one Shor solve at a loose tolerance (``STEP_TOLERANCE``; the bound is valid anyway, and the looser primal
+points gave equal or better ascent on a 576-wide k_proj row: 9.8 % -> 6.4 % of the row's gap in 40 steps), started
+from the previous step's solution (``primal_dual``'s warm start; ``warm_steps``): the objective moves a little per
+step and A(X) = b does not change. On 12 full 576-wide SmolLM2 layer-3 rows (q/k/o_proj per-row 50 %, gate/k/o_proj
+2:4, rows 5 and 77; 20 steps, one core, alternating) a row's 20 steps took 5.0-9.5 s warm against 10.6-14.4 s cold
+(median time ratio 0.55 per-row, 0.59 at 2:4; 12-16 primal-dual iterations a step cold, 6-9 warm), the bounds
+within +-0.004 of each other (in units of the SparseSwaps error). Where the ADMM of ``sdp.dnn`` pays an eigenvalue correction of lambda_min times the trace bound
 (1 + P, 289 at n = 576) that keeps its bound far below Shor's at full width, every step here is at least valid.
 
 Rounding: the bound holds for the matrix the Shor solver was given; it differs from the exact matrix by at most
@@ -61,7 +65,7 @@ STEP_TOLERANCE = 1e-2  # relative stopping gap of each step's Shor solve
 STEP_SIZE = 0.3  # theta of the Polyak step (0.3 and 0.5 reached the same bound on a 576-wide row; 1.0 oscillated)
 STEPS = 20  # Shor solves a row by default: on the 14 real 256-wide slices the median gap to the proven optimum was
 #   3.7 % for Shor, 2.5 % after 20 steps, 2.4 % after 40, 2.3 % after 100 (target: the optimum); on a 576-wide k_proj
-#   row 10 / 20 / 40 steps closed 78 / 91 / 100 % of what 40 closed, 0.6 s a step on one core
+#   row 10 / 20 / 40 steps closed 78 / 91 / 100 % of what 40 closed (cold steps, 0.6 s a step on one core)
 MOMENTUM = 0.5  # m: weight of the previous direction (a faster start than 0, the same end after 40 steps)
 ROUNDING_MARGIN = 4.0 * np.finfo(np.float64).eps
 
