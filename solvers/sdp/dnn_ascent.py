@@ -39,10 +39,10 @@ w = 0.003 3.37 %; on the 64-wide 2:4 rows w = 1 and 0.25 were about level). Each
 one Shor solve at a loose tolerance (``STEP_TOLERANCE``; the bound is valid anyway, and the looser primal
 points gave equal or better ascent on a 576-wide k_proj row: 9.8 % -> 6.4 % of the row's gap in 40 steps), started
 from the previous step's solution (``primal_dual``'s warm start; ``warm_steps``): the objective moves a little per
-step and A(X) = b does not change. On 12 full 576-wide SmolLM2 layer-3 rows (q/k/o_proj per-row 50 %, gate/k/o_proj
-2:4, rows 5 and 77; 20 steps, one core, alternating) a row's 20 steps took 5.0-9.5 s warm against 10.6-14.4 s cold
-(median time ratio 0.55 per-row, 0.59 at 2:4; 12-16 primal-dual iterations a step cold, 6-9 warm), the bounds
-within +-0.004 of each other (in units of the SparseSwaps error). Where the ADMM of ``sdp.dnn`` pays an eigenvalue correction of lambda_min times the trace bound
+step and A(X) = b does not change. On 14 full 576-wide SmolLM2 layer-3 rows (q/k/o/up_proj per-row 50 %,
+gate/k/o_proj 2:4, rows 5 and 77; 20 steps, one core, alternating) a row's 20 steps took 5.0-9.5 s warm against
+10.0-14.4 s cold (median time ratio 0.55 per-row, 0.59 at 2:4; 12-16 primal-dual iterations a step cold, 6-9 warm),
+the bounds within +-0.004 of each other (in units of the SparseSwaps error). Where the ADMM of ``sdp.dnn`` pays an eigenvalue correction of lambda_min times the trace bound
 (1 + P, 289 at n = 576) that keeps its bound far below Shor's at full width, every step here is at least valid.
 
 Rounding: the bound holds for the matrix the Shor solver was given; it differs from the exact matrix by at most
