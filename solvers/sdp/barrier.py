@@ -377,8 +377,9 @@ def fixed_row_bound(Q: np.ndarray, groups: list[np.ndarray], prune_counts, keep:
     (s, rho, tau, primal): primal the barrier's fractional point on all n entries (fixed ones 0 / 1), or None.
     ``solver``: the function solving the reduced row, ``row_sdp_bound`` or one with its arguments and result (e.g.
     ``primal_dual.row_sdp_bound_ipm``, which starts cold: ``warm`` is then not used. Starting it from the parent's
-    primal-dual point, X restricted to the child's free entries, was tried in session 27: on the 2:4 n = 48 slices the
-    warm node bounds stopped looser and the trees grew, 3 -> 7-41 nodes, median time 1.45x).
+    primal-dual point, X restricted to the child's free entries, was tried in session 27 on the 2:4 n = 48 slices: from
+    the root's point too (one cardinality group there) the warm node bounds stopped looser and the trees grew, 3 ->
+    7-41 nodes, median time 1.45x; below the root only, about level (median 0.96, one noisy run)).
     """
     node = _node_reduction(Q, groups, prune_counts, keep, prune, linear)
     if node is None:
