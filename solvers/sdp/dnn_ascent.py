@@ -42,8 +42,9 @@ from the previous step's solution (``primal_dual``'s warm start; ``warm_steps``)
 step and A(X) = b does not change. On 14 full 576-wide SmolLM2 layer-3 rows (q/k/o/up_proj per-row 50 %,
 gate/k/o_proj 2:4, rows 5 and 77; 20 steps, one core, alternating) a row's 20 steps took 5.0-9.5 s warm against
 10.0-14.4 s cold (median time ratio 0.55 per-row, 0.59 at 2:4; 12-16 primal-dual iterations a step cold, 6-9 warm),
-the bounds within +-0.004 of each other (in units of the SparseSwaps error). Where the ADMM of ``sdp.dnn`` pays an eigenvalue correction of lambda_min times the trace bound
-(1 + P, 289 at n = 576) that keeps its bound far below Shor's at full width, every step here is at least valid.
+the bounds within +-0.004 of each other (in units of the SparseSwaps error). Where the ADMM of ``sdp.dnn`` pays an
+eigenvalue correction of lambda_min times the trace bound (1 + P, 289 at n = 576) that keeps its bound far below
+Shor's at full width, every step here is at least valid.
 
 Rounding: the bound holds for the matrix the Shor solver was given; it differs from the exact matrix by at most
 2 eps times the sum of its terms' magnitudes entrywise (the linear term likewise), so ``ROUNDING_MARGIN`` times
@@ -59,7 +60,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .primal_dual import row_sdp_bound_ipm
-from .shor import checked_row_problem, group_matrix
+from .shor import RowSDP, checked_row_problem, group_matrix
 
 STEP_TOLERANCE = 1e-2  # relative stopping gap of each step's Shor solve
 STEP_SIZE = 0.3  # theta of the Polyak step (0.3 and 0.5 reached the same bound on a 576-wide row; 1.0 oscillated)
@@ -155,7 +156,8 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
     return bound, result.X, result.newton_steps
 
 
-def _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit, warm) -> tuple[float, object]:
+def _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit,
+                      warm: RowSDP | None) -> tuple[float, RowSDP]:
     """(L(N, mu), the Shor solve's ``RowSDP``), the solve started from ``warm`` (a previous step's) when given."""
     N = np.asarray(N, dtype=np.float64)
     if N.shape != np.shape(Q) or not np.all(np.isfinite(N)) or np.any(N < 0):
