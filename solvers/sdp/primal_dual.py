@@ -261,9 +261,13 @@ def _warm_start(Qn, C, p, q2, warm: RowSDP, scale: float) -> tuple[np.ndarray, n
     Z_factor = cholesky_factor(dual_matrix(Qn, C, y, q2))
     if Z_factor is None:
         return None
-    G = factor_inverse(Z_factor)
-    centred = G * ((1.0 + p.sum()) / np.trace(G))  # the cold start's X for this y
+    centred = _centred_primal(factor_inverse(Z_factor), p)  # the cold start's X for this y
     return y, (1.0 - WARM_BLEND) * np.asarray(warm.X, dtype=np.float64) + WARM_BLEND * centred
+
+
+def _centred_primal(G: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """X = c Z^-1 (G = Z^-1): centred (X Z = mu I), its trace 1 + sum p, that of the optimum's X."""
+    return G * ((1.0 + p.sum()) / np.trace(G))
 
 
 def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.inf, warm=None) -> RowSDP:
@@ -271,18 +275,17 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
     n, size = Q.shape[0], Q.shape[0] + 1
     Qn, q2 = (Q + Q.T) / (2.0 * scale), q2 / scale
     b = np.concatenate(([1.0], p, np.zeros(n)))
+
+    def primal_residual(X: np.ndarray) -> float:
+        return float(np.max(np.abs(b - constraint_values(X, C))))
+
     start = None if warm is None else _warm_start(Qn, C, p, q2, warm, scale)
     if warm is not None and start is None:
         raise _WarmDropped(0)
     jam = WARM_MAX_ITERATIONS if warm is not None and max_iterations > WARM_MAX_ITERATIONS else math.inf
-    if start is None:
-        y = cold_start(Qn, q2, C.shape[1])
-        Z = dual_matrix(Qn, C, y, q2)
-        G = factor_inverse(cholesky_factor(Z))
-        X = G * ((1.0 + p.sum()) / np.trace(G))  # centred start (X Z = mu I), trace that of the optimum's X
-    else:
-        y, X = start
-        Z = dual_matrix(Qn, C, y, q2)
+    y = cold_start(Qn, q2, C.shape[1]) if start is None else start[0]
+    Z = dual_matrix(Qn, C, y, q2)
+    X = _centred_primal(factor_inverse(cholesky_factor(Z)), p) if start is None else start[1]
     history, gap, iterations, previous, guess = [], math.inf, 0, None, (0.5, 0.5)
     for iterations in range(1, max_iterations + 1):
         if iterations > jam:
@@ -305,7 +308,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
         if bound >= cutoff:
             break
         if size * mu <= tolerance * max(abs(bound), 1e-12):  # <X, Z> is the gap once X is (nearly) feasible
-            residual = float(np.max(np.abs(b - constraint_values(X, C))))
+            residual = primal_residual(X)
             if warm is not None and residual > WARM_RESIDUAL:
                 raise _WarmDropped(iterations)  # a warm start too far off: it only looks converged
             gap = size * mu if residual <= PRIMAL_RESIDUAL else math.inf
@@ -313,7 +316,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
         if (len(history) > STALL_ITERATIONS and size * mu <= math.sqrt(tolerance) * max(abs(bound), 1e-12)
                 and max(history[-STALL_ITERATIONS:]) - max(history[:-STALL_ITERATIONS])
                 <= 0.1 * tolerance * max(abs(bound), 1e-12)):
-            if warm is not None and float(np.max(np.abs(b - constraint_values(X, C)))) > WARM_RESIDUAL:
+            if warm is not None and primal_residual(X) > WARM_RESIDUAL:
                 raise _WarmDropped(iterations)
             break
         if time.perf_counter() > deadline:
