@@ -9,15 +9,17 @@ from solvers.sdp import dnn_ascent
 from solvers.sdp.primal_dual import row_sdp_bound_ipm
 
 
+@pytest.mark.parametrize("step_tolerance", [dnn_ascent.STEP_TOLERANCE, dnn_ascent.FINAL_TOLERANCE])
 @pytest.mark.parametrize("warm_steps", [True, False])
 @pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
 @pytest.mark.parametrize("case", range(len(ROW_CASES)))
-def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, scale, warm_steps):
-    """With each step's Shor solve warm-started from the previous step's (the default) or cold."""
+def test_the_ascent_bound_is_below_the_optimum_and_above_its_shor_step(case, scale, warm_steps, step_tolerance):
+    """With each step's Shor solve warm-started from the previous step's (the default) or cold; loose steps with the
+    final re-solve (the default) or every step at the final tolerance (fw-bnb's)."""
     n, counts, groups = ROW_CASES[case]
     Q = random_row(n, seed=case) * scale
     optimum = row_optimum(Q, counts, groups)
-    result = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, warm_steps=warm_steps)
+    result = dnn_ascent.row_dnn_ascent_bound(Q, counts, groups, warm_steps=warm_steps, step_tolerance=step_tolerance)
     assert result.shor <= result.bound <= optimum * (1 + 1e-9)
     assert 0 <= result.warm_kept <= (result.steps - 1 if warm_steps else 0)
     assert result.shor >= row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-8).bound * (1 - 2e-2)
@@ -134,6 +136,9 @@ def test_bad_input_is_one_clear_error():
         dnn_ascent.multiplier_bound(Q, np.zeros((6, 6)), 3, mu=np.full(6, np.nan))
     with pytest.raises(ValueError, match="prune_counts"):
         dnn_ascent.row_dnn_ascent_bound(Q, 7)
+    for tolerance in (0.0, 1.0, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="step_tolerance"):
+            dnn_ascent.row_dnn_ascent_bound(Q, 3, step_tolerance=tolerance)
 
 
 @pytest.mark.slow

@@ -189,28 +189,61 @@ def test_a_warm_start_from_a_nearby_problem_is_valid_and_close_to_cold(groups, p
     assert warm.bound <= _brute_force(moved, groups or [np.arange(10)], prune_counts) * (1 + 1e-9)
 
 
+def _ascent_rows(pattern: str, n: int = 64):
+    """(groups, counts) of a 64-wide per-row 50 % or 2:4 row."""
+    return (None, n // 2) if pattern == "per-row" else ([np.arange(g, g + 4) for g in range(0, n, 4)], [2] * (n // 4))
+
+
 @pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
 @pytest.mark.parametrize("pattern", ["per-row", "2:4"])
-def test_a_warm_start_at_the_ascents_tolerance_needs_fewer_iterations(pattern, scale):
-    """At the DNN ascent's step tolerance (1e-2) on 64-wide rows moved a little: the warm run is kept, needs fewer
-    iterations than a cold one (3-4 against 8-9) and its bound is within that tolerance of the cold bound."""
-    from solvers.sdp.dnn_ascent import STEP_TOLERANCE
+@pytest.mark.parametrize("tolerance", ["STEP_TOLERANCE", "FINAL_TOLERANCE"])
+def test_a_warm_start_at_the_ascents_tolerance_needs_fewer_iterations(pattern, scale, tolerance):
+    """At the DNN ascent's step tolerances (1e-1 for its steps, 1e-2 for its first and last solves and fw-bnb's
+    ascent) on 64-wide rows moved a little: the warm run is kept, needs fewer iterations than a cold one (at 1e-2
+    3-4 against 8-9) and its bound is within that tolerance of the cold bound."""
+    from solvers.sdp import dnn_ascent
 
-    n = 64
-    groups, counts = (None, 32) if pattern == "per-row" else ([np.arange(g, g + 4) for g in range(0, n, 4)], [2] * 16)
+    tolerance = getattr(dnn_ascent, tolerance)
+    groups, counts = _ascent_rows(pattern)
     for seed in range(3):
-        Q = _row_q(n, seed) * scale
+        Q = _row_q(64, seed) * scale
         moved = _nearby(Q, seed + 10)
-        before = row_sdp_bound_ipm(Q, counts, groups, tolerance=STEP_TOLERANCE)
-        cold = row_sdp_bound_ipm(moved, counts, groups, tolerance=STEP_TOLERANCE)
-        warm = row_sdp_bound_ipm(moved, counts, groups, tolerance=STEP_TOLERANCE, warm=before)
+        before = row_sdp_bound_ipm(Q, counts, groups, tolerance=tolerance)
+        cold = row_sdp_bound_ipm(moved, counts, groups, tolerance=tolerance)
+        warm = row_sdp_bound_ipm(moved, counts, groups, tolerance=tolerance, warm=before)
         assert warm.warm and warm.newton_steps < cold.newton_steps
-        assert warm.bound == pytest.approx(cold.bound, rel=STEP_TOLERANCE)
+        assert warm.bound == pytest.approx(cold.bound, rel=tolerance)
+
+
+@pytest.mark.parametrize("pattern", ["per-row", "2:4"])
+def test_a_warm_run_that_only_looks_converged_goes_on(pattern, monkeypatch):
+    """At tolerance 1e-1 a warm run can reach the tolerance while X is still far from A(X) = b. With the residual
+    limit lowered to 1e-2, every kept warm run ends within it (it went on past the tolerance, or was dropped and
+    solved cold), its bound within the tolerance of the cold one, and some kept run needed more iterations than
+    with the default limit."""
+    groups, counts = _ascent_rows(pattern)
+    C = group_matrix(64, groups)
+    b = np.concatenate(([1.0], np.asarray(counts, dtype=float).ravel(), np.zeros(64)))
+    went_on = 0
+    for seed in range(3):
+        Q = _row_q(64, seed)
+        moved = _nearby(Q, seed + 10)
+        before = row_sdp_bound_ipm(Q, counts, groups, tolerance=1e-1)
+        cold = row_sdp_bound_ipm(moved, counts, groups, tolerance=1e-1)
+        default = row_sdp_bound_ipm(moved, counts, groups, tolerance=1e-1, warm=before)
+        with monkeypatch.context() as patch:
+            patch.setattr(row_sdp_ipm, "WARM_RESIDUAL", 1e-2)
+            strict = row_sdp_bound_ipm(moved, counts, groups, tolerance=1e-1, warm=before)
+        assert strict.bound == pytest.approx(cold.bound, rel=1e-1)
+        if strict.warm:
+            assert np.max(np.abs(b - row_sdp_ipm.constraint_values(strict.X, C))) <= 1e-2
+            went_on += strict.newton_steps > default.newton_steps
+    assert went_on
 
 
 @pytest.mark.parametrize("groups, prune_counts", GROUPS)
 def test_a_warm_run_given_up_is_solved_cold(groups, prune_counts, monkeypatch):
-    """A warm run that stops with a large primal residual or runs too long is dropped: the result is the cold
+    """A warm run that stalls with a large primal residual or runs too long is dropped: the result is the cold
     solve's (its iterations counted too), valid; a warm start from a far-off problem still gives a valid bound."""
     Q = _row_q(10, 6)
     optimum = _brute_force(Q, groups or [np.arange(10)], prune_counts)

@@ -12,7 +12,7 @@ from ...core.patterns import Pattern
 from ...core.problem import LayerProblem
 from ...heuristics.sparseswaps import per_layer_swaps, swap_rows
 from ...sdp.barrier import fixed_row_bound
-from ...sdp.dnn_ascent import multiplier_margin, multiplier_objective, row_dnn_ascent_bound
+from ...sdp.dnn_ascent import FINAL_TOLERANCE, multiplier_margin, multiplier_objective, row_dnn_ascent_bound
 from ...sdp.qcr import DIAG_TOLERANCE, convexify
 from .node import Block
 from .settings import DEFAULT_SETTINGS, Settings
@@ -59,7 +59,7 @@ def root_ascent(block: Block, upper: float, time_limit: float | None) -> bool:
     started = time.perf_counter()
     groups, counts = block.row_groups, np.full(len(block.row_groups), block.pattern.prune)
     ascent = row_dnn_ascent_bound(block.row_Q, counts, groups, upper=upper, max_steps=block.settings.root_ascent_steps,
-                                  time_limit=time_limit)
+                                  time_limit=time_limit, step_tolerance=FINAL_TOLERANCE)  # as measured in Settings
     if ascent.multipliers is None or ascent.bound <= block.root_sdp[0]:
         return False
     N, mu = ascent.multipliers
