@@ -46,6 +46,25 @@ the bounds within +-0.004 of each other (in units of the SparseSwaps error). Whe
 eigenvalue correction of lambda_min times the trace bound (1 + P, 289 at n = 576) that keeps its bound far below
 Shor's at full width, every step here is at least valid.
 
+Loose steps (session 28): the first step (N = 0, the Shor bound) is solved to ``FINAL_TOLERANCE`` (1e-2), the later
+ones to ``STEP_TOLERANCE`` (1e-1), and the best step's multipliers are re-solved to 1e-2 at the end, warm from that
+step's solve (``step_tolerance``; 1e-2 throughout is the earlier method, which fw-bnb's root ascent keeps). A looser
+step is both cheaper and, it seems, a better direction: its X is further inside the cone (a smoothed supergradient),
+and its weaker value lengthens the Polyak step. Old (every step at 1e-2) against new, 20 steps, SmolLM2 layer-3
+rows 5 and 77 of each module, one core each, alternating, with two 1 h certify runs on the machine, lift over the
+Shor bound in units of the row's SparseSwaps error (``results/certify-bench/ascent-steps-ab``):
+- 2:4, 14 rows (7 modules, down_proj's 1536 wide): time ratio median 0.74 (0.63-0.82), lift higher on all 14 by
+  +0.0029 to +0.0102 (median +0.0053; old 0.034-0.058, new 0.042-0.064; 576-wide rows 8.3-12.2 s -> 6.7-9.1 s);
+- per-row 50 %, 14 rows (7 modules): time ratio median 0.86 (0.77-0.97), lift higher on 13 (median +0.0042; o_proj
+  row 5 -0.0010; o_proj row 77 0.0037 -> 0.0114; down_proj's 1536-wide rows 159-162 s -> 138-140 s, under two
+  1 h runs);
+- the 14 real 256-wide slices (per-row 50 %, aimed at 1.01 x the proven optimum): median gap to the optimum 2.25 ->
+  2.23 %, median time 0.97-1.15 s -> 0.78-0.83 s (two runs each).
+The session-25 trial of 1e-1 (cold steps, no products, no re-solve) had equal bounds 12-19 % faster on full rows but
+a slightly larger gap on the 256-wide slices (2.55 -> 2.64 %), so it was left at 1e-2. A warm run at 1e-1 also used
+to be dropped whenever it reached the tolerance with a large primal residual (a third of the per-row steps, each then
+solved cold); it now goes on (``primal_dual``), without which the per-row steps at 1e-1 were slower than at 1e-2.
+
 Rounding: the bound holds for the matrix the Shor solver was given; it differs from the exact matrix by at most
 2 eps times the sum of its terms' magnitudes entrywise (the linear term likewise), so ``ROUNDING_MARGIN`` times
 (|Q|_1 + 2 |N|_1 + sum_i (|g(i)| + p_g(i)) |mu_i| + 2 |d|_1) is subtracted from every bound (``multiplier_margin``).
