@@ -207,8 +207,9 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
 
     ``prune_counts``: p_g per group (an int for one group); ``groups``: index arrays partitioning the row (None:
     one group). ``upper``: the row's best known error (the Polyak target; the rounded Shor point's error when that is
-    lower or when None). Stops after ``max_steps`` Shor solves (1: the Shor bound alone), at ``time_limit`` seconds
-    (the running solve stops early with a valid bound) or when the bound meets the target. ``warm_steps``: each step's
+    lower or when None). Stops after ``max_steps`` Shor solves (1: the Shor bound alone; the final re-solve below comes
+    on top), at ``time_limit`` seconds (the running solve stops early with a valid bound) or when the bound meets the
+    target. ``warm_steps``: each step's
     Shor solve starts from the previous step's (``primal_dual``'s warm start; the default), else cold.
     ``step_tolerance``: the relative stopping gap of the steps after the first; when it is looser than
     ``FINAL_TOLERANCE`` the best step's multipliers are re-solved to that tolerance at the end (module docstring).
