@@ -95,6 +95,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     seconds["start"] = time.perf_counter() - started
     bounds = np.zeros(W.shape[0])
     sources = np.zeros(W.shape[0], dtype=int)  # index into BOUND_KINDS ("none" until a relaxation reaches the row)
+    rounded = np.zeros(W.shape[0], dtype=bool)  # rows whose mask a relaxation's rounded point replaced
     saddle = saddle_rounds(problem, mask, device=device)
     next(saddle)
     rounds = {"lns": 0, "dnn": 0, "cheap": 0}
@@ -108,17 +109,17 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
         probe = time.perf_counter()
         gap = float(np.sum(errors - bounds))
-        shor_rows |= _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers,
-                              SHOR_PROBE_ROWS * n_workers, None, device)
+        shor_rows |= _improve(problem, mask, errors, bounds, sources, "shor", until("shor"), n_workers,
+                              SHOR_PROBE_ROWS * n_workers, None, device, rounded=rounded)
         shor_rate = (gap - float(np.sum(errors - bounds))) / max(time.perf_counter() - probe, 1e-3)
         while cheap_rate is not None and cheap_rate > shor_rate and until("shor") > 0.0:
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
-    shor_rows |= _improve(problem, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device,
-                          rows=~shor_rows)
+    shor_rows |= _improve(problem, mask, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device,
+                          rows=~shor_rows, rounded=rounded)
     reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
     if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
-        reached["shor"] += int(_improve(problem, errors, bounds, sources, "shor", until("rest"), n_workers, None, None,
-                                        device, rows=~shor_rows).sum())
+        reached["shor"] += int(_improve(problem, mask, errors, bounds, sources, "shor", until("rest"), n_workers, None,
+                                        None, device, rows=~shor_rows, rounded=rounded).sum())
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
     steps = dnn_iterations if dnn_kind == "dnn" else ascent_steps
     if time_limit is None:  # each to its end: lns until it settles, then the DNN rows
@@ -126,11 +127,12 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             mask = solve_lns(problem, seed=seed, warm_start=mask, row_bounds=bounds, workers=n_workers).mask
             errors = mask_error_rows(W, H, mask)
         if dnn:
-            reached[dnn_kind] = int(_improve(problem, errors, bounds, sources, dnn_kind, None, n_workers, dnn_rows,
-                                             steps).sum())
+            reached[dnn_kind] = int(_improve(problem, mask, errors, bounds, sources, dnn_kind, None, n_workers,
+                                             dnn_rows, steps, rounded=rounded).sum())
     else:
         mask, errors = _alternate(problem, mask, errors, bounds, sources, dnn_kind if dnn else None,
-                                  lambda: until("rest"), n_workers, dnn_rows, steps, search, seed, reached, rounds)
+                                  lambda: until("rest"), n_workers, dnn_rows, steps, search, seed, reached, rounds,
+                                  rounded)
     seconds["lns+dnn"] = time.perf_counter() - started - sum(seconds.values())
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
     bounds = np.minimum(bounds, errors)
@@ -139,7 +141,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             "bound_wins": {k: kinds.count(k) for k in BOUND_KINDS}, "rows_reached": reached,
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
-            "dnn_solver": dnn_kind if dnn else None, "rounds": rounds}
+            "dnn_solver": dnn_kind if dnn else None, "rounds": rounds, "rounded_rows": int(rounded.sum())}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 
@@ -167,7 +169,7 @@ def _saddle_round(saddle, bounds: np.ndarray, sources: np.ndarray, left_seconds,
 
 def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
                kind: str | None, left_seconds, workers: int, max_rows: int | None, steps: int, search: bool, seed: int,
-               reached: dict, rounds: dict) -> tuple[np.ndarray, np.ndarray]:
+               reached: dict, rounds: dict, rounded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """lns rounds and DNN rounds (``kind``; None: lns only) until ``left_seconds()`` runs out, each next round to the
     one with the higher last measured rate of certified-gap decrease (module docstring). ``errors``: the mask's row
     errors. Raises ``bounds`` in place, counts solved rows in ``reached[kind]`` and rounds in ``rounds``; returns the
@@ -181,9 +183,9 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
         started = time.perf_counter()
         if which == "dnn":
             left = None if max_rows is None else max_rows - int(done.sum())
-            solved = _improve(problem, errors, bounds, sources, kind, left_seconds(), workers,
+            solved = _improve(problem, mask, errors, bounds, sources, kind, left_seconds(), workers,
                               ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps,
-                              rows=~done)
+                              rows=~done, rounded=rounded)
             done |= solved
             reached[kind] += int(solved.sum())
             if not solved.any() or (max_rows is not None and done.sum() >= max_rows):
@@ -205,12 +207,15 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
     return mask, errors
 
 
-def _improve(problem: LayerProblem, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray, kind: str,
-             seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
-             device: str | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+def _improve(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
+             kind: str, seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
+             device: str | None = None, rows: np.ndarray | None = None,
+             rounded: np.ndarray | None = None) -> np.ndarray:
     """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "none" and "cheap") on the rows with
     the largest gap (``errors``, the mask's row errors, - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
-    with ``rows`` (a boolean mask) so are the rows outside it. Returns which rows it solved (a boolean mask)."""
+    with ``rows`` (a boolean mask) so are the rows outside it. Where the relaxation's point, rounded and swapped
+    (``sdp.rounding``), beats a row's mask, ``mask`` and ``errors`` take it and ``rounded`` marks the row (in place).
+    Returns which rows it solved (a boolean mask)."""
     if seconds is not None and seconds <= 0:
         return np.zeros(len(bounds), bool)
     gaps = errors - bounds if rows is None else np.where(rows, errors - bounds, -np.inf)
@@ -221,9 +226,15 @@ def _improve(problem: LayerProblem, errors: np.ndarray, bounds: np.ndarray, sour
     if len(order) == 0:
         return np.zeros(len(bounds), bool)
     use = workers if len(order) > workers else 1
-    found, _ = layer_row_bounds(problem.W, problem.H, problem.pattern, order=order, time_limit=seconds, workers=use,
-                                relaxation=kind, max_iterations=max_iterations, uppers=errors,
-                                device=device if kind == "shor" else None)
+    found, info = layer_row_bounds(problem.W, problem.H, problem.pattern, order=order, time_limit=seconds,
+                                   workers=use, relaxation=kind, max_iterations=max_iterations, uppers=errors,
+                                   device=device if kind == "shor" else None, rounding=True)
+    lower = [i for i, (_, error) in info.get("rounded", {}).items() if error < errors[i] * (1.0 - 1e-12)]
+    if lower:  # the rounded masks that beat the rows' own; their errors recomputed here, as every row error is
+        mask[lower] = np.stack([info["rounded"][i][0] for i in lower])
+        errors[lower] = mask_error_rows(problem.W[lower], problem.H, mask[lower])
+        if rounded is not None:
+            rounded[lower] = True
     better = np.isfinite(found) & (found > bounds)
     bounds[better] = found[better]
     sources[better] = BOUND_KINDS.index(kind)

@@ -209,3 +209,4 @@ def test_certify_records_say_which_bound_won_perrandom_row(tmp_path, cache):
         assert len(sources) == record["d_out"] == len(record["info_row_bounds"])
         assert sum(record["info_bound_wins"].values()) == record["d_out"]
         assert math.isclose(sum(record["info_row_bounds"]), record["lower_bound"], rel_tol=1e-9, abs_tol=1e-300)
+        assert 0 <= record["info_rounded_rows"] <= record["d_out"]  # rows whose mask a relaxation's point gave

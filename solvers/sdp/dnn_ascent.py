@@ -106,7 +106,9 @@ class RowAscent:
     step's: the diagonal Shor bound at the same tolerance), ``steps`` Shor solves, ``iterations`` their
     primal-dual iterations, ``upper`` the target U used, ``multipliers`` the (N, mu) of the best step (None when that
     is the first, N = 0): ``multiplier_objective`` turns them into a quadratic whose Shor bound is valid under any
-    fixings too (fw-bnb's node bounds); ``warm_kept`` the steps whose Shor solve kept its warm start."""
+    fixings too (fw-bnb's node bounds); ``warm_kept`` the steps whose Shor solve kept its warm start; ``primal`` the
+    pruned fractions of the best step's Shor solve (its final re-solve's when there was one; ``RowSDP.primal``), a
+    point to round (``sdp.rounding``)."""
 
     bound: float
     shor: float
@@ -115,6 +117,7 @@ class RowAscent:
     upper: float
     multipliers: Multipliers | None = None
     warm_kept: int = 0
+    primal: np.ndarray | None = None
 
 
 def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, point: np.ndarray | None) -> float:
@@ -232,7 +235,8 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     if not (np.all((p > 0) & (p < C.sum(axis=0))) and float(np.mean(np.diag(Q))) > 0.0):
         # nothing to choose somewhere, or Q = 0: the Shor bound (by the barrier solver), no ascent
         first = row_sdp_bound_ipm(Q, p, groups, tolerance=first_tolerance, time_limit=remaining())
-        return RowAscent(first.bound, first.bound, 1, first.newton_steps, math.inf if upper is None else float(upper))
+        return RowAscent(first.bound, first.bound, 1, first.newton_steps, math.inf if upper is None else float(upper),
+                         primal=first.primal)
     group_of = np.argmax(C, axis=1)
     same_group = group_of[:, None] == group_of[None, :]
     entry_p = p[group_of]
@@ -241,7 +245,7 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     shor, solved = _multiplier_solve(Q, N, p, groups, mu, first_tolerance, remaining(), None)
     X, iterations, warm_kept = solved.X, solved.newton_steps, 0
     if X is None:
-        return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper))
+        return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper), primal=solved.primal)
     target = min(math.inf if upper is None else float(upper), _rounded_error(Q, members, p, X[0, 1:]))
     direction, product_direction = None, None
     value, best, best_multipliers, best_solved, steps = shor, shor, None, solved, 1
@@ -280,4 +284,5 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
                                           remaining(), best_solved if warm_steps and best_solved.X is not None else None)
         steps, iterations, warm_kept = steps + 1, iterations + solved.newton_steps, warm_kept + solved.warm
         best = max(best, final)
-    return RowAscent(best, shor, steps, iterations, target, best_multipliers, warm_kept)
+        best_solved = solved if solved.primal is not None else best_solved
+    return RowAscent(best, shor, steps, iterations, target, best_multipliers, warm_kept, best_solved.primal)

@@ -14,6 +14,7 @@ from ..core.patterns import Pattern
 from .dnn import row_dnn_bound
 from .dnn_ascent import row_dnn_ascent_bound
 from .primal_dual import row_sdp_bound_ipm
+from .rounding import rounded_mask_row
 
 RELAXATIONS = ("shor", "dnn", "dnn-ascent")
 DNN_TOLERANCE = 1e-4  # relative rise of the DNN bound over sdp.dnn.STALL_CHECKS checks below which a row stops
@@ -24,7 +25,8 @@ LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~
 def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=None, time_limit: float | None = None,
                      tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
                      device: str | None = None, relaxation: str = "shor",
-                     max_iterations: int | None = None, uppers: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+                     max_iterations: int | None = None, uppers: np.ndarray | None = None,
+                     rounding: bool = False) -> tuple[np.ndarray, dict]:
     """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
 
     Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
@@ -37,6 +39,8 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only);
     "dnn-ascent": the same relaxation by ascent over its multipliers (``solvers.sdp.dnn_ascent``, at most
     ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
+    ``rounding`` (Shor and DNN-ascent rows on the CPU): each row's relaxation point is also rounded to a mask row and
+    swapped to a local optimum (``sdp.rounding``); ``info["rounded"]`` maps each such row to (mask row, its error).
     """
     if relaxation not in RELAXATIONS:
         raise ValueError(f"unknown relaxation {relaxation!r}; known: {', '.join(RELAXATIONS)}")
@@ -57,7 +61,9 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     started = time.monotonic()  # system-wide clock: the deadline holds in worker processes too
     deadline = math.inf if time_limit is None else started + time_limit
     job = {"counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
-           "max_iterations": max_iterations}  # what every row shares (the workers get H beside it)
+           "max_iterations": max_iterations,  # what every row shares (the workers get H beside it)
+           "rounding": bool(rounding) and relaxation in ("shor", "dnn-ascent"), "keep": pattern.keep}
+    rounded: dict = {}
     if device not in (None, "cpu"):
         from .batched import row_sdp_bounds_batched  # (it checks the device name)
 
@@ -66,14 +72,17 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     elif workers == 1:
         steps, local = 0, job | {"H": H}
         for i in rows:
-            bound, used = _row_job(local, W[i], deadline, None if uppers is None else float(uppers[i]))
+            bound, used, mask_row = _row_job(local, W[i], deadline, None if uppers is None else float(uppers[i]))
             if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
+            if mask_row is not None:
+                rounded[int(i)] = mask_row
     else:
-        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds, uppers)
-    return bounds, {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
-                    "sdp_seconds": round(time.monotonic() - started, 3)}
+        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds, uppers, rounded)
+    info = {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
+            "sdp_seconds": round(time.monotonic() - started, 3)}
+    return bounds, info | ({"rounded": rounded} if job["rounding"] else {})
 
 
 _WORKER_JOB: dict = {}  # in a worker process of ``_parallel_rows``: what every row of the call shares
@@ -83,34 +92,45 @@ def _set_worker_job(H, job: dict) -> None:
     _WORKER_JOB.update(job, H=H)
 
 
-def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = None) -> tuple[float | None, int]:
-    """(bound, iterations) of the row with weights w (primal-dual or ADMM steps); (None, 0) when the deadline
-    (time.monotonic) has passed. ``upper``: the row's best known error (the DNN ascent's target)."""
+def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = None):
+    """(bound, iterations, rounded) of the row with weights w (primal-dual or ADMM steps; rounded: (mask row, its
+    error) from the relaxation's point when the job asks for ``rounding``, else None); (None, 0, None) when the
+    deadline (time.monotonic) has passed. ``upper``: the row's best known error (the DNN ascent's target)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        return None, 0
+        return None, 0, None
     Q = w[:, None] * job["H"] * w[None, :]
     limit = None if math.isinf(remaining) else remaining
     steps = job.get("max_iterations")
     if job.get("relaxation") == "dnn-ascent":
         ascent = row_dnn_ascent_bound(Q, job["counts"], job["groups"], upper=upper, time_limit=limit,
                                       **({} if steps is None else {"max_steps": steps}))
-        return ascent.bound, ascent.iterations
+        return ascent.bound, ascent.iterations, _rounded(job, w, ascent.primal, deadline)
     if job.get("relaxation") == "dnn":
         dnn = row_dnn_bound(Q, job["counts"], job["groups"], tolerance=DNN_TOLERANCE, time_limit=limit,
                             **({} if steps is None else {"max_iterations": steps}))
-        return dnn.bound, dnn.iterations
+        return dnn.bound, dnn.iterations, None
     result = row_sdp_bound_ipm(Q, job["counts"], job["groups"], tolerance=job["tolerance"], time_limit=limit)
-    return result.bound, result.newton_steps
+    return result.bound, result.newton_steps, _rounded(job, w, result.primal, deadline)
 
 
-def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None) -> tuple[float | None, int]:
+def _rounded(job: dict, w: np.ndarray, fractions: np.ndarray | None, deadline: float):
+    """(mask row, error) rounded from the relaxation's pruned ``fractions`` (``sdp.rounding``) when the job asks for
+    it and a point is there, else None; the swaps stop at the deadline (time.monotonic)."""
+    if not job.get("rounding") or fractions is None:
+        return None
+    until = time.perf_counter() + (deadline - time.monotonic())
+    return rounded_mask_row(w, job["H"], fractions, np.asarray(job["groups"]), job["keep"], until)
+
+
+def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None):
     with one_blas_thread():
         return _row_job(_WORKER_JOB, w, deadline, upper)
 
 
-def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None) -> int:
-    """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds``."""
+def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None, rounded=None) -> int:
+    """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds`` (and ``rounded``
+    with the rows' rounded masks, when the job makes them)."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     steps, pending, queue = 0, {}, iter(rows)
@@ -127,7 +147,9 @@ def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None) -> i
                 return steps
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                bound, used = future.result()
+                bound, used, mask_row = future.result()
                 if bound is not None:
                     bounds[pending[future]], steps = bound, steps + used
+                if mask_row is not None and rounded is not None:
+                    rounded[int(pending[future])] = mask_row
                 del pending[future]
