@@ -294,8 +294,8 @@ for _spec in [
                    "search": Option("bool", True, "improve the SparseSwaps mask by lns, largest row gaps first"),
                    "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True),
                    "device": DEVICE},
-               doc="best mask found (SparseSwaps, then lns) and the strongest certified bound per row: FW saddle, "
-                   "diagonal Shor SDP, DNN relaxation (ADMM or ascent); info says which won per row"),
+               doc="best mask found (SparseSwaps, the relaxations' rounded points, lns) and the strongest certified bound "
+                   "per row: FW saddle, diagonal Shor SDP, DNN relaxation (ADMM or ascent); info says which won per row"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
                doc="the faster exact method for the pattern and objective"),
 ]:
