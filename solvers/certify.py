@@ -14,8 +14,11 @@ keeps the best of the bounds computed for it (each is valid on its own):
 4. ``dnn-ascent``: on wider rows the same relaxation by ascent over its multipliers (E >= 0 and the cardinality
    products; ``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` (20) a row). On the
    256-wide slices 20 steps left a median 2.2 % gap to the proven optima where Shor left 3.7 % (2:4: 2.0 %, Shor 5.3 %).
-The mask: SparseSwaps (from Wanda), then ``lns`` steered by the row bounds (the rows with the largest gaps first);
-lns never returns a worse mask than its start, so the mask is at least SparseSwaps' quality.
+The mask: SparseSwaps (from Wanda); then every Shor or DNN-ascent row's primal point (the pruned fractions) rounded
+to the pattern and swapped to a 1-swap local optimum (``sdp.rounding``), kept where it beats the row's mask (session
+28: on o_proj rows SparseSwaps' local optimum from Wanda was 17-34 % above this, on k/q_proj 0-5 %); then ``lns``
+steered by the row bounds (the rows with the largest gaps first); lns never returns a worse mask than its start, so
+the mask is at least SparseSwaps' quality.
 
 Time split of ``time_limit`` T (each phase ends at its share of T counted from the start, so a phase that ends early
 passes its time on): start mask 0.1 T, cheap bounds (the saddle's rounds, ``saddle_rounds``) to 0.2 T, Shor rows to
