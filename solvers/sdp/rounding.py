@@ -9,7 +9,7 @@ Session 28, full SmolLM2 layer-3 rows (576 wide), the Shor point at tolerance 1e
 mask over SparseSwaps' (from Wanda): o_proj per-row 50 % 0.66-0.83 on 7 rows (rounding alone 0.86-3.35), o_proj 2:4
 0.88-0.97, q_proj per-row 0.95-1.004, k_proj per-row 0.98-0.99, gate_proj 2:4 0.96-1.00. SparseSwaps' local optimum
 from Wanda is far from the best on o_proj: there the relaxation's point starts the swaps in a better basin. A row
-keeps whichever mask has the lower error (certify).
+keeps whichever mask has the lower error (certify). Scripts: ``results/certify-bench/rounded-masks``.
 """
 from __future__ import annotations
 
