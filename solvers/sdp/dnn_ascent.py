@@ -80,6 +80,7 @@ import numpy as np
 
 from ..core.problem import is_real_number
 from .primal_dual import row_sdp_bound_ipm
+from .rounding import pruned_by_fractions
 from .shor import RowSDP, checked_row_problem, group_matrix
 
 STEP_TOLERANCE = 1e-1  # relative stopping gap of each ascent step's Shor solve after the first (module docstring)
@@ -124,9 +125,7 @@ def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, 
     """e^T Q e of the point's largest p_g pruned fractions per group (a feasible mask: an upper bound)."""
     if point is None:
         return math.inf
-    e = np.zeros(len(Q))
-    for members, p in zip(groups, counts):
-        e[members[np.argsort(-point[members], kind="stable")[: int(p)]]] = 1.0
+    e = pruned_by_fractions(point, groups, counts).astype(np.float64)
     return float(e @ Q @ e)
 
 

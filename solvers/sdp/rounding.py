@@ -23,6 +23,16 @@ from ..heuristics.sparseswaps import swap_rows
 SWAP_ITERATIONS = 100_000  # swaps of the polish at most (it stops at a local optimum long before)
 
 
+def pruned_by_fractions(fractions: np.ndarray, groups, counts) -> np.ndarray:
+    """The pruned indicator (bool) that prunes the ``counts[g]`` largest ``fractions`` of each group (index arrays;
+    ties to the lower index): the plain rounding of a relaxation's point."""
+    pruned = np.zeros(len(fractions), dtype=bool)
+    for members, p in zip(groups, counts):
+        members = np.asarray(members)
+        pruned[members[np.argsort(-fractions[members], kind="stable")[: int(p)]]] = True
+    return pruned
+
+
 def rounded_mask_row(w: np.ndarray, H: np.ndarray, fractions: np.ndarray, col_groups: np.ndarray, keep: int,
                      deadline: float = math.inf) -> tuple[np.ndarray, float]:
     """(mask row, its error (w o e)^T H (w o e)): the ``fractions`` (pruned, one per weight of the row ``w``) rounded
@@ -32,9 +42,7 @@ def rounded_mask_row(w: np.ndarray, H: np.ndarray, fractions: np.ndarray, col_gr
     col_groups = np.atleast_2d(np.asarray(col_groups))
     if fractions.shape != w.shape or not np.all(np.isfinite(fractions)):
         raise ValueError(f"fractions must be a finite vector of the row's length {len(w)}")
-    mask = np.ones(len(w), dtype=bool)
-    for members in col_groups:
-        mask[members[np.argsort(-fractions[members], kind="stable")[: len(members) - keep]]] = False
+    mask = ~pruned_by_fractions(fractions, col_groups, [len(members) - keep for members in col_groups])
     polished, _, _ = swap_rows(w[None, :], H, mask[None, :], col_groups, keep, deadline, SWAP_ITERATIONS)
     row = np.asarray(polished, dtype=bool).reshape(-1)
     return row, float(mask_error_rows(w[None, :], H, row[None, :])[0])
