@@ -121,10 +121,28 @@ def test_max_step_is_the_distance_to_the_boundary(n, monkeypatch):
     D = (D + D.T) / 2
     lower = np.linalg.cholesky(P)
     t = max_step(lower, D, 1e6)
-    assert np.linalg.eigvalsh(P + 0.999 * t * D)[0] > 0 > np.linalg.eigvalsh(P + 1.001 * t * D)[0]
     monkeypatch.setattr(row_sdp_ipm, "LANCZOS_MIN_N", 10**9)
-    assert max_step(lower, D, 1e6) == pytest.approx(t, rel=1e-6)
+    exact = max_step(lower, D, 1e6)  # from the dense eigenvalue
+    assert np.linalg.eigvalsh(P + 0.999 * exact * D)[0] > 0 > np.linalg.eigvalsh(P + 1.001 * exact * D)[0]
+    # Lanczos' Ritz value is at most the top eigenvalue: its step is at least the exact one, within the tolerance,
+    # so the method's step (STEP_FRACTION of a grid point below it) stays inside the cone
+    assert exact * (1 - 1e-9) <= t <= exact * (1 + row_sdp_ipm.LANCZOS_TOLERANCE)
+    assert t * row_sdp_ipm.STEP_FRACTION < exact
     assert max_step(lower, D @ D, 5.0) == 5.0  # a PSD direction: only the cap binds
+
+
+def test_single_precision_directions_keep_the_bound(monkeypatch):
+    """From ``SINGLE_GEMM_MIN_N`` the directions' n^3 products run in float32; the bound (from y's float64 test)
+    stays below brute force and within the stopping tolerance of the all-float64 run's."""
+    Q = _row_q(10, 7)
+    optimum = _brute_force(Q, [np.arange(10)], [5])
+    monkeypatch.setattr(row_sdp_ipm, "SINGLE_GEMM_MIN_N", 0)
+    single = row_sdp_bound_ipm(Q, 5, tolerance=1e-6)
+    monkeypatch.setattr(row_sdp_ipm, "SINGLE_GEMM_MIN_N", 10**9)
+    double = row_sdp_bound_ipm(Q, 5, tolerance=1e-6)
+    assert single.bound <= optimum * (1 + 1e-9) and single.bound == pytest.approx(double.bound, rel=1e-5)
+    Z = _matrix(Q, group_matrix(10, None), np.concatenate(([single.gamma], single.rho, single.s)))
+    assert np.linalg.eigvalsh(Z)[0] >= -1e-9 * np.abs(Q).max()
 
 
 def test_steps_past_the_boundary_are_halved_back(monkeypatch):

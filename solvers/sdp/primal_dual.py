@@ -72,7 +72,10 @@ from .shor import (
 PRIMAL_RESIDUAL = 1e-3  # max |b - A(X)| (entries of X are O(1)) below which <X, Z> is trusted as the gap
 STEP_FRACTION = 0.95  # of the way to the boundary of the PSD cone
 STALL_ITERATIONS = 3  # stop when the bound rose by < tolerance / 10 (relative) over this many iterations
-LANCZOS_TOLERANCE = 1e-4  # relative accuracy of the extreme eigenvalue behind a step length
+LANCZOS_TOLERANCE = 1e-2  # relative accuracy of the extreme eigenvalue behind a step length: the step taken is 0.95
+#   of a grid point below it (``STEP_FRACTION``), and one past the boundary is halved back at the next iteration
+LANCZOS_NCV = 10  # Lanczos basis size; with LANCZOS_TOLERANCE 40 % fewer products than ARPACK's default (20) at 1e-4,
+#   the same iterations and bounds (full up_proj rows, session 29)
 LANCZOS_MIN_N = 100  # below this size the eigenvalue comes from the dense matrix
 TRIAL_STEP_MAX_N = 256  # below this size a step length is the first grid point passing a Cholesky test (no eigenvalue):
 # at these sizes a test costs ~n^3 / 3 flops plus call overhead and the grid needs few, while the eigenvalue cost
@@ -85,6 +88,9 @@ WARM_GAMMA_MARGIN = 1e-2  # a warm gamma this far (relative) below its largest v
 WARM_RESIDUAL = 2.0  # a warm run goes on past the tolerance while its primal residual is larger, and one that stalls
 #   with a larger residual is redone cold (jammed starts: 60-200;
 #   kept runs 5e-3-0.3 at n = 576, up to ~1 at n = 1536, where 0.5 dropped 3 of 9 down_proj steps, each ~5 s lost)
+SINGLE_GEMM_MIN_N = 256  # from this size the two n^3 products of an iteration (X A^T(dy) times Z^-1) run in float32:
+#   directions only (every iterate is tested in float64 and the bound comes from y's float64 Cholesky test); full
+#   SmolLM2 rows: 0.83-0.87x the time, bounds within 1e-4 (relative) of the float64 run's (session 29)
 WARM_MAX_ITERATIONS = 25  # a warm run that needs more is redone cold (warm runs took 5-13 on full rows)
 
 
@@ -108,9 +114,19 @@ def schur_matrix(X: np.ndarray, G: np.ndarray, C: np.ndarray) -> np.ndarray:
     M[r, r] = 0.25 * (CxCg + CxCg.T + g00 * (C.T @ XbC) + x00 * (C.T @ GbC))
     M[r, s] = (0.5 * (XbC.T * g[None, :] + GbC.T * x[None, :]) - 0.25 * (Cx[:, None] * g + Cg[:, None] * x)
                - 0.25 * (g00 * XbC.T + x00 * GbC.T))
-    xg = x[:, None] * g
-    M[s, s] = (0.25 * (xg + xg.T + g00 * Xb + x00 * Gb)
-               - 0.5 * (Xb * (g[:, None] + g[None, :]) + Gb * (x[:, None] + x[None, :])) + Xb * Gb)
+    # M_ss = Xb * (Gb + a_i + a_j) + Gb * (b_i + b_j) + (x_i g_j + g_i x_j) / 4, a = g00 / 8 - g / 2,
+    # b = x00 / 8 - x / 2: in place (the n^2 passes over memory are this function's cost at n >= 576)
+    a, b_ = 0.125 * g00 - 0.5 * g, 0.125 * x00 - 0.5 * x
+    out = M[s, s]
+    np.add(Gb, a[:, None], out=out)
+    out += a[None, :]
+    out *= Xb
+    term = np.add(b_[:, None], b_[None, :])
+    term *= Gb
+    out += term
+    np.multiply(x[:, None], 0.25 * g, out=term)
+    out += term
+    out += term.T
     M[1:, 0] = M[0, 1:]
     M[s, r] = M[r, s].T
     return M
@@ -153,10 +169,10 @@ def max_step(lower: np.ndarray, direction: np.ndarray, cap: float) -> float | No
         def product(v: np.ndarray) -> np.ndarray:
             return -lapack.dtrtrs(lower, direction @ lapack.dtrtrs(lower, v, lower=1, trans=1)[0], lower=1)[0]
 
-        start = np.random.default_rng(0).standard_normal(n)
+        v0 = np.random.default_rng(0).standard_normal(n)
         try:
-            top = float(eigsh(LinearOperator((n, n), matvec=product, dtype=np.float64), k=1, which="LA", v0=start,
-                              tol=LANCZOS_TOLERANCE, return_eigenvectors=False)[0])
+            top = float(eigsh(LinearOperator((n, n), matvec=product, dtype=np.float64), k=1, which="LA", v0=v0,
+                                    tol=LANCZOS_TOLERANCE, ncv=LANCZOS_NCV, return_eigenvectors=False)[0])
         except ArpackNoConvergence:
             return None
     return cap if top * cap <= 1.0 else 1.0 / top
@@ -332,7 +348,8 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
         # predictor (sigma = 0): M dy = b, dX = -X + X A^T(dy) G
         dy_p = solve(b)
         XD_p = times_dual_step(X, dy_p, C)
-        dX_p = XD_p @ G - X
+        G32 = G.astype(np.float32) if n >= SINGLE_GEMM_MIN_N else None
+        dX_p = _times(XD_p, G, G32) - X
         dX_p = (dX_p + dX_p.T) / 2.0
         dZ_p = dual_matrix(Qn, C, y + dy_p, q2) - Z  # = -A^T(dy_p)
         t_primal = _step(X_factor, X, dX_p, min(1.0, 2.0 * guess[0]), 0.5)
@@ -343,7 +360,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
         # corrector: R = dX_p dZ_p = -dX_p A^T(dy_p)
         R = -times_dual_step(dX_p, dy_p, C)
         dy = solve(b - sigma * mu * AG + product_constraint_values(R, G, C))
-        dX = sigma * mu * G - X + (times_dual_step(X, dy, C) - R) @ G
+        dX = sigma * mu * G - X + _times(times_dual_step(X, dy, C) - R, G, G32)
         dX = (dX + dX.T) / 2.0
         dZ = dual_matrix(Qn, C, y + dy, q2) - Z
         previous = (X, y)
@@ -359,6 +376,13 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
     tau = 1.0 / mu if mu > 0.0 else 1.0  # the barrier weight whose central-path gap (n+1) / tau is <X, Z>
     return RowSDP(float(b @ y) * scale, y[1 + groups:] * scale, y[1:1 + groups] * scale, float(y[0]) * scale,
                   gap * scale, iterations, tau, X=X, primal=_primal_point(X), warm=warm is not None)
+
+
+def _times(A: np.ndarray, G: np.ndarray, G32: np.ndarray | None) -> np.ndarray:
+    """A @ G, in single precision when ``G32`` (G as float32) is given."""
+    if G32 is None:
+        return A @ G
+    return (A.astype(np.float32) @ G32).astype(np.float64)
 
 
 def _primal_point(X: np.ndarray) -> np.ndarray | None:
