@@ -18,7 +18,9 @@ mu = <X, Z> / (n+1):
 where the predictor has sigma = 0, R = 0 and the corrector sigma = (mu_aff / mu)^3, R = dX_p dZ_p.
 A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction
 costs one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky
-factor and inverse, X's factor and M's. Step lengths: the largest step to the cone's boundary from one extreme
+factor and inverse, X's factor and M's. From ``SINGLE_GEMM_MIN_N`` those two products run in float32: they only
+shape the directions, while every iterate's definiteness is tested in float64 and the bound comes from y alone
+(``shor.best_gamma``'s float64 factor), so precision there costs at most an iteration, never validity. Step lengths: the largest step to the cone's boundary from one extreme
 eigenvalue by Lanczos (``max_step``, O(n^2) per product; trial Cholesky tests had cost ~11 n^3 / 3 per
 iteration), then the first point of a geometric grid below it, 0.95 of the way (without the corrector, fixed or
 step-driven sigma, the bound was still 0.05-700% off after 60 iterations).
