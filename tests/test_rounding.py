@@ -56,13 +56,16 @@ def test_a_rounded_mask_is_feasible_exact_and_not_below_the_optimum(case, scale)
         assert error == pytest.approx(optimum, rel=1e-9)
 
 
-def test_layer_rows_give_their_rounded_masks_in_one_process_and_in_a_pool():
+def test_layer_rows_give_their_rounded_masks_in_one_process_in_a_pool_and_on_a_device():
     W, H = synthetic_layer(6, 40, seed=3)
+    pytest.importorskip("torch")
     for pattern, sparsity in (("per-row", 0.5), ("2:4", None)):
         problem = make_problem(W, H, sparsity=sparsity, pattern=pattern)
-        for relaxation, workers in (("shor", 1), ("shor", 2), ("dnn-ascent", 1)):
+        for relaxation, workers, device in (("shor", 1, None), ("shor", 2, None), ("dnn-ascent", 1, None),
+                                            ("shor", 1, "cpu-torch")):
             bounds, info = layer_row_bounds(W, H, problem.pattern, relaxation=relaxation, workers=workers,
-                                            max_iterations=4 if relaxation == "dnn-ascent" else None, rounding=True)
+                                            max_iterations=4 if relaxation == "dnn-ascent" else None, rounding=True,
+                                            device=device)
             assert sorted(info["rounded"]) == list(range(6))
             masks = np.stack([info["rounded"][i][0] for i in range(6)])
             check_mask(masks, problem.pattern)  # feasible for the pattern

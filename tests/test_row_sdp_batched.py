@@ -29,12 +29,13 @@ def test_batched_bounds_are_the_numpy_solvers(device, pattern):
     groups = list(problem.pattern.row_groups())
     counts = [problem.pattern.prune] * len(groups)
     rows = [6, 0, 3, 2, 5]
-    expected = [row_sdp_bound_ipm(W[i][:, None] * H * W[i][None, :], counts, groups, tolerance=1e-4).bound
-                for i in rows]
+    solved = [row_sdp_bound_ipm(W[i][:, None] * H * W[i][None, :], counts, groups, tolerance=1e-4) for i in rows]
+    expected = [result.bound for result in solved]
     for stack in (2, 5):
-        bounds, iterations = row_sdp_bounds_batched(W, H, rows, counts, groups, device=_device(device),
-                                                    tolerance=1e-4, batch_rows=stack)
+        bounds, iterations, points = row_sdp_bounds_batched(W, H, rows, counts, groups, device=_device(device),
+                                                            tolerance=1e-4, batch_rows=stack, points=True)
         np.testing.assert_allclose(bounds, expected, rtol=1e-7)
+        np.testing.assert_allclose(points, [result.primal for result in solved], atol=1e-6)  # the primal points too
         assert iterations > 0
     mask = solve_layer(W, H, 0.5, pattern, "sparseswaps").mask
     assert np.all(bounds <= mask_error_rows(W, H, mask)[rows] * (1 + 1e-9))

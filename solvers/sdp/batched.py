@@ -29,11 +29,12 @@ MATRICES_PER_ROW = 24  # (n+1)^2 doubles per row of the stack, for the batch siz
 
 def row_sdp_bounds_batched(W: np.ndarray, H: np.ndarray, rows, prune_counts, groups=None, *, device: str = "cuda",
                            tolerance: float = 1e-2, max_iterations: int = 60, deadline: float = math.inf,
-                           batch_rows: int | None = None) -> tuple[np.ndarray, int]:
+                           batch_rows: int | None = None, points: bool = False):
     """(bounds of ``rows`` in W's row order given, total iterations): each the row's diagonal Shor SDP bound
     (a valid lower bound on its mask error under the groups' prune counts), NaN for rows not started before
     ``deadline`` (``time.monotonic``). ``device``: "cuda", "cuda:N", or "cpu-torch" (also None / "cpu": torch on
-    the CPU)."""
+    the CPU). ``points``: also return, third, the rows' primal points (len(rows) x n: the pruned fractions
+    x / X_00 of each row's last iterate, clipped to [0, 1], as ``primal_dual``'s ``primal``; NaN rows where none)."""
     check_device(device)
     W, H, rows = np.asarray(W, dtype=np.float64), np.asarray(H, dtype=np.float64), np.asarray(rows, dtype=int)
     n = W.shape[1] if W.ndim == 2 else 0
@@ -53,6 +54,7 @@ def row_sdp_bounds_batched(W: np.ndarray, H: np.ndarray, rows, prune_counts, gro
     if batch_rows is None:
         batch_rows = _batch_rows(torch, torch_device, n)
     bounds, iterations = np.full(len(rows), np.nan), 0
+    fractions = np.full((len(rows), n), np.nan)
     for start in range(0, len(rows), batch_rows):
         if time.monotonic() > deadline:
             break
@@ -65,10 +67,12 @@ def row_sdp_bounds_batched(W: np.ndarray, H: np.ndarray, rows, prune_counts, gro
             bounds[start:start + len(chunk)][~usable] = 0.0
         if usable.any():
             idx = np.flatnonzero(usable)
-            out, used = _solve(torch, Q[idx] / scale[idx, None, None], C, p, tolerance, max_iterations, deadline)
+            out, used, point = _solve(torch, Q[idx] / scale[idx, None, None], C, p, tolerance, max_iterations,
+                                      deadline)
             bounds[start + idx] = out * scale[idx].cpu().numpy()
+            fractions[start + idx] = point
             iterations += used
-    return bounds, iterations
+    return (bounds, iterations, fractions) if points else (bounds, iterations)
 
 
 def _batch_rows(torch, device, n: int) -> int:
@@ -79,8 +83,9 @@ def _batch_rows(torch, device, n: int) -> int:
     return max(1, int(free / 3 / (MATRICES_PER_ROW * 8 * (n + 1) ** 2)))
 
 
-def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.ndarray, int]:
-    """Bounds (in Qn's units) of a stack of scaled rows Qn (B x n x n) and the iterations summed over rows."""
+def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.ndarray, int, np.ndarray]:
+    """Bounds (in Qn's units) of a stack of scaled rows Qn (B x n x n), the iterations summed over rows and the
+    rows' primal points (B x n, ``row_sdp_bounds_batched``)."""
     B, n = Qn.shape[0], Qn.shape[1]
     g, size = C.shape[1], n + 1
     b = torch.cat((torch.ones(1, dtype=Qn.dtype, device=Qn.device), p, Qn.new_zeros(n)))
@@ -95,7 +100,7 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
     feasible_y = y.clone()
     guess = Qn.new_full((B, 2), 0.5)
     history: list = []  # per iteration: the bounds of the rows in the stack (rows that leave are dropped from all)
-    bounds, total = np.full(B, np.nan), 0
+    bounds, total, fractions = np.full(B, np.nan), 0, np.full((B, n), np.nan)
     for iteration in range(1, max_iterations + 1):
         Z_factor, z_info = torch.linalg.cholesky_ex(Z)
         X_info = torch.linalg.cholesky_ex(X)[1]
@@ -121,6 +126,7 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
         done[live] |= m_info != 0  # numerically singular Schur matrix: keep the bound reached
         if done.any():
             _finish(torch, Qn[done], C, p, y[done], ids[done], bounds)
+            _points(torch, X[done], ids[done], fractions)
             keep = ~done
             if not keep.any():
                 break
@@ -147,7 +153,14 @@ def _solve(torch, Qn, C, p, tolerance, max_iterations, deadline) -> tuple[np.nda
         X = X + (STEP_FRACTION * _grid_step(torch, X, dX, first, 0.8))[:, None, None] * dX
         y = y + (STEP_FRACTION * _grid_step(torch, Z, dZ, first, 0.8))[:, None] * dy
         Z = _matrix(Qn, C, y)
-    return bounds, total
+    return bounds, total, fractions
+
+
+def _points(torch, X, ids, fractions) -> None:
+    """Write the primal points x / X_00 (clipped to [0, 1]; NaN where X_00 <= 0) into fractions[ids]."""
+    x00 = X[:, 0, :1]
+    point = torch.where(x00 > 0, torch.clamp(X[:, 1:, 0] / x00.clamp_min(1e-300), 0.0, 1.0), torch.nan)
+    fractions[ids.cpu().numpy()] = point.cpu().numpy()
 
 
 def _finish(torch, Qn, C, p, y, ids, bounds) -> None:

@@ -39,7 +39,7 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only);
     "dnn-ascent": the same relaxation by ascent over its multipliers (``solvers.sdp.dnn_ascent``, at most
     ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
-    ``rounding`` (Shor and DNN-ascent rows on the CPU): each row's relaxation point is also rounded to a mask row and
+    ``rounding`` (Shor and DNN-ascent rows; on a device the rows' points are rounded on the CPU after the stacks): each row's relaxation point is also rounded to a mask row and
     swapped to a local optimum (``sdp.rounding``); ``info["rounded"]`` maps each such row to (mask row, its error).
     """
     if relaxation not in RELAXATIONS:
@@ -67,8 +67,14 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     if device not in (None, "cpu"):
         from .batched import row_sdp_bounds_batched  # (it checks the device name)
 
-        bounds[rows], steps = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device, tolerance=tolerance,
-                                                     deadline=deadline)
+        bounds[rows], steps, points = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device,
+                                                             tolerance=tolerance, deadline=deadline, points=True)
+        if job["rounding"]:  # on the CPU, in row order, while time is left
+            for i, fractions in zip(rows, points):
+                if time.monotonic() >= deadline:
+                    break
+                if not np.isnan(fractions).any():
+                    rounded[int(i)] = _rounded(job | {"H": H}, W[i], fractions, deadline)
     elif workers == 1:
         steps, local = 0, job | {"H": H}
         for i in rows:
