@@ -127,18 +127,22 @@ def test_max_step_is_the_distance_to_the_boundary(n, monkeypatch):
     # Lanczos' Ritz value is at most the top eigenvalue: its step is at least the exact one, within the tolerance,
     # so the method's step (STEP_FRACTION of a grid point below it) stays inside the cone
     assert exact * (1 - 1e-9) <= t <= exact * (1 + row_sdp_ipm.LANCZOS_TOLERANCE)
-    assert t * row_sdp_ipm.STEP_FRACTION < exact
     assert max_step(lower, D @ D, 5.0) == 5.0  # a PSD direction: only the cap binds
+    monkeypatch.setattr(row_sdp_ipm, "LANCZOS_MIN_N", 0)
+    monkeypatch.setattr(row_sdp_ipm, "FULL_ROW_MIN_N", 0)  # the full rows' looser eigenvalue
+    loose = max_step(lower, D, 1e6)
+    assert exact * (1 - 1e-9) <= loose <= exact * (1 + row_sdp_ipm.FULL_ROW_LANCZOS[0])
+    assert loose * row_sdp_ipm.STEP_FRACTION < exact
 
 
 def test_single_precision_directions_keep_the_bound(monkeypatch):
-    """From ``SINGLE_GEMM_MIN_N`` the directions' n^3 products run in float32; the bound (from y's float64 test)
-    stays below brute force and within the stopping tolerance of the all-float64 run's."""
+    """On full rows (``FULL_ROW_MIN_N``) the directions' n^3 products run in float32; the bound (from y's float64
+    test) stays below brute force and within the stopping tolerance of the all-float64 run's."""
     Q = _row_q(10, 7)
     optimum = _brute_force(Q, [np.arange(10)], [5])
-    monkeypatch.setattr(row_sdp_ipm, "SINGLE_GEMM_MIN_N", 0)
+    monkeypatch.setattr(row_sdp_ipm, "FULL_ROW_MIN_N", 0)
     single = row_sdp_bound_ipm(Q, 5, tolerance=1e-6)
-    monkeypatch.setattr(row_sdp_ipm, "SINGLE_GEMM_MIN_N", 10**9)
+    monkeypatch.setattr(row_sdp_ipm, "FULL_ROW_MIN_N", 10**9)
     double = row_sdp_bound_ipm(Q, 5, tolerance=1e-6)
     assert single.bound <= optimum * (1 + 1e-9) and single.bound == pytest.approx(double.bound, rel=1e-5)
     Z = _matrix(Q, group_matrix(10, None), np.concatenate(([single.gamma], single.rho, single.s)))

@@ -18,8 +18,8 @@ mu = <X, Z> / (n+1):
 where the predictor has sigma = 0, R = 0 and the corrector sigma = (mu_aff / mu)^3, R = dX_p dZ_p.
 A^T(dy) is a diagonal plus a border (first row and column), so X A^T(dy) is O(n^2) and each direction
 costs one n^3 product with G (two per iteration; A(R G) is read off in O(n^2)), besides Z's Cholesky
-factor and inverse, X's factor and M's. From ``SINGLE_GEMM_MIN_N`` those two products run in float32: they only
-shape the directions, while every iterate's definiteness is tested in float64 and the bound comes from y alone
+factor and inverse, X's factor and M's. On full rows (``FULL_ROW_MIN_N``) those two products run in float32: they
+only shape the directions, while every iterate's definiteness is tested in float64 and the bound comes from y alone
 (``shor.best_gamma``'s float64 factor), so precision there costs at most an iteration, never validity. Step lengths: the largest step to the cone's boundary from one extreme
 eigenvalue by Lanczos (``max_step``, O(n^2) per product; trial Cholesky tests had cost ~11 n^3 / 3 per
 iteration), then the first point of a geometric grid below it, 0.95 of the way (without the corrector, fixed or
@@ -74,10 +74,17 @@ from .shor import (
 PRIMAL_RESIDUAL = 1e-3  # max |b - A(X)| (entries of X are O(1)) below which <X, Z> is trusted as the gap
 STEP_FRACTION = 0.95  # of the way to the boundary of the PSD cone
 STALL_ITERATIONS = 3  # stop when the bound rose by < tolerance / 10 (relative) over this many iterations
-LANCZOS_TOLERANCE = 1e-2  # relative accuracy of the extreme eigenvalue behind a step length: the step taken is 0.95
-#   of a grid point below it (``STEP_FRACTION``), and one past the boundary is halved back at the next iteration
-LANCZOS_NCV = 10  # Lanczos basis size; with LANCZOS_TOLERANCE 40 % fewer products than ARPACK's default (20) at 1e-4,
-#   the same iterations and bounds (full up_proj rows, session 29)
+LANCZOS_TOLERANCE = 1e-4  # relative accuracy of the extreme eigenvalue behind a step length
+LANCZOS_NCV = 20  # Lanczos basis size (ARPACK's default for one eigenvalue)
+FULL_ROW_MIN_N = 512  # from this width (full model rows; fw-bnb's slices are at most 256 wide and keep the arithmetic
+#   they were measured with) the two n^3 products of an iteration (X A^T(dy) times Z^-1) run in float32 and the
+#   step-length eigenvalue is looser (FULL_ROW_LANCZOS). Float32 only shapes the directions: every iterate is tested in
+#   float64 and the bound comes from y's float64 Cholesky test. A loose eigenvalue overestimates the largest step by
+#   at most its tolerance; the step taken is 0.95 of a grid point below it (``STEP_FRACTION``), and one past the
+#   boundary is halved back at the next iteration. Session 29, full SmolLM2 rows at 1e-2, alternating: up_proj 0.56-0.84x
+#   the time, down_proj 0.64-0.81x, bounds within 1e-4 (relative); float32 alone 0.83-0.87x, the Lanczos settings 40 %
+#   fewer products at the same iterations and bounds
+FULL_ROW_LANCZOS = (1e-2, 10)  # (tolerance, basis size) of the step-length eigenvalue from FULL_ROW_MIN_N
 LANCZOS_MIN_N = 100  # below this size the eigenvalue comes from the dense matrix
 TRIAL_STEP_MAX_N = 256  # below this size a step length is the first grid point passing a Cholesky test (no eigenvalue):
 # at these sizes a test costs ~n^3 / 3 flops plus call overhead and the grid needs few, while the eigenvalue cost
@@ -90,9 +97,6 @@ WARM_GAMMA_MARGIN = 1e-2  # a warm gamma this far (relative) below its largest v
 WARM_RESIDUAL = 2.0  # a warm run goes on past the tolerance while its primal residual is larger, and one that stalls
 #   with a larger residual is redone cold (jammed starts: 60-200;
 #   kept runs 5e-3-0.3 at n = 576, up to ~1 at n = 1536, where 0.5 dropped 3 of 9 down_proj steps, each ~5 s lost)
-SINGLE_GEMM_MIN_N = 256  # from this size the two n^3 products of an iteration (X A^T(dy) times Z^-1) run in float32:
-#   directions only (every iterate is tested in float64 and the bound comes from y's float64 Cholesky test); full
-#   SmolLM2 rows: 0.83-0.87x the time, bounds within 1e-4 (relative) of the float64 run's (session 29)
 WARM_MAX_ITERATIONS = 25  # a warm run that needs more is redone cold (warm runs took 5-13 on full rows)
 
 
@@ -172,9 +176,10 @@ def max_step(lower: np.ndarray, direction: np.ndarray, cap: float) -> float | No
             return -lapack.dtrtrs(lower, direction @ lapack.dtrtrs(lower, v, lower=1, trans=1)[0], lower=1)[0]
 
         v0 = np.random.default_rng(0).standard_normal(n)
+        tolerance, ncv = FULL_ROW_LANCZOS if n - 1 >= FULL_ROW_MIN_N else (LANCZOS_TOLERANCE, LANCZOS_NCV)
         try:
             top = float(eigsh(LinearOperator((n, n), matvec=product, dtype=np.float64), k=1, which="LA", v0=v0,
-                                    tol=LANCZOS_TOLERANCE, ncv=LANCZOS_NCV, return_eigenvectors=False)[0])
+                                    tol=tolerance, ncv=ncv, return_eigenvectors=False)[0])
         except ArpackNoConvergence:
             return None
     return cap if top * cap <= 1.0 else 1.0 / top
@@ -350,7 +355,7 @@ def _solve(Q, C, p, q2, scale, tolerance, max_iterations, deadline, cutoff=math.
         # predictor (sigma = 0): M dy = b, dX = -X + X A^T(dy) G
         dy_p = solve(b)
         XD_p = times_dual_step(X, dy_p, C)
-        G32 = G.astype(np.float32) if n >= SINGLE_GEMM_MIN_N else None
+        G32 = G.astype(np.float32) if n >= FULL_ROW_MIN_N else None
         dX_p = _times(XD_p, G, G32) - X
         dX_p = (dX_p + dX_p.T) / 2.0
         dZ_p = dual_matrix(Qn, C, y + dy_p, q2) - Z  # = -A^T(dy_p)
