@@ -60,7 +60,7 @@ INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations"
                 "bandit", "work", "enumerated", "dnn_solver", "dnn_rows", "rounded_rows")  # fw-bnb, lns: the bandit policy that ran; lns deterministic: its work
 INFO_STRUCTURED = ("trace", "work_trace", "neighbourhoods", "bandit_weights",  # lns: improvement trace, yields per neighbourhood
                    "bound_wins", "rows_reached", "phase_seconds", "row_bound_source", "row_bounds",
-                   "rounds")  # certify: per-row bounds
+                   "rounds", "ascent_rounds_by_steps")  # certify: per-row bounds
 
 
 @functools.lru_cache(maxsize=4)

@@ -29,7 +29,10 @@ the module's gap from 44.6 % to 20.2 % in about a minute, where one Shor row tak
 lns and the DNN rows share
 the rest to T in rounds, each next round to whichever lowered the certified gap (error - bound, summed) faster per
 second in its own last round (greedy on measured rates): a DNN round is the next ``ROUND_ROWS`` rows per worker,
-largest gaps first; an lns round lasts as long as the last DNN round. Where the mask is far from optimal (o_proj)
+largest gaps first; an lns round lasts as long as the last DNN round. An ascent row gets ``ascent_steps`` steps while
+all the rows still waiting could get as many in the time left (at the last ascent round's seconds a step), else as
+many as fit, at least ``MIN_ASCENT_STEPS`` (``_fitted_steps``): on 1536-row modules an hour reaches a fraction of the
+rows, and a row's first steps lift its bound fastest. Where the mask is far from optimal (o_proj)
 lns wins the rounds; where SparseSwaps is already near optimal (k_proj, issue #23 slices) the bound does.
 On rows wider than ``dnn_max_n`` the rest first gives a Shor bound to the rows the Shor phase did not reach
 (a Shor row closes most of its row's gap in one solve; an ascent step closes far less).
@@ -41,7 +44,7 @@ rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``; "none": no relaxation reached
 the row in time, bound 0), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error, the phases' seconds and the rounds
-(``rounds``: saddle, lns, DNN).
+(``rounds``: saddle, lns, DNN), and the ascent rounds per number of steps a row (``ascent_rounds_by_steps``).
 """
 from __future__ import annotations
 
@@ -64,6 +67,11 @@ PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "rest": 1.0}  # cumulativ
 PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "rest": 1.0}
 ROUND_ROWS = 2  # DNN rows per worker in one round of the lns / DNN alternation
 SHOR_PROBE_ROWS = 2  # Shor rows per worker that measure the Shor rate the saddle's later rounds must beat
+MIN_ASCENT_STEPS = 5  # fewest ascent steps a row gets when the time left cannot give every row ``ascent_steps``: the
+#   first steps lift a row's bound fastest (full 576-wide rows, session 29, lift in units of the row's error per second
+#   after the Shor step: gate_proj 2:4 steps 2-5 0.011-0.016, 6-10 0.003-0.005, 11-20 0.0005-0.0007; up_proj per-row
+#   0.0035-0.006, 0.0044-0.0045, 0.0005-0.0015), so where the ascent cannot reach every row, more rows with fewer
+#   steps close more of the gap
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
 BOUND_KINDS = ("none", "cheap", "shor", "dnn", "dnn-ascent")  # none: no relaxation reached the row (bound 0)
@@ -132,10 +140,11 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
         if dnn:
             reached[dnn_kind] = int(_improve(problem, mask, errors, bounds, sources, dnn_kind, None, n_workers,
                                              dnn_rows, steps, rounded=rounded).sum())
-    else:
+    steps_used: dict = {}  # ascent rounds per number of steps a row (``_fitted_steps``)
+    if time_limit is not None:
         mask, errors = _alternate(problem, mask, errors, bounds, sources, dnn_kind if dnn else None,
                                   lambda: until("rest"), n_workers, dnn_rows, steps, search, seed, reached, rounds,
-                                  rounded)
+                                  rounded, steps_used)
     seconds["lns+dnn"] = time.perf_counter() - started - sum(seconds.values())
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
     bounds = np.minimum(bounds, errors)
@@ -144,7 +153,8 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             "bound_wins": {k: kinds.count(k) for k in BOUND_KINDS}, "rows_reached": reached,
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
-            "dnn_solver": dnn_kind if dnn else None, "rounds": rounds, "rounded_rows": int(rounded.sum())}
+            "dnn_solver": dnn_kind if dnn else None, "rounds": rounds, "rounded_rows": int(rounded.sum()),
+            "ascent_rounds_by_steps": {str(k): v for k, v in sorted(steps_used.items())}}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 
@@ -172,28 +182,38 @@ def _saddle_round(saddle, bounds: np.ndarray, sources: np.ndarray, left_seconds,
 
 def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
                kind: str | None, left_seconds, workers: int, max_rows: int | None, steps: int, search: bool, seed: int,
-               reached: dict, rounds: dict, rounded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               reached: dict, rounds: dict, rounded: np.ndarray | None = None,
+               steps_used: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """lns rounds and DNN rounds (``kind``; None: lns only) until ``left_seconds()`` runs out, each next round to the
     one with the higher last measured rate of certified-gap decrease (module docstring). ``errors``: the mask's row
-    errors. Raises ``bounds`` in place, counts solved rows in ``reached[kind]`` and rounds in ``rounds``; returns the
-    mask and its row errors."""
+    errors. Raises ``bounds`` in place, counts solved rows in ``reached[kind]``, rounds in ``rounds`` and the ascent
+    rounds per number of steps in ``steps_used`` (steps per row: ``_fitted_steps``); returns the mask and its row
+    errors."""
+    steps_used = {} if steps_used is None else steps_used
     rates = {"dnn": math.inf if kind else -math.inf, "lns": math.inf if search else -math.inf}  # untried first
     done = np.zeros(len(bounds), bool)  # rows that had their DNN solve
-    round_seconds = 1.0
+    round_seconds, row_step_seconds = 1.0, None  # the last DNN round's length; an ascent step's core-seconds a row
     gap = float(errors.sum() - bounds.sum())
     while left_seconds() > 0.0 and max(rates.values()) > -math.inf:
         which = "dnn" if rates["dnn"] >= rates["lns"] else "lns"
         started = time.perf_counter()
         if which == "dnn":
             left = None if max_rows is None else max_rows - int(done.sum())
+            waiting = int(np.sum(~done & (errors - bounds > 0.0))) if left is None else min(left, int(np.sum(~done)))
+            steps_now = steps if kind != "dnn-ascent" else _fitted_steps(steps, left_seconds() * workers, waiting,
+                                                                         row_step_seconds)
             solved = _improve(problem, mask, errors, bounds, sources, kind, left_seconds(), workers,
-                              ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps,
+                              ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps_now,
                               rows=~done, rounded=rounded)
             done |= solved
             reached[kind] += int(solved.sum())
             if not solved.any() or (max_rows is not None and done.sum() >= max_rows):
                 rates["dnn"] = -math.inf  # every row with a gap had its solve (or out of time)
             round_seconds = max(time.perf_counter() - started, 1e-3)
+            if kind == "dnn-ascent":
+                steps_used[steps_now] = steps_used.get(steps_now, 0) + 1
+                if solved.any():
+                    row_step_seconds = round_seconds * min(workers, int(solved.sum())) / (int(solved.sum()) * steps_now)
         else:  # as long as the last DNN round; all the rest when there is no DNN round to come
             length = min(round_seconds if rates["dnn"] > -math.inf else left_seconds(), left_seconds())
             mask = solve_lns(problem, time_limit=length, seed=seed + rounds["lns"], warm_start=mask,
@@ -208,6 +228,16 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
         elif rates[which] > -math.inf:
             rates[which] = gained / max(used, 1e-3)
     return mask, errors
+
+
+def _fitted_steps(steps: int, core_seconds: float, rows: int, row_step_seconds: float | None) -> int:
+    """Ascent steps for the next rows: ``steps`` while the ``rows`` still waiting could all get them in
+    ``core_seconds`` at ``row_step_seconds`` a step (None: not measured yet), else as many as fit, at least
+    ``MIN_ASCENT_STEPS`` (module docstring)."""
+    if row_step_seconds is None or rows <= 0:
+        return steps
+    fit = int(core_seconds / (rows * max(row_step_seconds, 1e-9)))
+    return max(min(steps, fit), min(steps, MIN_ASCENT_STEPS))
 
 
 def _improve(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,

@@ -182,8 +182,22 @@ def test_certify_shares_the_rest_in_rounds_of_lns_and_dnn_ascent():
     answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
     info = answer.info
     assert info["dnn_solver"] == "dnn-ascent" and info["rounds"]["dnn"] >= 1 and info["rows_reached"]["dnn-ascent"] >= 1
+    assert sum(info["ascent_rounds_by_steps"].values()) == info["rounds"]["dnn"]  # every ascent round's steps a row
     assert 0 < answer.lower_bound <= answer.objective <= info["start_mask_error"]
     assert answer.time_s <= 4.0 * 1.25 + 3.0
+
+
+def test_ascent_rows_get_fewer_steps_only_when_time_is_short():
+    """``_fitted_steps``: all ``ascent_steps`` while every waiting row can have them, else as many as fit, never fewer
+    than MIN_ASCENT_STEPS (nor more than asked)."""
+    from solvers.certify import MIN_ASCENT_STEPS, _fitted_steps
+
+    assert _fitted_steps(20, 100.0, 10, None) == 20  # not measured yet
+    assert _fitted_steps(20, 1000.0, 10, 0.5) == 20  # 10 rows x 20 steps x 0.5 s = 100 s fit
+    assert _fitted_steps(20, 60.0, 10, 0.5) == 12
+    assert _fitted_steps(20, 1.0, 1000, 0.5) == MIN_ASCENT_STEPS
+    assert _fitted_steps(3, 1.0, 1000, 0.5) == 3  # never more than asked
+    assert _fitted_steps(20, 60.0, 0, 0.5) == 20
 
 
 def test_certify_refuses_what_it_does_not_solve(tiny_layer):
