@@ -70,11 +70,12 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
         bounds[rows], steps, points = row_sdp_bounds_batched(W, H, rows, counts, groups, device=device,
                                                              tolerance=tolerance, deadline=deadline, points=True)
         if job["rounding"]:  # on the CPU, in row order, while time is left
+            local = job | {"H": H}
             for i, fractions in zip(rows, points):
                 if time.monotonic() >= deadline:
                     break
                 if not np.isnan(fractions).any():
-                    rounded[int(i)] = _rounded(job | {"H": H}, W[i], fractions, deadline)
+                    rounded[int(i)] = _rounded(local, W[i], fractions, deadline)
     elif workers == 1:
         steps, local = 0, job | {"H": H}
         for i in rows:

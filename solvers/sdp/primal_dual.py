@@ -179,7 +179,7 @@ def max_step(lower: np.ndarray, direction: np.ndarray, cap: float) -> float | No
         tolerance, ncv = FULL_ROW_LANCZOS if n - 1 >= FULL_ROW_MIN_N else (LANCZOS_TOLERANCE, LANCZOS_NCV)
         try:
             top = float(eigsh(LinearOperator((n, n), matvec=product, dtype=np.float64), k=1, which="LA", v0=v0,
-                                    tol=tolerance, ncv=ncv, return_eigenvectors=False)[0])
+                              tol=tolerance, ncv=ncv, return_eigenvectors=False)[0])
         except ArpackNoConvergence:
             return None
     return cap if top * cap <= 1.0 else 1.0 / top
