@@ -57,7 +57,8 @@ from .records import provenance, utc_now
 INFO_SCALARS = ("iterations", "nodes", "swaps", "local_optimum", "lp_iterations", "formulation", "scip_status",
                 "sdp_rows", "sdp_iterations", "cheap_bound", "sdp_bounds", "sdp_pruned", "sdp_fixed",
                 "start_mask_error", "settled_rows", "passes", "workers", "dnn", "rows_bound_above_error",
-                "bandit", "work", "enumerated", "dnn_solver", "dnn_rows", "rounded_rows")  # fw-bnb, lns: the bandit policy that ran; lns deterministic: its work
+                "bandit", "work", "enumerated", "dnn_solver", "dnn_rows", "rounded_rows",
+                "ascent_first_reused")  # fw-bnb, lns: the bandit policy that ran; lns deterministic: its work
 INFO_STRUCTURED = ("trace", "work_trace", "neighbourhoods", "bandit_weights",  # lns: improvement trace, yields per neighbourhood
                    "bound_wins", "rows_reached", "phase_seconds", "row_bound_source", "row_bounds",
                    "rounds", "ascent_rounds_by_steps")  # certify: per-row bounds

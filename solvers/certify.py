@@ -35,7 +35,8 @@ many as fit, at least ``MIN_ASCENT_STEPS`` (``_fitted_steps``): on 1536-row modu
 rows, and a row's first steps lift its bound fastest. Where the mask is far from optimal (o_proj)
 lns wins the rounds; where SparseSwaps is already near optimal (k_proj, issue #23 slices) the bound does.
 On rows wider than ``dnn_max_n`` the rest first gives a Shor bound to the rows the Shor phase did not reach
-(a Shor row closes most of its row's gap in one solve; an ascent step closes far less).
+(a Shor row closes most of its row's gap in one solve; an ascent step closes far less). An ascent row's first step
+is its Shor solve: the Shor phase keeps its solves (``sdp.kept_solves``, 1 GiB) and the ascent starts from them.
 With ``dnn=False`` the split leans to the bound as fw-sdp's does: cheap bounds to 0.25 T, Shor rows to 0.85 T, lns to
 T (on full SmolLM2 modules at 120 s the earlier split, Shor to 0.7 T after cheap bounds to 0.2 T and lns 0.3 T, left
 certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Shor row closes most of its row's gap).
@@ -44,7 +45,8 @@ rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``; "none": no relaxation reached
 the row in time, bound 0), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error, the phases' seconds and the rounds
-(``rounds``: saddle, lns, DNN), and the ascent rounds per number of steps a row (``ascent_rounds_by_steps``).
+(``rounds``: saddle, lns, DNN), the ascent rounds per number of steps a row (``ascent_rounds_by_steps``) and the ascent
+rows that started from their kept Shor solve (``ascent_first_reused``).
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ from .heuristics.lns.solve import solve_lns
 from .heuristics.warm_start import warm_start_for
 from .relaxation.certificate import nonnegative_bound, saddle_rounds
 from .sdp.dnn_ascent import STEPS
+from .sdp.kept_solves import KeptSolves
 from .sdp.layer import layer_row_bounds
 
 PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "rest": 1.0}  # cumulative shares of time_limit; rest: lns + DNN
@@ -115,22 +118,23 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
         cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("cheap"), rounds, errors)
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
     shor_rows = np.zeros(W.shape[0], bool)
+    kept = KeptSolves() if dnn and dnn_kind == "dnn-ascent" else None  # Shor solves for the ascent's first steps
     if time_limit is not None and cheap_rate is not None:  # more saddle rounds while they beat a Shor round
         if cheap_rate == math.inf:  # the cheap share ended before a round's FW run: its rate is unknown, finish it
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
         probe = time.perf_counter()
         gap = float(np.sum(errors - bounds))
         shor_rows |= _improve(problem, mask, errors, bounds, sources, "shor", until("shor"), n_workers,
-                              SHOR_PROBE_ROWS * n_workers, None, device, rounded=rounded)
+                              SHOR_PROBE_ROWS * n_workers, None, device, rounded=rounded, kept=kept)
         shor_rate = (gap - float(np.sum(errors - bounds))) / max(time.perf_counter() - probe, 1e-3)
         while cheap_rate is not None and cheap_rate > shor_rate and until("shor") > 0.0:
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
     shor_rows |= _improve(problem, mask, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device,
-                          rows=~shor_rows, rounded=rounded)
+                          rows=~shor_rows, rounded=rounded, kept=kept)
     reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
     if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
         reached["shor"] += int(_improve(problem, mask, errors, bounds, sources, "shor", until("rest"), n_workers, None,
-                                        None, device, rows=~shor_rows, rounded=rounded).sum())
+                                        None, device, rows=~shor_rows, rounded=rounded, kept=kept).sum())
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
     steps = dnn_iterations if dnn_kind == "dnn" else ascent_steps
     if time_limit is None:  # each to its end: lns until it settles, then the DNN rows
@@ -139,12 +143,12 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             errors = mask_error_rows(W, H, mask)
         if dnn:
             reached[dnn_kind] = int(_improve(problem, mask, errors, bounds, sources, dnn_kind, None, n_workers,
-                                             dnn_rows, steps, rounded=rounded).sum())
+                                             dnn_rows, steps, rounded=rounded, kept=kept).sum())
     steps_used: dict = {}  # ascent rounds per number of steps a row (``_fitted_steps``)
     if time_limit is not None:
         mask, errors = _alternate(problem, mask, errors, bounds, sources, dnn_kind if dnn else None,
                                   lambda: until("rest"), n_workers, dnn_rows, steps, search, seed, reached, rounds,
-                                  rounded, steps_used)
+                                  rounded, steps_used, kept)
     seconds["lns+dnn"] = time.perf_counter() - started - sum(seconds.values())
     above = bounds > errors  # rounding at most (each row bound is certified); counted, and never claimed
     bounds = np.minimum(bounds, errors)
@@ -154,7 +158,8 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             "start_mask_error": start_error, "phase_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "workers": n_workers, "rows_bound_above_error": int(above.sum()), "dnn": dnn,
             "dnn_solver": dnn_kind if dnn else None, "rounds": rounds, "rounded_rows": int(rounded.sum()),
-            "ascent_rounds_by_steps": {str(k): v for k, v in sorted(steps_used.items())}}
+            "ascent_rounds_by_steps": {str(k): v for k, v in sorted(steps_used.items())},
+            "ascent_first_reused": 0 if kept is None else kept.reused}
     return MethodAnswer(mask, lower_bound=nonnegative_bound(float(bounds.sum())), status="heuristic", info=info)
 
 
@@ -183,7 +188,7 @@ def _saddle_round(saddle, bounds: np.ndarray, sources: np.ndarray, left_seconds,
 def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
                kind: str | None, left_seconds, workers: int, max_rows: int | None, steps: int, search: bool, seed: int,
                reached: dict, rounds: dict, rounded: np.ndarray | None = None,
-               steps_used: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+               steps_used: dict | None = None, kept: KeptSolves | None = None) -> tuple[np.ndarray, np.ndarray]:
     """lns rounds and DNN rounds (``kind``; None: lns only) until ``left_seconds()`` runs out, each next round to the
     one with the higher last measured rate of certified-gap decrease (module docstring). ``errors``: the mask's row
     errors. Raises ``bounds`` in place, counts solved rows in ``reached[kind]``, rounds in ``rounds`` and the ascent
@@ -204,7 +209,7 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
                                                                          row_step_seconds)
             solved = _improve(problem, mask, errors, bounds, sources, kind, left_seconds(), workers,
                               ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps_now,
-                              rows=~done, rounded=rounded)
+                              rows=~done, rounded=rounded, kept=kept)
             done |= solved
             reached[kind] += int(solved.sum())
             if not solved.any() or (max_rows is not None and done.sum() >= max_rows):
@@ -243,7 +248,7 @@ def _fitted_steps(steps: int, core_seconds: float, rows: int, row_step_seconds: 
 def _improve(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,
              kind: str, seconds: float | None, workers: int, max_rows: int | None, max_iterations: int | None,
              device: str | None = None, rows: np.ndarray | None = None,
-             rounded: np.ndarray | None = None) -> np.ndarray:
+             rounded: np.ndarray | None = None, kept: KeptSolves | None = None) -> np.ndarray:
     """Raise ``bounds`` (in place) by the ``kind`` relaxation (one of ``BOUND_KINDS`` but "none" and "cheap") on the rows with
     the largest gap (``errors``, the mask's row errors, - bound) first, within ``seconds``; rows whose gap is already closed are skipped, and
     with ``rows`` (a boolean mask) so are the rows outside it. Where the relaxation's point, rounded and swapped
@@ -261,7 +266,7 @@ def _improve(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds
     use = workers if len(order) > workers else 1
     found, info = layer_row_bounds(problem.W, problem.H, problem.pattern, order=order, time_limit=seconds,
                                    workers=use, relaxation=kind, max_iterations=max_iterations, uppers=errors,
-                                   device=device if kind == "shor" else None, rounding=True)
+                                   device=device if kind == "shor" else None, rounding=True, kept=kept)
     lower = [i for i, (_, error) in info.get("rounded", {}).items() if error < errors[i] * (1.0 - 1e-12)]
     if lower:  # the rounded masks that beat the rows' own; their errors recomputed here, as every row error is
         mask[lower] = np.stack([info["rounded"][i][0] for i in lower])

@@ -79,7 +79,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core.problem import is_real_number
-from .primal_dual import row_sdp_bound_ipm
+from .primal_dual import check_warm, row_sdp_bound_ipm
 from .rounding import pruned_by_fractions
 from .shor import RowSDP, checked_row_problem, group_matrix
 
@@ -109,7 +109,8 @@ class RowAscent:
     is the first, N = 0): ``multiplier_objective`` turns them into a quadratic whose Shor bound is valid under any
     fixings too (fw-bnb's node bounds); ``warm_kept`` the steps whose Shor solve kept its warm start; ``primal`` the
     pruned fractions of the best step's Shor solve (its final re-solve's when there was one; ``RowSDP.primal``), a
-    point to round (``sdp.rounding``)."""
+    point to round (``sdp.rounding``); ``first_reused`` whether the first step was the caller's Shor solve (``first``)
+    rather than solved again."""
 
     bound: float
     shor: float
@@ -119,6 +120,7 @@ class RowAscent:
     multipliers: Multipliers | None = None
     warm_kept: int = 0
     primal: np.ndarray | None = None
+    first_reused: bool = False
 
 
 def _rounded_error(Q: np.ndarray, groups: list[np.ndarray], counts: np.ndarray, point: np.ndarray | None) -> float:
@@ -203,7 +205,8 @@ def product_weight(group_sizes: np.ndarray) -> np.ndarray:
 def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: float | None = None,
                          max_steps: int = STEPS, time_limit: float | None = None,
                          step_size: float = STEP_SIZE, momentum: float = MOMENTUM, products: bool = True,
-                         warm_steps: bool = True, step_tolerance: float = STEP_TOLERANCE) -> RowAscent:
+                         warm_steps: bool = True, step_tolerance: float = STEP_TOLERANCE,
+                         first: RowSDP | None = None) -> RowAscent:
     """The DNN bound of one row by ascent over N and, with ``products``, the cardinality products' mu (module
     docstring), certified at every step.
 
@@ -215,6 +218,10 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     Shor solve starts from the previous step's (``primal_dual``'s warm start; the default), else cold.
     ``step_tolerance``: the relative stopping gap of the steps after the first; when it is looser than
     ``FINAL_TOLERANCE`` the best step's multipliers are re-solved to that tolerance at the end (module docstring).
+    ``first``: this row's Shor solve already done (``row_sdp_bound_ipm`` of this Q, counts and groups, e.g. certify's
+    Shor phase; X may be float32): it stands for the first step, which is then not solved again (``first_reused``).
+    Its bound is taken as this row's Shor bound, so it must be this row's: a caller's promise, like ``upper``'s. Its
+    X is checked for shape only (a wrong one: ValueError); one without X is ignored.
     """
     started = time.perf_counter()
     Q, C, p = checked_row_problem(Q, prune_counts, groups)
@@ -241,10 +248,16 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
     entry_p = p[group_of]
     weight = product_weight(C.sum(axis=0)[group_of]) if products else np.zeros(n)
     N, mu = np.zeros((n, n)), np.zeros(n) if products else None
-    shor, solved = _multiplier_solve(Q, N, p, groups, mu, first_tolerance, remaining(), None)
-    X, iterations, warm_kept = solved.X, solved.newton_steps, 0
+    reused = first is not None and first.X is not None
+    if reused:
+        check_warm(first, n, C.shape[1], "first")
+        shor, solved = first.bound - multiplier_margin(Q, N, mu, p, groups), first
+    else:
+        shor, solved = _multiplier_solve(Q, N, p, groups, mu, first_tolerance, remaining(), None)
+    X, iterations, warm_kept = solved.X, 0 if reused else solved.newton_steps, 0
     if X is None:
-        return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper), primal=solved.primal)
+        return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper), primal=solved.primal,
+                         first_reused=reused)
     target = min(math.inf if upper is None else float(upper), _rounded_error(Q, members, p, X[0, 1:]))
     direction, product_direction = None, None
     value, best, best_multipliers, best_solved, steps = shor, shor, None, solved, 1
@@ -284,4 +297,4 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         steps, iterations, warm_kept = steps + 1, iterations + solved.newton_steps, warm_kept + solved.warm
         best = max(best, final)
         best_solved = solved if solved.primal is not None else best_solved
-    return RowAscent(best, shor, steps, iterations, target, best_multipliers, warm_kept, best_solved.primal)
+    return RowAscent(best, shor, steps, iterations, target, best_multipliers, warm_kept, best_solved.primal, reused)

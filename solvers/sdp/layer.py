@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,8 +14,10 @@ from ..core.arrays import one_blas_thread
 from ..core.patterns import Pattern
 from .dnn import row_dnn_bound
 from .dnn_ascent import row_dnn_ascent_bound
+from .kept_solves import KeptSolves
 from .primal_dual import row_sdp_bound_ipm
 from .rounding import rounded_mask_row
+from .shor import RowSDP
 
 RELAXATIONS = ("shor", "dnn", "dnn-ascent")
 DNN_TOLERANCE = 1e-4  # relative rise of the DNN bound over sdp.dnn.STALL_CHECKS checks below which a row stops
@@ -26,7 +29,7 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
                      tolerance: float = LAYER_ROW_TOLERANCE, workers: int = 1,
                      device: str | None = None, relaxation: str = "shor",
                      max_iterations: int | None = None, uppers: np.ndarray | None = None,
-                     rounding: bool = False) -> tuple[np.ndarray, dict]:
+                     rounding: bool = False, kept: KeptSolves | None = None) -> tuple[np.ndarray, dict]:
     """Per-row SDP bounds of a row-local pattern (NaN for rows not reached within ``time_limit``).
 
     Row i: Q_i = diag(w_i) H diag(w_i), one cardinality group per pattern group of the row (pruning
@@ -41,6 +44,9 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
     ``rounding`` (Shor and DNN-ascent rows; on a device the rows' points are rounded on the CPU after the stacks): each row's relaxation point is also rounded to a mask row and
     swapped to a local optimum (``sdp.rounding``); ``info["rounded"]`` maps each such row to (mask row, its error).
+    ``kept`` (CPU rows; ``sdp.kept_solves``): "shor" rows put their solves there while it has room; a "dnn-ascent"
+    row whose solve is there starts from it, and it is then removed (``kept.reused`` counts them). The kept solves
+    must be of this W, H and pattern at ``LAYER_ROW_TOLERANCE``.
     """
     if relaxation not in RELAXATIONS:
         raise ValueError(f"unknown relaxation {relaxation!r}; known: {', '.join(RELAXATIONS)}")
@@ -64,6 +70,18 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
            "max_iterations": max_iterations,  # what every row shares (the workers get H beside it)
            "rounding": bool(rounding) and relaxation in ("shor", "dnn-ascent"), "keep": pattern.keep}
     rounded: dict = {}
+
+    def row_args(i) -> tuple:  # (upper, first step, keep the solve) of row i
+        first = kept.get(i) if kept is not None and relaxation == "dnn-ascent" else None
+        return (None if uppers is None else float(uppers[i]), first,
+                kept is not None and relaxation == "shor" and kept.has_room())
+
+    def took(i, solve) -> None:  # row i is done: its kept solve spent, or its new one kept
+        if kept is not None and relaxation == "dnn-ascent":
+            kept.spend(i)
+        elif kept is not None and solve is not None:
+            kept.put(int(i), solve)
+
     if device not in (None, "cpu"):
         from .batched import row_sdp_bounds_batched  # (it checks the device name)
 
@@ -79,14 +97,15 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     elif workers == 1:
         steps, local = 0, job | {"H": H}
         for i in rows:
-            bound, used, mask_row = _row_job(local, W[i], deadline, None if uppers is None else float(uppers[i]))
+            bound, used, mask_row, solve = _row_job(local, W[i], deadline, *row_args(i))
             if bound is None:  # out of time
                 break
             bounds[i], steps = bound, steps + used
+            took(i, solve)
             if mask_row is not None:
                 rounded[int(i)] = mask_row
     else:
-        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds, uppers, rounded)
+        steps = _parallel_rows(W, H, rows, job, deadline, int(workers), bounds, row_args, took, rounded)
     info = {"sdp_rows": int(np.sum(~np.isnan(bounds))), "sdp_iterations": steps,
             "sdp_seconds": round(time.monotonic() - started, 3)}
     return bounds, info | ({"rounded": rounded} if job["rounding"] else {})
@@ -99,26 +118,29 @@ def _set_worker_job(H, job: dict) -> None:
     _WORKER_JOB.update(job, H=H)
 
 
-def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = None):
-    """(bound, iterations, rounded) of the row with weights w (primal-dual or ADMM steps; rounded: (mask row, its
-    error) from the relaxation's point when the job asks for ``rounding``, else None); (None, 0, None) when the
-    deadline (time.monotonic) has passed. ``upper``: the row's best known error (the DNN ascent's target)."""
+def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = None, first: RowSDP | None = None,
+             keep: bool = False):
+    """(bound, iterations, rounded, solve) of the row with weights w (primal-dual or ADMM steps; rounded: (mask row,
+    its error) from the relaxation's point when the job asks for ``rounding``, else None; solve: the Shor solve when
+    ``keep``, else None); (None, 0, None, None) when the deadline (time.monotonic) has passed. ``upper``: the row's
+    best known error (the DNN ascent's target); ``first``: its kept Shor solve (the ascent's first step)."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        return None, 0, None
+        return None, 0, None, None
     Q = w[:, None] * job["H"] * w[None, :]
     limit = None if math.isinf(remaining) else remaining
     steps = job.get("max_iterations")
     if job.get("relaxation") == "dnn-ascent":
-        ascent = row_dnn_ascent_bound(Q, job["counts"], job["groups"], upper=upper, time_limit=limit,
+        ascent = row_dnn_ascent_bound(Q, job["counts"], job["groups"], upper=upper, time_limit=limit, first=first,
                                       **({} if steps is None else {"max_steps": steps}))
-        return ascent.bound, ascent.iterations, _rounded(job, w, ascent.primal, deadline)
+        return ascent.bound, ascent.iterations, _rounded(job, w, ascent.primal, deadline), None
     if job.get("relaxation") == "dnn":
         dnn = row_dnn_bound(Q, job["counts"], job["groups"], tolerance=DNN_TOLERANCE, time_limit=limit,
                             **({} if steps is None else {"max_iterations": steps}))
-        return dnn.bound, dnn.iterations, None
+        return dnn.bound, dnn.iterations, None, None
     result = row_sdp_bound_ipm(Q, job["counts"], job["groups"], tolerance=job["tolerance"], time_limit=limit)
-    return result.bound, result.newton_steps, _rounded(job, w, result.primal, deadline)
+    solve = result if keep and result.X is not None else None
+    return result.bound, result.newton_steps, _rounded(job, w, result.primal, deadline), solve
 
 
 def _rounded(job: dict, w: np.ndarray, fractions: np.ndarray | None, deadline: float):
@@ -130,14 +152,18 @@ def _rounded(job: dict, w: np.ndarray, fractions: np.ndarray | None, deadline: f
     return rounded_mask_row(w, job["H"], fractions, np.asarray(job["groups"]), job["keep"], until)
 
 
-def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None):
+def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None, first: RowSDP | None, keep: bool):
     with one_blas_thread():
-        return _row_job(_WORKER_JOB, w, deadline, upper)
+        solved = _row_job(_WORKER_JOB, w, deadline, upper, first, keep)
+    if solved[3] is not None:  # X travels back in float32, as it is kept
+        solved = solved[:3] + (replace(solved[3], X=np.asarray(solved[3].X, dtype=np.float32)),)
+    return solved
 
 
-def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None, rounded=None) -> int:
+def _parallel_rows(W, H, rows, job, deadline, workers, bounds, row_args, took, rounded=None) -> int:
     """Rows over a process pool, submitted in ``rows`` order while time is left; fills ``bounds`` (and ``rounded``
-    with the rows' rounded masks, when the job makes them)."""
+    with the rows' rounded masks, when the job makes them). ``row_args(i)``: row i's (upper, first, keep);
+    ``took(i, solve)`` is told of each row done (its solve to keep, or None)."""
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     steps, pending, queue = 0, {}, iter(rows)
@@ -148,15 +174,15 @@ def _parallel_rows(W, H, rows, job, deadline, workers, bounds, uppers=None, roun
                 i = next(queue, None)
                 if i is None:
                     break
-                upper = None if uppers is None else float(uppers[i])
-                pending[pool.submit(_worker_row_job, W[i], deadline, upper)] = i
+                pending[pool.submit(_worker_row_job, W[i], deadline, *row_args(i))] = i
             if not pending:
                 return steps
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                bound, used, mask_row = future.result()
+                bound, used, mask_row, solve = future.result()
                 if bound is not None:
                     bounds[pending[future]], steps = bound, steps + used
+                    took(pending[future], solve)
                 if mask_row is not None and rounded is not None:
                     rounded[int(pending[future])] = mask_row
                 del pending[future]

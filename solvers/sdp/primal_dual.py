@@ -237,7 +237,7 @@ def row_sdp_bound_ipm(Q: np.ndarray, prune_counts, groups=None, *, tolerance: fl
                              cutoff=cutoff)
     q2 = doubled_linear_term(linear, n)
     if warm is not None:
-        _check_warm(warm, n, C.shape[1])
+        check_warm(warm, n, C.shape[1])
     deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
     dropped = 0
     with blas_threads_for(n):
@@ -258,13 +258,14 @@ class _WarmDropped(Exception):
         self.iterations = iterations
 
 
-def _check_warm(warm: RowSDP, n: int, groups: int) -> None:
-    """A clear error when ``warm`` is not a primal-dual result of a problem of this size and these groups."""
+def check_warm(warm: RowSDP, n: int, groups: int, name: str = "warm") -> None:
+    """A clear error when ``warm`` (the argument ``name``) is not a primal-dual result of a problem of this size and
+    these groups."""
     X = getattr(warm, "X", None)
     shapes = (np.shape(X), np.shape(getattr(warm, "s", None)), np.shape(getattr(warm, "rho", None)))
     if shapes != ((n + 1, n + 1), (n,), (groups,)) or not all(
             np.all(np.isfinite(v)) for v in (X, warm.s, warm.rho)):
-        raise ValueError(f"warm must be a primal-dual RowSDP of a row with {n} entries and {groups} groups "
+        raise ValueError(f"{name} must be a primal-dual RowSDP of a row with {n} entries and {groups} groups "
                          f"(finite X {n + 1} x {n + 1}, s, rho); got shapes X {shapes[0]}, s {shapes[1]}, "
                          f"rho {shapes[2]}")
 
