@@ -2,7 +2,8 @@
 where given, the best bound of earlier runs (issue #23).
 
 Per setting and module: SparseSwaps' error, certify's error (its mask) and certified bound, the certified gap
-(error - bound) / error, which bound won on how many rows (FW saddle "cheap", diagonal Shor, DNN by ADMM, DNN by ascent), the rows each
+(error - bound) / error, which bound won on how many rows (FW saddle "cheap", diagonal Shor, DNN by ADMM, DNN on wide
+rows: "ascent" and "mult" (ADMM's multipliers certified by a Shor solve)), the rows each
 relaxation reached, and the best bound another results directory holds for the same instance (``--compare``, e.g. the
 fw-sdp runs in results/fw-bench). The layer row sums all modules of the setting.
 
@@ -57,10 +58,11 @@ def certify_table(records: list[dict], compare: list[dict] | None = None) -> dic
         row = {"module": instance.removeprefix("layer3."), "rows": r["d_out"], "n": r["d_in"],
                "sparseswaps": s["objective"] if s else float("nan"), "certify": r["objective"],
                "bound": r["lower_bound"], "gap [%]": 100 * r["gap"],
-               "wins cheap/shor/dnn/ascent": "/".join(str(wins.get(k, 0))
-                                                      for k in ("cheap", "shor", "dnn", "dnn-ascent"))
+               "wins cheap/shor/dnn/ascent/mult": "/".join(str(wins.get(k, 0)) for k in (
+                   "cheap", "shor", "dnn", "dnn-ascent", "dnn-multipliers"))
                + (f" ({wins['none']} none)" if wins.get("none") else ""),
-               "shor rows": reached.get("shor", ""), "dnn rows": reached.get("dnn", 0) + reached.get("dnn-ascent", 0),
+               "shor rows": reached.get("shor", ""),
+               "dnn rows": sum(reached.get(k, 0) for k in ("dnn", "dnn-ascent", "dnn-multipliers")),
                "time [s]": r["time_s"]}
         if compare is not None:
             bound, solver = earlier.get((setting, instance), (float("nan"), ""))

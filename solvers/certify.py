@@ -13,8 +13,12 @@ keeps the best of the bounds computed for it (each is valid on its own):
    bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs;
 4. ``dnn-ascent``: on wider rows the same relaxation by ascent over its multipliers (E >= 0 and the cardinality
    products; ``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` (20) a row). On the
-   256-wide slices 20 steps left a median 2.2 % gap to the proven optima where Shor left 3.7 % (2:4: 2.0 %, Shor 5.3 %).
-The mask: SparseSwaps (from Wanda); then every Shor or DNN-ascent row's primal point (the pruned fractions) rounded
+   256-wide slices 20 steps left a median 2.2 % gap to the proven optima where Shor left 3.7 % (2:4: 2.0 %, Shor 5.3 %);
+5. ``dnn-multipliers`` (the default on wider rows, ``wide_dnn="multipliers"``; ``wide_dnn="ascent"``: 4.): the same
+   relaxation's multipliers from ADMM, certified by one Shor solve (``sdp.dnn_multipliers``; ``admm_iterations``
+   (200) a row at most, fitted to the time left as the ascent's steps are, at least ``MIN_ADMM_ITERATIONS``). On
+   full 576-wide rows it lifted the bound over Shor 1.3-3x as far as the ascent in the same time.
+The mask: SparseSwaps (from Wanda); then every Shor or wide DNN row's primal point (the pruned fractions) rounded
 to the pattern and swapped to a 1-swap local optimum (``sdp.rounding``), kept where it beats the row's mask (session
 28: on o_proj rows SparseSwaps' local optimum from Wanda was 17-34 % above this, on k/q_proj 0-5 %); then ``lns``
 steered by the row bounds (the rows with the largest gaps first); lns never returns a worse mask than its start, so
@@ -64,7 +68,8 @@ from .heuristics.warm_start import warm_start_for
 from .relaxation.certificate import nonnegative_bound, saddle_rounds
 from .sdp.dnn_ascent import STEPS
 from .sdp.kept_solves import KeptSolves
-from .sdp.layer import layer_row_bounds
+from .sdp.dnn_multipliers import ADMM_ITERATIONS
+from .sdp.layer import WIDE_DNN, layer_row_bounds
 
 PHASE_ENDS = {"start": 0.1, "cheap": 0.2, "shor": 0.5, "rest": 1.0}  # cumulative shares of time_limit; rest: lns + DNN
 PHASE_ENDS_NO_DNN = {"start": 0.1, "cheap": 0.25, "shor": 0.85, "rest": 1.0}
@@ -77,16 +82,23 @@ MIN_ASCENT_STEPS = 5  # fewest ascent steps a row gets when the time left cannot
 #   steps close more of the gap
 DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
 #   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
-BOUND_KINDS = ("none", "cheap", "shor", "dnn", "dnn-ascent")  # none: no relaxation reached the row (bound 0)
+MIN_ADMM_ITERATIONS = 25  # fewest ADMM iterations a dnn-multipliers row gets (``_fitted_steps``): on full rows the
+#   first 25 lifted the bound 0.02 of the row's error a second, the next 25 0.008, the 50 after that 0.004
+#   (gate_proj 2:4 r5, ``sdp.dnn_multipliers``)
+WIDE_DNN_SOLVERS = {"multipliers": "dnn-multipliers", "ascent": "dnn-ascent"}  # ``wide_dnn``: the bound kind it gives
+BOUND_KINDS = ("none", "cheap", "shor", "dnn", "dnn-ascent", "dnn-multipliers")  # none: no relaxation reached the row
 
 
 def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool = True, dnn_max_n: int = DNN_MAX_N,
                   dnn_rows: int | None = None, dnn_iterations: int = 3000, ascent_steps: int = STEPS,
+                  wide_dnn: str = "multipliers", admm_iterations: int = ADMM_ITERATIONS,
                   search: bool = True, workers: int | None = None, device: str | None = None) -> MethodAnswer:
     """certify (module docstring). ``dnn``: run the DNN phase (False: its time goes to the Shor rows and lns,
-    ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs, by ascent on wider ones; ``dnn_rows``: at
+    ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs, on wider ones by ``wide_dnn``
+    ("multipliers": ADMM's multipliers certified by a Shor solve; "ascent"); ``dnn_rows``: at
     most this many rows get a DNN solve (None: as many as time allows); ``dnn_iterations``: ADMM steps per row at most;
-    ``ascent_steps``: Shor solves per row of the ascent at most; ``search``: run lns on the mask;
+    ``ascent_steps``: Shor solves per row of the ascent at most; ``admm_iterations``: ADMM iterations per
+    dnn-multipliers row at most; ``search``: run lns on the mask;
     ``workers``: processes for the row relaxations and lns (None: the usable cores); ``device`` ("cuda", "cuda:N",
     "cpu-torch"): the FW saddle rounds and the Shor rows run with torch there, the rows in stacks (``sdp.batched``)."""
     if problem.objective != "mask":
@@ -94,7 +106,9 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
     if not problem.pattern.row_local:
         raise ValueError("certify needs a row-local pattern (per-row or N:M), not per-layer")
     started = time.perf_counter()
-    dnn_kind = "dnn" if problem.W.shape[1] <= dnn_max_n else "dnn-ascent"
+    if wide_dnn not in WIDE_DNN_SOLVERS:
+        raise ValueError(f"wide_dnn must be one of {', '.join(WIDE_DNN_SOLVERS)}; got {wide_dnn!r}")
+    dnn_kind = "dnn" if problem.W.shape[1] <= dnn_max_n else WIDE_DNN_SOLVERS[wide_dnn]
     ends = PHASE_ENDS if dnn else PHASE_ENDS_NO_DNN
 
     def until(phase: str) -> float | None:  # seconds left to the end of ``phase``'s share
@@ -118,7 +132,7 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
         cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("cheap"), rounds, errors)
     seconds["cheap"] = time.perf_counter() - started - sum(seconds.values())
     shor_rows = np.zeros(W.shape[0], bool)
-    kept = KeptSolves() if dnn and dnn_kind == "dnn-ascent" else None  # Shor solves for the ascent's first steps
+    kept = KeptSolves() if dnn and dnn_kind in WIDE_DNN else None  # Shor solves the wide DNN rows start from
     if time_limit is not None and cheap_rate is not None:  # more saddle rounds while they beat a Shor round
         if cheap_rate == math.inf:  # the cheap share ended before a round's FW run: its rate is unknown, finish it
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
@@ -131,12 +145,12 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
             cheap_rate = _saddle_round(saddle, bounds, sources, lambda: until("shor"), rounds, errors)
     shor_rows |= _improve(problem, mask, errors, bounds, sources, "shor", until("shor"), n_workers, None, None, device,
                           rows=~shor_rows, rounded=rounded, kept=kept)
-    reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0}
-    if dnn and dnn_kind == "dnn-ascent":  # the rows the Shor phase did not reach first (module docstring)
+    reached = {"shor": int(shor_rows.sum()), "dnn": 0, "dnn-ascent": 0, "dnn-multipliers": 0}
+    if dnn and dnn_kind in WIDE_DNN:  # the rows the Shor phase did not reach first (module docstring)
         reached["shor"] += int(_improve(problem, mask, errors, bounds, sources, "shor", until("rest"), n_workers, None,
                                         None, device, rows=~shor_rows, rounded=rounded, kept=kept).sum())
     seconds["shor"] = time.perf_counter() - started - sum(seconds.values())
-    steps = dnn_iterations if dnn_kind == "dnn" else ascent_steps
+    steps = {"dnn": dnn_iterations, "dnn-ascent": ascent_steps, "dnn-multipliers": admm_iterations}[dnn_kind]
     if time_limit is None:  # each to its end: lns until it settles, then the DNN rows
         if search:
             mask = solve_lns(problem, seed=seed, warm_start=mask, row_bounds=bounds, workers=n_workers).mask
@@ -205,8 +219,9 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
         if which == "dnn":
             left = None if max_rows is None else max_rows - int(done.sum())
             waiting = int(np.sum(~done & (errors - bounds > 0.0))) if left is None else min(left, int(np.sum(~done)))
-            steps_now = steps if kind != "dnn-ascent" else _fitted_steps(steps, left_seconds() * workers, waiting,
-                                                                         row_step_seconds)
+            steps_now = steps if kind not in WIDE_DNN else _fitted_steps(
+                steps, left_seconds() * workers, waiting, row_step_seconds,
+                MIN_ASCENT_STEPS if kind == "dnn-ascent" else MIN_ADMM_ITERATIONS)
             solved = _improve(problem, mask, errors, bounds, sources, kind, left_seconds(), workers,
                               ROUND_ROWS * workers if left is None else min(left, ROUND_ROWS * workers), steps_now,
                               rows=~done, rounded=rounded, kept=kept)
@@ -215,7 +230,7 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
             if not solved.any() or (max_rows is not None and done.sum() >= max_rows):
                 rates["dnn"] = -math.inf  # every row with a gap had its solve (or out of time)
             round_seconds = max(time.perf_counter() - started, 1e-3)
-            if kind == "dnn-ascent":
+            if kind in WIDE_DNN:
                 steps_used[steps_now] = steps_used.get(steps_now, 0) + 1
                 if solved.any():
                     row_step_seconds = round_seconds * min(workers, int(solved.sum())) / (int(solved.sum()) * steps_now)
@@ -235,14 +250,15 @@ def _alternate(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, boun
     return mask, errors
 
 
-def _fitted_steps(steps: int, core_seconds: float, rows: int, row_step_seconds: float | None) -> int:
-    """Ascent steps for the next rows: ``steps`` while the ``rows`` still waiting could all get them in
-    ``core_seconds`` at ``row_step_seconds`` a step (None: not measured yet), else as many as fit, at least
-    ``MIN_ASCENT_STEPS`` (module docstring)."""
+def _fitted_steps(steps: int, core_seconds: float, rows: int, row_step_seconds: float | None,
+                  fewest: int = MIN_ASCENT_STEPS) -> int:
+    """Steps (ascent steps, ADMM iterations) for the next rows: ``steps`` while the ``rows`` still waiting could all
+    get them in ``core_seconds`` at ``row_step_seconds`` a step (None: not measured yet), else as many as fit, at
+    least ``fewest`` (module docstring)."""
     if row_step_seconds is None or rows <= 0:
         return steps
     fit = int(core_seconds / (rows * max(row_step_seconds, 1e-9)))
-    return max(min(steps, fit), min(steps, MIN_ASCENT_STEPS))
+    return max(min(steps, fit), min(steps, fewest))
 
 
 def _improve(problem: LayerProblem, mask: np.ndarray, errors: np.ndarray, bounds: np.ndarray, sources: np.ndarray,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
-from .certify import DNN_MAX_N, solve_certify
+from .certify import DNN_MAX_N, WIDE_DNN_SOLVERS, solve_certify
 from .core.bandits import DISCOUNT, POLICIES
 from .exact.bnb.branching import BRANCHINGS
 from .exact.bnb.settings import DEFAULT_SETTINGS, NODE_POINTS, NODE_SDP_SOLVERS
@@ -34,6 +34,7 @@ from .relaxation.certificate import BM_ROUNDS, CERTIFY_SOLVERS, STRENGTHENINGS
 from .relaxation.fw_engine import VARIANTS
 from .relaxation.sparsefw import solve_fw
 from .sdp.dnn_ascent import STEPS as DNN_ASCENT_STEPS
+from .sdp.dnn_multipliers import ADMM_ITERATIONS
 from .sdp.qcr import QCR_METHODS, SDP_MAX_N
 
 ALL_OBJECTIVES = ("mask", "reconstruct")
@@ -285,7 +286,11 @@ for _spec in [
     MethodSpec("certify", solve_certify, device=True, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
                options={
                    "dnn": Option("bool", True, "DNN row bounds on the largest gaps after the Shor rows and lns"),
-                   "dnn_max_n": positive_int("widest row whose DNN bound is by ADMM (wider: by ascent)", DNN_MAX_N),
+                   "dnn_max_n": positive_int("widest row whose DNN bound is by ADMM (wider: by wide_dnn)", DNN_MAX_N),
+                   "wide_dnn": Option("str", "multipliers", "DNN bound of wider rows: ADMM's multipliers certified by "
+                                      "a Shor solve, or ascent", choices=tuple(WIDE_DNN_SOLVERS)),
+                   "admm_iterations": positive_int("ADMM iterations per wide DNN row at most (wide_dnn multipliers)",
+                                                   ADMM_ITERATIONS),
                    "dnn_rows": positive_int("rows that get a DNN solve at most (None: as time allows)", None,
                                             none_ok=True),
                    "dnn_iterations": positive_int("ADMM steps per DNN row at most", 3000),
@@ -295,7 +300,8 @@ for _spec in [
                    "workers": positive_int("processes for rows and lns (None: the usable cores)", None, none_ok=True),
                    "device": DEVICE},
                doc="best mask found (SparseSwaps, the relaxations' rounded points, lns) and the strongest certified bound "
-                   "per row: FW saddle, diagonal Shor SDP, DNN relaxation (ADMM or ascent); info says which won per row"),
+                   "per row: FW saddle, diagonal Shor SDP, DNN relaxation (ADMM; wider rows: ADMM's multipliers "
+                   "certified by a Shor solve, or ascent); info says which won per row"),
     _ExactSpec("exact", solve_exact, exact=True, in_default_bench=False,
                doc="the faster exact method for the pattern and objective"),
 ]:

@@ -94,13 +94,19 @@ def test_dnn_rows_through_the_layer_pool_match_single_rows():
         layer_row_bounds(W, H, pattern, relaxation="dnn-ascent", uppers=np.ones(3))
 
 
-@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
+def _dnn_options(W, dnn_kind: str) -> dict:
+    """certify's options that give its DNN rows to ``dnn_kind``: rows wider than dnn_max_n get the wide DNN solver."""
+    if dnn_kind == "dnn":
+        return {"dnn_max_n": W.shape[1]}
+    return {"dnn_max_n": W.shape[1] - 1, "wide_dnn": "ascent" if dnn_kind == "dnn-ascent" else "multipliers"}
+
+
+@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent", "dnn-multipliers"])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("per-row", 0.75), ("2:4", None), ("1:4", None)])
 def test_certify_brackets_the_brute_forcerow_optimum(tiny_layer, pattern, sparsity, dnn_kind):
     W, H = tiny_layer
     options = {"sparsity": sparsity} if sparsity is not None else {}
-    widest = W.shape[1] if dnn_kind == "dnn" else W.shape[1] - 1  # rows wider than dnn_max_n get the ascent
-    answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, dnn_max_n=widest, **options)
+    answer = solve_layer(W, H, method="certify", pattern=pattern, seed=0, **_dnn_options(W, dnn_kind), **options)
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
     swaps = solve_layer(W, H, method="sparseswaps", pattern=pattern, **options).objective
     assert answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
@@ -113,15 +119,14 @@ def test_certify_brackets_the_brute_forcerow_optimum(tiny_layer, pattern, sparsi
     assert info["dnn_solver"] == dnn_kind
 
 
-@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent"])
+@pytest.mark.parametrize("dnn_kind", ["dnn", "dnn-ascent", "dnn-multipliers"])
 @pytest.mark.parametrize("scale_w,scale_h", [(1e-6, 1e-12), (1e6, 1e12), (1.0, 1e-12)])
 @pytest.mark.parametrize("pattern,sparsity", [("per-row", 0.5), ("2:4", None)])
 def test_certify_brackets_brute_force_at_extreme_scales(tiny_layer, pattern, sparsity, scale_w, scale_h, dnn_kind):
     W, H = tiny_layer
     W, H = W * scale_w, H * scale_h
     options = {"sparsity": sparsity} if sparsity is not None else {}
-    widest = W.shape[1] if dnn_kind == "dnn" else W.shape[1] - 1  # rows wider than dnn_max_n get the ascent
-    answer = solve_layer(W, H, method="certify", pattern=pattern, dnn_max_n=widest, **options)
+    answer = solve_layer(W, H, method="certify", pattern=pattern, **_dnn_options(W, dnn_kind), **options)
     assert answer.info["dnn_solver"] == dnn_kind
     optimum = solve_layer(W, H, method="brute-force", pattern=pattern, **options).objective
     assert 0 < answer.lower_bound <= optimum * (1 + 1e-9) and optimum <= answer.objective * (1 + 1e-9)
@@ -135,13 +140,13 @@ def test_certify_bounds_are_below_the_stored_optima():
         if pattern == "per-layer":
             continue
         entry = references.get(problem.name, setting_key(pattern, sparsity), "mask")
-        for dnn_max_n in (128, 1):  # the DNN rows by ADMM, then by ascent
+        for dnn_max_n, wide_dnn in ((128, "multipliers"), (1, "ascent"), (1, "multipliers")):  # ADMM, wide DNN
             answer = solve_layer(problem.W, problem.H, method="certify", pattern=pattern, sparsity=sparsity,
-                                 dnn_max_n=dnn_max_n)
+                                 dnn_max_n=dnn_max_n, wide_dnn=wide_dnn)
             # the stored optimum and an equally good mask may differ in the last bit (summation order): 1e-9 both ways
             assert answer.lower_bound <= entry.opt * (1 + 1e-9) and entry.opt <= answer.objective * (1 + 1e-9)
             checked += 1
-    assert checked >= 12
+    assert checked >= 18
 
 
 @pytest.mark.parametrize("width", [96, 160])  # DNN rows by ADMM, by ascent
@@ -177,12 +182,13 @@ def test_certify_runs_a_saddle_round_before_the_shor_probe(monkeypatch):
     assert 0 < answer.lower_bound <= answer.objective <= answer.info["start_mask_error"]
 
 
-def test_certify_shares_the_rest_in_rounds_of_lns_and_dnn_ascent():
+@pytest.mark.parametrize("wide_dnn,kind", [("multipliers", "dnn-multipliers"), ("ascent", "dnn-ascent")])
+def test_certify_shares_the_rest_in_rounds_of_lns_and_wide_dnn_rows(wide_dnn, kind):
     W, H = synthetic_layer(4, 160, seed=2)  # 4 rows: the Shor phase ends early, the rest goes to rounds
-    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0, wide_dnn=wide_dnn)
     info = answer.info
-    assert info["dnn_solver"] == "dnn-ascent" and info["rounds"]["dnn"] >= 1 and info["rows_reached"]["dnn-ascent"] >= 1
-    assert sum(info["ascent_rounds_by_steps"].values()) == info["rounds"]["dnn"]  # every ascent round's steps a row
+    assert info["dnn_solver"] == kind and info["rounds"]["dnn"] >= 1 and info["rows_reached"][kind] >= 1
+    assert sum(info["ascent_rounds_by_steps"].values()) == info["rounds"]["dnn"]  # every round's steps a row
     assert 0 < answer.lower_bound <= answer.objective <= info["start_mask_error"]
     assert answer.time_s <= 4.0 * 1.25 + 3.0
 

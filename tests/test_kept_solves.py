@@ -1,7 +1,7 @@
 """Shor solves kept for the DNN ascent's first step (solvers.sdp.kept_solves): an ascent started from a kept solve
 gives the same bound as one that solves its first step, below the brute-force optimum at every scale; the layer's
 Shor rows fill the store within its budget and its ascent rows spend it, in one process and in a pool; certify
-counts the reused solves; bad input."""
+counts the reused solves (DNN ascent and ADMM multipliers); bad input."""
 import numpy as np
 import pytest
 from conftest import ROW_CASES, random_row, row_optimum
@@ -60,8 +60,9 @@ def test_the_store_keeps_float32_solves_within_its_budget():
             KeptSolves(budget_bytes=bad)
 
 
+@pytest.mark.parametrize("relaxation", ["dnn-ascent", "dnn-multipliers"])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_layer_shor_rows_fill_the_store_and_ascent_rows_spend_it(workers):
+def test_layer_shor_rows_fill_the_store_and_wide_dnn_rows_spend_it(workers, relaxation):
     W, H = synthetic_layer(6, 24, seed=4)
     pattern = make_problem(W, H, sparsity=0.5, pattern="per-row").pattern
     mask = solve_layer(W, H, 0.5, "per-row", "sparseswaps").mask
@@ -70,19 +71,20 @@ def test_layer_shor_rows_fill_the_store_and_ascent_rows_spend_it(workers):
     shor, _ = layer_row_bounds(W, H, pattern, workers=workers, kept=store)
     assert len(store) == 6 and all(store.get(i).X.dtype == np.float32 for i in range(6))
     order = np.array([5, 1, 2])
-    ascent, _ = layer_row_bounds(W, H, pattern, order=order, workers=workers, relaxation="dnn-ascent",
+    ascent, _ = layer_row_bounds(W, H, pattern, order=order, workers=workers, relaxation=relaxation,
                                  max_iterations=5, uppers=errors, kept=store)
-    cold, _ = layer_row_bounds(W, H, pattern, order=order, relaxation="dnn-ascent", max_iterations=5, uppers=errors)
+    cold, _ = layer_row_bounds(W, H, pattern, order=order, relaxation=relaxation, max_iterations=5, uppers=errors)
     assert store.reused == 3 and len(store) == 3 and all(store.get(i) is None for i in order)
     assert np.all(ascent[order] <= errors[order] * (1 + 1e-9))  # each row's bound below its mask's error
     np.testing.assert_allclose(ascent[order], cold[order], rtol=1e-3)
     np.testing.assert_allclose(shor, layer_row_bounds(W, H, pattern, tolerance=LAYER_ROW_TOLERANCE)[0], rtol=1e-9)
 
 
-def test_certify_counts_the_ascent_rows_that_reused_their_shor_solve():
-    W, H = synthetic_layer(4, 160, seed=2)  # 4 rows: the Shor phase ends early, the rest goes to the ascent
-    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0)
+@pytest.mark.parametrize("wide_dnn,kind", [("multipliers", "dnn-multipliers"), ("ascent", "dnn-ascent")])
+def test_certify_counts_the_wide_dnn_rows_that_reused_their_shor_solve(wide_dnn, kind):
+    W, H = synthetic_layer(4, 160, seed=2)  # 4 rows: the Shor phase ends early, the rest goes to the wide DNN rows
+    answer = solve_layer(W, H, method="certify", pattern="per-row", sparsity=0.5, time_limit=4.0, wide_dnn=wide_dnn)
     info = answer.info
-    assert info["rows_reached"]["dnn-ascent"] >= 1
-    assert 1 <= info["ascent_first_reused"] <= info["rows_reached"]["dnn-ascent"]
+    assert info["rows_reached"][kind] >= 1
+    assert 1 <= info["ascent_first_reused"] <= info["rows_reached"][kind]
     assert 0 < answer.lower_bound <= answer.objective

@@ -27,7 +27,7 @@ def test_certify_report_sums_the_layer_and_compares_bounds():
     (rows,) = certify_table(records, compare).values()
     a, b, layer = rows
     assert (b["bound"], b["earlier bound"], b["from"]) == (3.0, 3.5, "fw-sdp")
-    assert a["wins cheap/shor/dnn/ascent"] == "1/1/0/0" and abs(a["gap [%]"] - 100 / 9) < 1e-9
+    assert a["wins cheap/shor/dnn/ascent/mult"] == "1/1/0/0/0" and abs(a["gap [%]"] - 100 / 9) < 1e-9
     assert (layer["sparseswaps"], layer["certify"], layer["bound"], layer["earlier bound"]) == (14.0, 13.0, 11.0, 10.5)
     assert abs(layer["gap [%]"] - 100 * 2 / 13) < 1e-9
     preset = [dict(records[1], solver="certify[workers=1]"), record("certify-like", "b", 4.0, 3.9)]

@@ -177,13 +177,14 @@ def multiplier_bound(Q: np.ndarray, N: np.ndarray, prune_counts, groups=None, *,
     """(L(N, mu), the Shor primal matrix, its primal-dual iterations): a certified lower bound on the row's optimum for
     any entrywise non-negative N and any finite mu (module docstring; nothing else is needed), Q the row's matrix.
     Every group must have something to choose (0 < p_g < |g|)."""
-    bound, result = _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit, None)
+    bound, result = multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit, None)
     return bound, result.X, result.newton_steps
 
 
-def _multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit,
+def multiplier_solve(Q, N, prune_counts, groups, mu, tolerance, time_limit,
                       warm: RowSDP | None) -> tuple[float, RowSDP]:
-    """(L(N, mu), the Shor solve's ``RowSDP``), the solve started from ``warm`` (a previous step's) when given."""
+    """(L(N, mu), the Shor solve's ``RowSDP``): ``multiplier_bound`` with the whole solve (its primal point too), started
+    from ``warm`` (a previous step's) when given."""
     N = np.asarray(N, dtype=np.float64)
     if N.shape != np.shape(Q) or not np.all(np.isfinite(N)) or np.any(N < 0):
         raise ValueError(f"N must be a finite, entrywise non-negative matrix of Q's shape {np.shape(Q)}")
@@ -253,7 +254,7 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         check_warm(first, n, C.shape[1], "first")
         shor, solved = first.bound - multiplier_margin(Q, N, mu, p, groups), first
     else:
-        shor, solved = _multiplier_solve(Q, N, p, groups, mu, first_tolerance, remaining(), None)
+        shor, solved = multiplier_solve(Q, N, p, groups, mu, first_tolerance, remaining(), None)
     X, iterations, warm_kept = solved.X, 0 if reused else solved.newton_steps, 0
     if X is None:
         return RowAscent(shor, shor, 1, iterations, math.inf if upper is None else float(upper), primal=solved.primal,
@@ -281,7 +282,7 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         N = (N + N.T) / 2.0
         if products:
             mu = mu + length * weight * product_direction
-        value, solved = _multiplier_solve(Q, N, p, groups, mu, step_tolerance, remaining(),
+        value, solved = multiplier_solve(Q, N, p, groups, mu, step_tolerance, remaining(),
                                           solved if warm_steps and solved.X is not None else None)
         X, steps, iterations, warm_kept = solved.X, steps + 1, iterations + solved.newton_steps, warm_kept + solved.warm
         if value > best:
@@ -292,7 +293,7 @@ def row_dnn_ascent_bound(Q: np.ndarray, prune_counts, groups=None, *, upper: flo
         target = min(target, _rounded_error(Q, members, p, X[0, 1:]))
     if best_multipliers is not None and step_tolerance > FINAL_TOLERANCE and time.perf_counter() < deadline:
         # the best loose step's multipliers, re-solved to the final tolerance from that step's solve
-        final, solved = _multiplier_solve(Q, best_multipliers.N, p, groups, best_multipliers.mu, FINAL_TOLERANCE,
+        final, solved = multiplier_solve(Q, best_multipliers.N, p, groups, best_multipliers.mu, FINAL_TOLERANCE,
                                           remaining(), best_solved if warm_steps and best_solved.X is not None else None)
         steps, iterations, warm_kept = steps + 1, iterations + solved.newton_steps, warm_kept + solved.warm
         best = max(best, final)

@@ -1,7 +1,8 @@
 """Per-row relaxation bounds of a whole layer: rows in a given order until a deadline, one process per core
 (one BLAS thread each) or in stacks on a torch device (``sdp.batched``). Each row is a cold solve of its diagonal
 Shor SDP (``sdp.primal_dual``) or of its doubly non-negative relaxation (``sdp.dnn``, ADMM, or ``sdp.dnn_ascent``,
-Shor solves under ascending non-negativity and product multipliers; CPU only)."""
+Shor solves under ascending non-negativity and product multipliers, or ``sdp.dnn_multipliers``, ADMM's multipliers
+certified by a Shor solve; CPU only)."""
 from __future__ import annotations
 
 import math
@@ -14,12 +15,14 @@ from ..core.arrays import one_blas_thread
 from ..core.patterns import Pattern
 from .dnn import row_dnn_bound
 from .dnn_ascent import row_dnn_ascent_bound
+from .dnn_multipliers import row_dnn_multiplier_bound
 from .kept_solves import KeptSolves
 from .primal_dual import row_sdp_bound_ipm
 from .rounding import rounded_mask_row
 from .shor import RowSDP
 
-RELAXATIONS = ("shor", "dnn", "dnn-ascent")
+RELAXATIONS = ("shor", "dnn", "dnn-ascent", "dnn-multipliers")
+WIDE_DNN = ("dnn-ascent", "dnn-multipliers")  # the DNN relaxations that start from a row's Shor solve
 DNN_TOLERANCE = 1e-4  # relative rise of the DNN bound over sdp.dnn.STALL_CHECKS checks below which a row stops
 LAYER_ROW_TOLERANCE = 1e-2  # relative stopping gap of layer_row_bounds' rows: ~25% fewer iterations than 1e-4, bounds
 #   at most 4e-4 lower (benchmark.row_sdp_gaps --compare-tolerance 1e-2), against layer gaps of 10-35%
@@ -41,10 +44,12 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     (``solvers.sdp.batched``; ``workers`` is then unused). ``relaxation`` "dnn": each row's doubly non-negative
     bound (``solvers.sdp.dnn``, at most ``max_iterations`` ADMM steps, ``tolerance`` = ``DNN_TOLERANCE``; CPU only);
     "dnn-ascent": the same relaxation by ascent over its multipliers (``solvers.sdp.dnn_ascent``, at most
-    ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only).
-    ``rounding`` (Shor and DNN-ascent rows; on a device the rows' points are rounded on the CPU after the stacks): each row's relaxation point is also rounded to a mask row and
+    ``max_iterations`` Shor solves a row; ``uppers``: per row of W its best known error, the ascent's target; CPU only);
+    "dnn-multipliers": ADMM's multipliers certified by a Shor solve (``solvers.sdp.dnn_multipliers``, at most
+    ``max_iterations`` ADMM iterations a row; CPU only).
+    ``rounding`` (Shor and the ``WIDE_DNN`` rows; on a device the rows' points are rounded on the CPU after the stacks): each row's relaxation point is also rounded to a mask row and
     swapped to a local optimum (``sdp.rounding``); ``info["rounded"]`` maps each such row to (mask row, its error).
-    ``kept`` (CPU rows; ``sdp.kept_solves``): "shor" rows put their solves there while it has room; a "dnn-ascent"
+    ``kept`` (CPU rows; ``sdp.kept_solves``): "shor" rows put their solves there while it has room; a ``WIDE_DNN``
     row whose solve is there starts from it, and it is then removed (``kept.reused`` counts them). The kept solves
     must be of this W, H and pattern at ``LAYER_ROW_TOLERANCE``.
     """
@@ -68,16 +73,16 @@ def layer_row_bounds(W: np.ndarray, H: np.ndarray, pattern: Pattern, *, order=No
     deadline = math.inf if time_limit is None else started + time_limit
     job = {"counts": counts, "groups": groups, "tolerance": tolerance, "relaxation": relaxation,
            "max_iterations": max_iterations,  # what every row shares (the workers get H beside it)
-           "rounding": bool(rounding) and relaxation in ("shor", "dnn-ascent"), "keep": pattern.keep}
+           "rounding": bool(rounding) and relaxation in ("shor",) + WIDE_DNN, "keep": pattern.keep}
     rounded: dict = {}
 
     def row_args(i) -> tuple:  # (upper, first step, keep the solve) of row i
-        first = kept.get(i) if kept is not None and relaxation == "dnn-ascent" else None
+        first = kept.get(i) if kept is not None and relaxation in WIDE_DNN else None
         return (None if uppers is None else float(uppers[i]), first,
                 kept is not None and relaxation == "shor" and kept.has_room())
 
     def took(i, solve) -> None:  # row i is done: its kept solve spent, or its new one kept
-        if kept is not None and relaxation == "dnn-ascent":
+        if kept is not None and relaxation in WIDE_DNN:
             kept.spend(i)
         elif kept is not None and solve is not None:
             kept.put(int(i), solve)
@@ -134,6 +139,10 @@ def _row_job(job: dict, w: np.ndarray, deadline: float, upper: float | None = No
         ascent = row_dnn_ascent_bound(Q, job["counts"], job["groups"], upper=upper, time_limit=limit, first=first,
                                       **({} if steps is None else {"max_steps": steps}))
         return ascent.bound, ascent.iterations, _rounded(job, w, ascent.primal, deadline), None
+    if job.get("relaxation") == "dnn-multipliers":
+        found = row_dnn_multiplier_bound(Q, job["counts"], job["groups"], time_limit=limit, first=first,
+                                         **({} if steps is None else {"max_iterations": steps}))
+        return found.bound, found.iterations, _rounded(job, w, found.primal, deadline), None
     if job.get("relaxation") == "dnn":
         dnn = row_dnn_bound(Q, job["counts"], job["groups"], tolerance=DNN_TOLERANCE, time_limit=limit,
                             **({} if steps is None else {"max_iterations": steps}))
