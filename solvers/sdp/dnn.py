@@ -30,6 +30,7 @@ V's negative eigenpairs (S = V - V_-, X = -V_- / mu; X is low-rank near the end)
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -64,30 +65,25 @@ class RowDNN:
 
 def constraint_matrix(n: int, C: np.ndarray, p: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
     """(A, b): row k of the sparse A is the symmetric constraint matrix A_k on vec(Y) ((n+1)^2 entries,
-    row-major), so A @ vec(Y) = A(Y) and A.T @ y = vec(A^T(y)). Order: Y_00, diag (n), groups (G), products (n)."""
+    row-major), so A @ vec(Y) = A(Y) and A.T @ y = vec(A^T(y)). Order: Y_00, diag (n), groups (G), products (n).
+    An off-diagonal pair (i, j), (j, i) shares its coefficient, half on each entry."""
     N = n + 1
     G = C.shape[1]
     group_of = np.argmax(C, axis=1)
-    rows, cols, vals = [0], [0], [1.0]
+    j = np.arange(1, N)
+    pieces = [([0], [0], [1.0])]  # Y_00 = 1
 
-    def put(k, i, j, v):  # a symmetric pair (i, j), (j, i) sharing v (or v on the diagonal)
-        if i == j:
-            rows.append(k), cols.append(i * N + j), vals.append(v)
-        else:
-            rows.extend((k, k)), cols.extend((i * N + j, j * N + i)), vals.extend((v / 2, v / 2))
+    def pairs(k, i, m, v):  # rows k, the pairs (i, m) and (m, i) with v / 2 each (v on the diagonal, i = m)
+        k, i, m, v = np.broadcast_arrays(k, i, m, np.asarray(v, dtype=np.float64))
+        pieces.append((np.concatenate((k, k)), np.concatenate((i * N + m, m * N + i)), np.concatenate((v, v)) / 2))
 
-    for j in range(1, N):  # Y_jj - Y_0j = 0
-        put(j, j, j, 1.0)
-        put(j, 0, j, -1.0)
-    for g in range(G):  # sum_{j in g} Y_0j = p_g
-        for j in np.flatnonzero(C[:, g]) + 1:
-            put(N + g, 0, j, 1.0)
-    for j in range(1, N):  # sum_{k in g(j)} Y_jk - p_g Y_0j = 0
-        k_row = N + G + j - 1
-        g = group_of[j - 1]
-        for k in np.flatnonzero(C[:, g]) + 1:
-            put(k_row, j, k, 1.0)
-        put(k_row, 0, j, -p[g])
+    pairs(j, j, j, 1.0)  # Y_jj - Y_0j = 0
+    pairs(j, 0, j, -1.0)
+    pairs(N + group_of, 0, j, 1.0)  # sum_{j in g} Y_0j = p_g
+    same = np.nonzero(group_of[:, None] == group_of[None, :])  # (j, k) in one group: sum_k Y_jk - p_g Y_0j = 0
+    pairs(N + G + same[0], same[0] + 1, same[1] + 1, 1.0)
+    pairs(N + G + j - 1, 0, j, -p[group_of])
+    rows, cols, vals = (np.concatenate([np.asarray(piece[a]) for piece in pieces]) for a in range(3))
     A = sp.csr_matrix((vals, (rows, cols)), shape=(1 + n + G + n, N * N))
     A.sum_duplicates()
     b = np.concatenate(([1.0], np.zeros(n), p, np.zeros(n)))
@@ -133,11 +129,19 @@ def admm_data(Q: np.ndarray, C: np.ndarray, p: np.ndarray) -> ADMMData:
     """``ADMMData`` of a checked row problem (``checked_row_problem``) with mean diag Q > 0."""
     n = Q.shape[0]
     scale = float(np.mean(np.diag(Q)))
-    A, b = constraint_matrix(n, C, p)
+    A, b, AAt = _constraints(n, C.tobytes(), C.shape[1], p.tobytes())
     Cm = np.zeros((n + 1, n + 1))
     Cm[1:, 1:] = Q / scale
-    AAt = cho_factor((A @ A.T).toarray() + 1e-12 * np.eye(A.shape[0]))
     return ADMMData(A, b, Cm.ravel(), AAt, scale, 1.0 + float(p.sum()))
+
+
+@functools.lru_cache(maxsize=2)
+def _constraints(n: int, C_bytes: bytes, groups: int, p_bytes: bytes) -> tuple:
+    """(A, b, Cholesky factor of A A^T) of rows with n entries, group matrix C and counts p (as bytes): the same for
+    every row of a layer, so made once per process (0.2 s for a 576-wide per-row row)."""
+    C = np.frombuffer(C_bytes, dtype=np.float64).reshape(n, groups)
+    A, b = constraint_matrix(n, C, np.frombuffer(p_bytes, dtype=np.float64))
+    return A, b, cho_factor((A @ A.T).toarray() + 1e-12 * np.eye(A.shape[0]))
 
 
 def admm_iteration(data: ADMMData, X: np.ndarray, Nv: np.ndarray, S: np.ndarray, mu: float, single: bool = False):
@@ -146,7 +150,7 @@ def admm_iteration(data: ADMMData, X: np.ndarray, Nv: np.ndarray, S: np.ndarray,
     iterates' precision (``sdp.dnn_multipliers``)."""
     A, Cv = data.A, data.Cv
     N = X.shape[0]
-    y = cho_solve(data.AAt, mu * (data.b - A @ X.ravel()) + A @ (Cv - Nv - S.ravel()))
+    y = cho_solve(data.AAt, mu * (data.b - A @ X.ravel()) + A @ (Cv - Nv - S.ravel()), check_finite=False)
     ATy = A.T @ y
     Nv = np.maximum(0.0, Cv - ATy - S.ravel() - mu * X.ravel())
     V = (Cv - ATy - Nv).reshape(N, N) - mu * X

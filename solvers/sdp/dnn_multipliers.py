@@ -41,7 +41,9 @@ from .primal_dual import check_warm, row_sdp_bound_ipm
 from .shor import RowSDP, checked_row_problem
 
 ADMM_ITERATIONS = 200  # ADMM iterations a row by default (k_proj r5: 100 / 200 / 400 gave 0.9406 / 0.9422 / 0.9423)
-ADMM_SHARE = 0.8  # of a time limit, what ADMM may use before the certifying Shor solve
+ADMM_SHARE = 0.8  # of a time limit, what ADMM may use at most before the certifying Shor solve
+CERTIFY_RESERVE = 30  # ... and it stops this many of its iterations' time before the limit: a 576-wide row's Shor
+#   solve took 0.8-1.2 s, about 30 ADMM iterations (float32)
 START_MU = 0.1  # ADMM's penalty at the start (normalised units; ``sdp.dnn``'s default)
 
 
@@ -68,7 +70,8 @@ def row_dnn_multiplier_bound(Q: np.ndarray, prune_counts, groups=None, *, max_it
 
     ``prune_counts``: p_g per group (an int for one group); ``groups``: index arrays partitioning the row (None: one
     group). ``max_iterations``: ADMM iterations at most (0: the Shor bound alone); ``time_limit``: seconds, ADMM
-    stopping at ``ADMM_SHARE`` of it (a Shor solve cut by the limit still gives a valid, weaker bound). ``first``:
+    stopping at ``ADMM_SHARE`` of it or ``CERTIFY_RESERVE`` of its iterations before it, whichever is first (a Shor
+    solve cut by the limit still gives a valid, weaker bound). ``first``:
     this row's Shor solve (``row_sdp_bound_ipm`` of this Q, counts and groups; X may be float32), as in
     ``dnn_ascent.row_dnn_ascent_bound``: its bound is taken as the row's Shor bound. ``single``: ADMM's
     eigendecompositions in float32."""
@@ -99,8 +102,9 @@ def row_dnn_multiplier_bound(Q: np.ndarray, prune_counts, groups=None, *, max_it
     X, _, S = shor_start(solved, data)
     Nv, mu = np.zeros(X.size), START_MU
     admm_until = started + ADMM_SHARE * (deadline - started)
-    t, y = 0, None
-    while t < max_iterations and (t == 0 or time.perf_counter() < admm_until):
+    t, y, admm_started = 0, None, time.perf_counter()
+    while t < max_iterations and (t == 0 or time.perf_counter() + CERTIFY_RESERVE * (
+            time.perf_counter() - admm_started) / t < min(admm_until, deadline)):
         X, y, Nv, S, ATy = admm_iteration(data, X, Nv, S, mu, single=single)
         t += 1
         if t % MU_EVERY == 0:
