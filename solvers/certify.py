@@ -10,7 +10,8 @@ keeps the best of the bounds computed for it (each is valid on its own):
    (``sdp.dnn``: ADMM, certified at any stop by a minimum-eigenvalue correction), again largest gaps first.
    On 64-wide real slices the DNN leaves about a third of Shor's root gap (issue #23); it costs one
    eigendecomposition per ADMM step, thousands of steps per row, and its correction (lambda_min times the trace
-   bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs;
+   bound 1 + P) keeps it far below Shor at full width, so it runs on rows of at most ``dnn_max_n`` inputs (by default
+   none since session 30: 5. does as well 6-9x faster on 64- and 128-wide rows);
 4. ``dnn-ascent``: on wider rows the same relaxation by ascent over its multipliers (E >= 0 and the cardinality
    products; ``sdp.dnn_ascent``: each step one Shor solve, valid at every step; ``ascent_steps`` (20) a row). On the
    256-wide slices 20 steps left a median 2.2 % gap to the proven optima where Shor left 3.7 % (2:4: 2.0 %, Shor 5.3 %);
@@ -39,8 +40,10 @@ many as fit, at least ``MIN_ASCENT_STEPS`` (``_fitted_steps``): on 1536-row modu
 rows, and a row's first steps lift its bound fastest. Where the mask is far from optimal (o_proj)
 lns wins the rounds; where SparseSwaps is already near optimal (k_proj, issue #23 slices) the bound does.
 On rows wider than ``dnn_max_n`` the rest first gives a Shor bound to the rows the Shor phase did not reach
-(a Shor row closes most of its row's gap in one solve; an ascent step closes far less). An ascent row's first step
-is its Shor solve: the Shor phase keeps its solves (``sdp.kept_solves``, 1 GiB) and the ascent starts from them.
+(a Shor row closes most of its row's gap in one solve; an ascent step closes far less). Both wide DNN solvers start
+from the row's Shor solve (the ascent's first step; ADMM's start): the Shor phase keeps its solves
+(``sdp.kept_solves``, 1 GiB) and the wide DNN rows take them (a 5-step ascent row then took 0.60-0.75x the time).
+A dnn-multipliers row's ADMM iterations are fitted as the ascent's steps are (``MIN_ADMM_ITERATIONS``).
 With ``dnn=False`` the split leans to the bound as fw-sdp's does: cheap bounds to 0.25 T, Shor rows to 0.85 T, lns to
 T (on full SmolLM2 modules at 120 s the earlier split, Shor to 0.7 T after cheap bounds to 0.2 T and lns 0.3 T, left
 certify's gaps above fw-sdp's: lns lowered the error by 0.1-3.7 % while each Shor row closes most of its row's gap).
@@ -49,8 +52,9 @@ rows).
 ``info``: per row its bound and which bound won (``row_bounds``, ``row_bound_source``; "none": no relaxation reached
 the row in time, bound 0), the count of wins per
 kind (``bound_wins``), the rows each relaxation reached, the start mask's error, the phases' seconds and the rounds
-(``rounds``: saddle, lns, DNN), the ascent rounds per number of steps a row (``ascent_rounds_by_steps``) and the ascent
-rows that started from their kept Shor solve (``ascent_first_reused``).
+(``rounds``: saddle, lns, DNN), the wide DNN rounds per number of steps a row (``ascent_rounds_by_steps``: ascent
+steps, or ADMM iterations for dnn-multipliers) and the wide DNN rows that started from their kept Shor solve
+(``ascent_first_reused``).
 """
 from __future__ import annotations
 
@@ -80,8 +84,10 @@ MIN_ASCENT_STEPS = 5  # fewest ascent steps a row gets when the time left cannot
 #   after the Shor step: gate_proj 2:4 steps 2-5 0.011-0.016, 6-10 0.003-0.005, 11-20 0.0005-0.0007; up_proj per-row
 #   0.0035-0.006, 0.0044-0.0045, 0.0005-0.0015), so where the ascent cannot reach every row, more rows with fewer
 #   steps close more of the gap
-DNN_MAX_N = 128  # widest row that gets a DNN solve by default: on 64-wide real slices the ADMM closes about two thirds
-#   of Shor's gap in 1-2 s a row; on a 576-wide row 1200 steps (70 s) left its bound far below Shor's (issue #23 note)
+DNN_MAX_N = 0  # widest row whose DNN bound is sdp.dnn's eigenvalue-corrected ADMM (0: none; every row gets wide_dnn).
+#   It was 128 until session 30; then on 21 real slice rows ADMM's multipliers certified by a Shor solve (200
+#   iterations) gave the same bounds 6-9x faster (n = 64: median 0.9923 against 0.9925 of the SparseSwaps error, 0.21
+#   against 1.28 s; n = 128: 0.9921 against 0.9900, 0.50 against 4.59 s; results/certify-bench/dnn-multipliers)
 MIN_ADMM_ITERATIONS = 25  # fewest ADMM iterations a dnn-multipliers row gets (``_fitted_steps``): on full rows the
 #   first 25 lifted the bound 0.02 of the row's error a second, the next 25 0.008, the 50 after that 0.004
 #   (gate_proj 2:4 r5, ``sdp.dnn_multipliers``)
@@ -94,7 +100,8 @@ def solve_certify(problem: LayerProblem, *, time_limit=None, seed=0, dnn: bool =
                   wide_dnn: str = "multipliers", admm_iterations: int = ADMM_ITERATIONS,
                   search: bool = True, workers: int | None = None, device: str | None = None) -> MethodAnswer:
     """certify (module docstring). ``dnn``: run the DNN phase (False: its time goes to the Shor rows and lns,
-    ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs, on wider ones by ``wide_dnn``
+    ``PHASE_ENDS_NO_DNN``), by ADMM on rows of at most ``dnn_max_n`` inputs (default 0: none), on wider ones by
+    ``wide_dnn``
     ("multipliers": ADMM's multipliers certified by a Shor solve; "ascent"); ``dnn_rows``: at
     most this many rows get a DNN solve (None: as many as time allows); ``dnn_iterations``: ADMM steps per row at most;
     ``ascent_steps``: Shor solves per row of the ascent at most; ``admm_iterations``: ADMM iterations per

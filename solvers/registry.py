@@ -286,7 +286,8 @@ for _spec in [
     MethodSpec("certify", solve_certify, device=True, objectives=("mask",), patterns=("per-row", "N:M"), in_default_bench=False,
                options={
                    "dnn": Option("bool", True, "DNN row bounds on the largest gaps after the Shor rows and lns"),
-                   "dnn_max_n": positive_int("widest row whose DNN bound is by ADMM (wider: by wide_dnn)", DNN_MAX_N),
+                   "dnn_max_n": Option("int", DNN_MAX_N, "widest row whose DNN bound is by eigenvalue-corrected ADMM "
+                                       "(wider: by wide_dnn; 0: none)", low=0),
                    "wide_dnn": Option("str", "multipliers", "DNN bound of wider rows: ADMM's multipliers certified by "
                                       "a Shor solve, or ascent", choices=tuple(WIDE_DNN_SOLVERS)),
                    "admm_iterations": positive_int("ADMM iterations per wide DNN row at most (wide_dnn multipliers)",
