@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,14 +89,13 @@ def row_dnn_multiplier_bound(Q: np.ndarray, prune_counts, groups=None, *, max_it
     reused = first is not None and first.X is not None
     if reused:
         check_warm(first, n, C.shape[1], "first")
-    if not (np.all((p > 0) & (p < C.sum(axis=0))) and float(np.mean(np.diag(Q))) > 0.0):
-        # nothing to choose somewhere, or Q = 0: the Shor bound (by the barrier solver), no ADMM
-        shor = row_sdp_bound_ipm(Q, p, groups, tolerance=FINAL_TOLERANCE, time_limit=remaining())
-        return RowMultiplierBound(shor.bound, shor.bound, 0, shor.newton_steps, primal=shor.primal)
+    # nothing to choose somewhere, or Q = 0: the Shor bound (by the barrier solver), no ADMM
+    degenerate = not (np.all((p > 0) & (p < C.sum(axis=0))) and float(np.mean(np.diag(Q))) > 0.0)
+    reused = reused and not degenerate
     solved = first if reused else row_sdp_bound_ipm(Q, p, groups, tolerance=FINAL_TOLERANCE, time_limit=remaining())
-    iterations = 0 if reused else solved.newton_steps
-    result = RowMultiplierBound(solved.bound, solved.bound, 0, iterations, primal=solved.primal, first_reused=reused)
-    if max_iterations == 0 or solved.X is None:
+    result = RowMultiplierBound(solved.bound, solved.bound, 0, 0 if reused else solved.newton_steps,
+                                primal=solved.primal, first_reused=reused)
+    if degenerate or max_iterations == 0 or solved.X is None:
         return result
     data = admm_data(Q, C, p)
     X, _, S = shor_start(solved, data)
@@ -113,11 +112,12 @@ def row_dnn_multiplier_bound(Q: np.ndarray, prune_counts, groups=None, *, max_it
     N = np.maximum((N + N.T) / 2.0, 0.0)
     np.fill_diagonal(N, 0.0)
     mu_products = -y[n + 1 + C.shape[1]:] * data.scale
+    result = replace(result, admm_iterations=t)
     if not (np.all(np.isfinite(N)) and np.all(np.isfinite(mu_products))):
-        return RowMultiplierBound(solved.bound, solved.bound, t, iterations, primal=solved.primal, first_reused=reused)
+        return result
     value, certified = multiplier_solve(Q, N, p, groups, mu_products, FINAL_TOLERANCE, remaining(), None)
-    iterations += certified.newton_steps
-    if value > solved.bound:
-        return RowMultiplierBound(value, solved.bound, t, iterations, Multipliers(N, mu_products),
-                                  certified.primal if certified.primal is not None else solved.primal, reused)
-    return RowMultiplierBound(solved.bound, solved.bound, t, iterations, primal=solved.primal, first_reused=reused)
+    result = replace(result, iterations=result.iterations + certified.newton_steps)
+    if value <= solved.bound:
+        return result
+    return replace(result, bound=value, multipliers=Multipliers(N, mu_products),
+                   primal=certified.primal if certified.primal is not None else solved.primal)

@@ -24,6 +24,11 @@ from .shor import RowSDP
 KEPT_SOLVE_BYTES = 1 << 30
 
 
+def compact_solve(result: RowSDP) -> RowSDP:
+    """``result`` with its X in float32, as solves are kept (and sent back from worker processes)."""
+    return replace(result, X=np.asarray(result.X, dtype=np.float32))
+
+
 def _solve_bytes(result: RowSDP) -> int:
     return sum(np.asarray(v).nbytes for v in (result.X, result.s, result.rho, result.primal) if v is not None)
 
@@ -48,7 +53,7 @@ class KeptSolves:
         if result.X is None or not self.has_room():
             return False
         self._drop(row)
-        kept = replace(result, X=np.asarray(result.X, dtype=np.float32))
+        kept = compact_solve(result)
         self._solves[int(row)] = kept
         self.used_bytes += _solve_bytes(kept)
         return True

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from ..core.patterns import Pattern
 from .dnn import row_dnn_bound
 from .dnn_ascent import row_dnn_ascent_bound
 from .dnn_multipliers import row_dnn_multiplier_bound
-from .kept_solves import KeptSolves
+from .kept_solves import KeptSolves, compact_solve
 from .primal_dual import row_sdp_bound_ipm
 from .rounding import rounded_mask_row
 from .shor import RowSDP
@@ -165,7 +164,7 @@ def _worker_row_job(w: np.ndarray, deadline: float, upper: float | None, first: 
     with one_blas_thread():
         solved = _row_job(_WORKER_JOB, w, deadline, upper, first, keep)
     if solved[3] is not None:  # X travels back in float32, as it is kept
-        solved = solved[:3] + (replace(solved[3], X=np.asarray(solved[3].X, dtype=np.float32)),)
+        solved = solved[:3] + (compact_solve(solved[3]),)
     return solved
 
 
